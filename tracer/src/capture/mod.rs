@@ -1,0 +1,7 @@
+//! Reading what the probes report: the ring buffer of events and the count of lost ones.
+
+mod decode;
+mod reader;
+
+pub use decode::decode_event;
+pub use reader::EventReader;

@@ -1,0 +1,159 @@
+//! Command line. Flags follow pwru's `--filter-*` / `--output-*` style where they filter or
+//! shape output.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{mac::Mac, output::Format, probes::AttachMode};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pathtrace",
+    version,
+    about = "Follow packets through a virtualised host's datapath with eBPF"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Attach probes to interfaces and print every matching packet at every hop.
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Interface to watch: IFNAME (this namespace), NETNS:IFNAME, or NETNS:* for every
+    /// interface of a namespace. NETNS is an `ip netns` name or a path such as
+    /// /proc/PID/ns/net. Repeat for each hop.
+    #[arg(
+        short,
+        long = "interface",
+        value_name = "[NETNS:]IFNAME",
+        required = true
+    )]
+    pub interfaces: Vec<String>,
+
+    /// Only packets from or to this MAC, or DHCP packets whose client hardware address it is.
+    #[arg(long = "filter-mac", visible_alias = "mac", value_name = "MAC")]
+    pub mac: Option<Mac>,
+
+    /// Only DHCP/BOOTP packets (UDP port 67/68).
+    #[arg(long = "filter-dhcp", visible_alias = "dhcp")]
+    pub dhcp: bool,
+
+    /// Do not report packets dropped by the kernel (kfree_skb).
+    #[arg(long)]
+    pub no_drops: bool,
+
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value = "text")]
+    pub output: Format,
+
+    /// How TC programs are attached.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub tc_attach: AttachMode,
+
+    /// Size of the events ring buffer in bytes (a power of two, at least one page).
+    #[arg(long, default_value_t = 4 << 20, value_parser = parse_ring_size)]
+    pub ring_buffer_size: u32,
+
+    /// Kernel BTF to read offsets and drop reason names from.
+    #[arg(long, default_value = crate::kernel::btf::VMLINUX_BTF, hide = true)]
+    pub btf: PathBuf,
+}
+
+fn parse_ring_size(s: &str) -> Result<u32, String> {
+    let v: u32 = s.parse().map_err(|e| format!("{e}"))?;
+    if !v.is_power_of_two() || v < 4096 {
+        return Err(format!("{v} is not a power of two of at least 4096"));
+    }
+    Ok(v)
+}
+
+/// An `--interface` value split into its namespace and name parts.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InterfaceSpec {
+    pub netns: Option<String>,
+    /// `None` means every interface of the namespace.
+    pub name: Option<String>,
+}
+
+impl InterfaceSpec {
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (netns, name) = match spec.rsplit_once(':') {
+            Some((ns, name)) if !ns.is_empty() => (Some(ns.to_string()), name),
+            Some(_) => return Err(format!("invalid interface '{spec}': empty namespace")),
+            None => (None, spec),
+        };
+        if name.is_empty() {
+            return Err(format!("invalid interface '{spec}': empty interface name"));
+        }
+        if name.len() >= libc::IF_NAMESIZE {
+            return Err(format!(
+                "invalid interface '{spec}': name longer than 15 characters"
+            ));
+        }
+        let name = (name != "*").then(|| name.to_string());
+        Ok(Self { netns, name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_specs() {
+        assert_eq!(
+            InterfaceSpec::parse("eth0").unwrap(),
+            InterfaceSpec {
+                netns: None,
+                name: Some("eth0".into())
+            }
+        );
+        assert_eq!(
+            InterfaceSpec::parse("qdhcp-1:tap1").unwrap(),
+            InterfaceSpec {
+                netns: Some("qdhcp-1".into()),
+                name: Some("tap1".into())
+            }
+        );
+        assert_eq!(
+            InterfaceSpec::parse("/proc/1/ns/net:*").unwrap(),
+            InterfaceSpec {
+                netns: Some("/proc/1/ns/net".into()),
+                name: None
+            }
+        );
+        for bad in ["", "ns:", ":eth0", "averyveryverylongname"] {
+            assert!(InterfaceSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ring_sizes() {
+        assert_eq!(parse_ring_size("4096"), Ok(4096));
+        assert!(parse_ring_size("5000").is_err());
+        assert!(parse_ring_size("1024").is_err());
+    }
+
+    #[test]
+    fn bad_mac_is_a_usage_error() {
+        let err = Cli::try_parse_from(["pathtrace", "trace", "-i", "lo", "--mac", "zz"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid MAC address 'zz'"), "{err}");
+    }
+}

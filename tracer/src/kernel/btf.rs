@@ -1,0 +1,202 @@
+//! Reads the running kernel's BTF (`/sys/kernel/btf/vmlinux`, and module BTF for names defined
+//! in modules) for the two things pathtrace must not hard-code: structure field offsets the
+//! probes read, and the names of `enum skb_drop_reason` values, whose numbers change between
+//! kernels.
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::{bail, Context as _, Result};
+use btf_rs::{Btf, Type};
+use tracer_common::{KernelOffsets, OFFSET_UNAVAILABLE};
+
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// The running kernel's BTF.
+pub struct KernelBtf {
+    btf: Btf,
+}
+
+impl KernelBtf {
+    #[cfg(test)]
+    pub fn load() -> Result<Self> {
+        Self::from_file(Path::new(VMLINUX_BTF))
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            bail!(
+                "kernel has no BTF ({} is missing): pathtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+                path.display()
+            );
+        }
+        let btf = Btf::from_file(path)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("cannot parse kernel BTF {}", path.display()))?;
+        Ok(Self { btf })
+    }
+
+    /// Byte offset of `path` (e.g. `["ns", "inum"]`) inside `struct name`, descending into
+    /// anonymous unions/structs and named nested structs. `None` if any step is missing or is a
+    /// bitfield.
+    pub fn field_offset(&self, name: &str, path: &[&str]) -> Option<u32> {
+        let mut ty = self.struct_by_name(name)?;
+        let mut offset_bits = 0u32;
+        for (i, field) in path.iter().enumerate() {
+            let (member_off, member_ty) = self.find_member(&ty, field)?;
+            offset_bits += member_off;
+            if i + 1 < path.len() {
+                ty = self.skip_modifiers(member_ty)?;
+            }
+        }
+        (offset_bits % 8 == 0).then_some(offset_bits / 8)
+    }
+
+    /// Offsets for [`KernelOffsets`]; a field the kernel lacks becomes [`OFFSET_UNAVAILABLE`].
+    pub fn offsets(&self) -> KernelOffsets {
+        let off = |s: &str, p: &[&str]| {
+            self.field_offset(s, p)
+                .and_then(|o| u16::try_from(o).ok())
+                .unwrap_or(OFFSET_UNAVAILABLE)
+        };
+        KernelOffsets {
+            skb_dev: off("sk_buff", &["dev"]),
+            skb_head: off("sk_buff", &["head"]),
+            skb_len: off("sk_buff", &["len"]),
+            skb_mac_header: off("sk_buff", &["mac_header"]),
+            skb_network_header: off("sk_buff", &["network_header"]),
+            skb_protocol: off("sk_buff", &["protocol"]),
+            skb_vlan_tci: off("sk_buff", &["vlan_tci"]),
+            skb_vlan_proto: off("sk_buff", &["vlan_proto"]),
+            dev_ifindex: off("net_device", &["ifindex"]),
+            dev_nd_net: off("net_device", &["nd_net"]),
+            net_inum: off("net", &["ns", "inum"]),
+            skb_tail: off("sk_buff", &["tail"]),
+        }
+    }
+
+    /// Value -> name of every `enum skb_drop_reason` member, with the `SKB_DROP_REASON_` prefix
+    /// removed (`NETFILTER_DROP`, `OVS_DROP_...`).
+    pub fn drop_reasons(&self) -> BTreeMap<u32, String> {
+        let mut names = BTreeMap::new();
+        for ty in self
+            .btf
+            .resolve_types_by_name("skb_drop_reason")
+            .unwrap_or_default()
+        {
+            if let Type::Enum(e) = ty {
+                for m in &e.members {
+                    if let Ok(name) = self.btf.resolve_name(m) {
+                        let short = name
+                            .strip_prefix("SKB_DROP_REASON_")
+                            .or_else(|| name.strip_prefix("SKB_"))
+                            .unwrap_or(&name);
+                        names.insert(m.val(), short.to_string());
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    fn struct_by_name(&self, name: &str) -> Option<btf_rs::Struct> {
+        self.btf
+            .resolve_types_by_name(name)
+            .ok()?
+            .into_iter()
+            .find_map(|t| match t {
+                Type::Struct(s) if !s.members.is_empty() => Some(s),
+                _ => None,
+            })
+    }
+
+    /// Finds `field` among the members of `ty`, looking inside anonymous members.
+    fn find_member(&self, ty: &btf_rs::Struct, field: &str) -> Option<(u32, Type)> {
+        for m in &ty.members {
+            let name = self.btf.resolve_name(m).unwrap_or_default();
+            if m.bitfield_size().is_some_and(|s| s != 0) && name == field {
+                return None;
+            }
+            let member_ty = self.btf.resolve_chained_type(m).ok()?;
+            if name == field {
+                return Some((m.bit_offset(), member_ty));
+            }
+            if name.is_empty() {
+                if let Some(inner) = self.skip_modifiers(member_ty) {
+                    if let Some((off, t)) = self.find_member(&inner, field) {
+                        return Some((m.bit_offset() + off, t));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Follows typedefs and qualifiers down to a struct or union.
+    fn skip_modifiers(&self, mut ty: Type) -> Option<btf_rs::Struct> {
+        for _ in 0..16 {
+            ty = match ty {
+                Type::Struct(s) | Type::Union(s) => return Some(s),
+                Type::Typedef(_) | Type::Const(_) | Type::Volatile(_) | Type::TypeTag(_) => {
+                    self.btf.resolve_chained_type(ty.as_btf_type()?).ok()?
+                }
+                _ => return None,
+            };
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host running the tests has BTF (a hard requirement of pathtrace itself).
+    fn host() -> KernelBtf {
+        KernelBtf::load().expect("the test host must have kernel BTF")
+    }
+
+    #[test]
+    fn resolves_every_offset_the_probes_need() {
+        let o = host().offsets();
+        for (name, v) in [
+            ("skb_dev", o.skb_dev),
+            ("skb_head", o.skb_head),
+            ("skb_len", o.skb_len),
+            ("skb_mac_header", o.skb_mac_header),
+            ("skb_network_header", o.skb_network_header),
+            ("skb_protocol", o.skb_protocol),
+            ("skb_vlan_tci", o.skb_vlan_tci),
+            ("skb_vlan_proto", o.skb_vlan_proto),
+            ("dev_ifindex", o.dev_ifindex),
+            ("dev_nd_net", o.dev_nd_net),
+            ("net_inum", o.net_inum),
+            ("skb_tail", o.skb_tail),
+        ] {
+            assert_ne!(v, OFFSET_UNAVAILABLE, "{name} not found in kernel BTF");
+        }
+        // Two fields cannot share an offset; a resolver bug that returns 0 everywhere would.
+        assert_ne!(o.skb_head, o.skb_dev);
+        assert_ne!(o.skb_vlan_tci, o.skb_vlan_proto);
+    }
+
+    #[test]
+    fn drop_reason_names_come_from_the_kernel() {
+        let reasons = host().drop_reasons();
+        assert!(
+            reasons.values().any(|n| n == "NOT_SPECIFIED"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.values().any(|n| n == "NETFILTER_DROP"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn missing_btf_is_a_clear_error() {
+        let err = KernelBtf::from_file(Path::new("/nonexistent/vmlinux"))
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{err}");
+    }
+}

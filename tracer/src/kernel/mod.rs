@@ -1,0 +1,5 @@
+//! Facts about the running kernel that the probes depend on: BTF-derived structure offsets and
+//! drop-reason names, and what the caller is allowed to do (privileges).
+
+pub mod btf;
+pub mod privileges;

@@ -1,0 +1,53 @@
+//! pathtrace: follow a packet through a virtualised host's datapath.
+//!
+//! Data flows one way: kernel facts (`kernel`) and namespaces (`netns`) -> probes in the
+//! kernel (`probes`) -> raw events (`capture`) -> named hops (`journey`) -> renderers
+//! (`output`).
+
+mod capture;
+mod cli;
+mod journey;
+mod kernel;
+mod mac;
+mod netlink;
+mod netns;
+mod output;
+mod probes;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+/// Exit status for usage and environment errors (bad input, missing privileges, no BTF).
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PATHTRACE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Trace(args) => trace::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of contexts, outermost first.
+            eprintln!("pathtrace: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Network namespaces: entering one on the current thread ([`NetnsGuard`]) and naming them
+//! ([`NetnsTable`]).
+
+mod guard;
+mod table;
+
+pub use guard::NetnsGuard;
+pub use table::{Netns, NetnsTable};

@@ -1,0 +1,156 @@
+//! Maps network namespace inode numbers (what the probes report) to names and paths.
+
+use std::{
+    collections::BTreeMap,
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+/// Directory where `ip netns add` creates named namespaces.
+pub const NAMED_NETNS_DIR: &str = "/run/netns";
+/// Label for the namespace pathtrace itself runs in.
+pub const OWN_NETNS_LABEL: &str = "root";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Netns {
+    /// Inode number of the namespace (what `lsns` shows and the probes report).
+    pub ino: u32,
+    /// Human name: the `ip netns` name, [`OWN_NETNS_LABEL`], or `netns:[INODE]`.
+    pub name: String,
+    /// A file that can be opened to enter the namespace.
+    pub path: PathBuf,
+}
+
+#[derive(Default)]
+pub struct NetnsTable {
+    by_ino: BTreeMap<u32, Netns>,
+}
+
+impl NetnsTable {
+    /// The namespace pathtrace runs in plus every named one under /run/netns.
+    pub fn discover() -> Result<Self> {
+        let mut table = Self::default();
+        let own = Path::new("/proc/self/ns/net");
+        table.insert(inode(own)?, OWN_NETNS_LABEL.into(), own.to_path_buf());
+        if let Ok(dir) = std::fs::read_dir(NAMED_NETNS_DIR) {
+            let mut entries: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for path in entries {
+                // A stale mount point (namespace gone) cannot be stat'ed as nsfs: skip it.
+                if let Ok(ino) = inode(&path) {
+                    let name = path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into();
+                    table.insert(ino, name, path);
+                }
+            }
+        }
+        Ok(table)
+    }
+
+    fn insert(&mut self, ino: u32, name: String, path: PathBuf) {
+        self.by_ino.entry(ino).or_insert(Netns { ino, name, path });
+    }
+
+    /// Resolves what the user typed: an `ip netns` name, or a path to an nsfs file
+    /// (`/proc/PID/ns/net`).
+    pub fn resolve(&mut self, spec: &str) -> Result<Netns> {
+        if spec.contains('/') {
+            let path = PathBuf::from(spec);
+            let ino = inode(&path)?;
+            let name = self
+                .by_ino
+                .get(&ino)
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| spec.to_string());
+            self.insert(ino, name, path);
+            return Ok(self.by_ino[&ino].clone());
+        }
+        if let Some(ns) = self.by_ino.values().find(|n| n.name == spec) {
+            return Ok(ns.clone());
+        }
+        let known: Vec<_> = self.by_ino.values().map(|n| n.name.as_str()).collect();
+        bail!(
+            "unknown network namespace '{spec}' (known: {})",
+            known.join(", ")
+        )
+    }
+
+    /// The namespace pathtrace itself runs in.
+    pub fn own(&self) -> Netns {
+        self.by_ino
+            .values()
+            .find(|n| n.name == OWN_NETNS_LABEL)
+            .cloned()
+            .expect("discover() always inserts the own namespace")
+    }
+
+    /// A table with the given (inode, name) pairs and unusable paths, for pure-logic tests.
+    #[cfg(test)]
+    pub fn for_test(entries: &[(u32, &str)]) -> Self {
+        let mut table = Self::default();
+        for (ino, name) in entries {
+            table.insert(*ino, name.to_string(), PathBuf::from("/nonexistent"));
+        }
+        table
+    }
+
+    pub fn get(&self, ino: u32) -> Option<&Netns> {
+        self.by_ino.get(&ino)
+    }
+
+    /// A printable name for an inode, also for namespaces pathtrace does not know.
+    pub fn name_of(&self, ino: u32) -> String {
+        match self.by_ino.get(&ino) {
+            Some(n) => n.name.clone(),
+            None if ino == 0 => "?".into(),
+            None => format!("netns:[{ino}]"),
+        }
+    }
+}
+
+/// Inode number of a namespace file; errors if it is not a network namespace.
+pub fn inode(path: &Path) -> Result<u32> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
+    // nsfs inode numbers are 32-bit (proc_inum).
+    u32::try_from(meta.ino()).with_context(|| format!("{} is not an nsfs file", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_namespace_is_always_known() {
+        let table = NetnsTable::discover().unwrap();
+        let own = table.own();
+        assert_eq!(own.name, OWN_NETNS_LABEL);
+        assert_eq!(own.ino, inode(Path::new("/proc/self/ns/net")).unwrap());
+        assert_eq!(table.name_of(own.ino), OWN_NETNS_LABEL);
+    }
+
+    #[test]
+    fn unknown_inode_has_a_printable_name() {
+        let table = NetnsTable::default();
+        assert_eq!(table.name_of(4026532000), "netns:[4026532000]");
+    }
+
+    #[test]
+    fn unknown_name_lists_the_known_ones() {
+        let mut table = NetnsTable::discover().unwrap();
+        let err = table
+            .resolve("no-such-ns-pathtrace")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown network namespace 'no-such-ns-pathtrace'"),
+            "{err}"
+        );
+        assert!(err.contains(OWN_NETNS_LABEL), "{err}");
+    }
+}

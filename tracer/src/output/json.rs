@@ -1,0 +1,20 @@
+//! JSON Lines: one object per hop, then one summary object.
+
+use serde::Serialize;
+
+use crate::journey::Hop;
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record<'a> {
+    Hop(&'a Hop),
+    Summary {
+        events: u64,
+        lost_events: u64,
+        interfaces: Vec<String>,
+    },
+}
+
+pub fn line(record: &Record) -> String {
+    serde_json::to_string(record).expect("records serialize infallibly")
+}

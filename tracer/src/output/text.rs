@@ -1,0 +1,105 @@
+//! One line per hop, aligned so that a packet's path reads top to bottom.
+
+use std::fmt::Write as _;
+
+use crate::journey::Hop;
+
+pub fn hop_line(hop: &Hop) -> String {
+    let mut line = format!(
+        "{:>+11.6}s  {:<16} {:<15} {:<7} {} > {}",
+        hop.t_ns as f64 / 1e9,
+        hop.netns,
+        hop.ifname,
+        hop.hook,
+        hop.src_mac,
+        hop.dst_mac,
+    );
+    match &hop.vlan {
+        Some(v) => write!(line, "  vlan {:<4}", v.id).unwrap(),
+        None => line.push_str("  vlan -   "),
+    }
+    match &hop.ipv4 {
+        Some(ip) => match (ip.sport, ip.dport) {
+            (Some(s), Some(d)) => write!(line, "  {}:{} > {}:{}", ip.src, s, ip.dst, d).unwrap(),
+            _ => write!(line, "  {} > {} proto {}", ip.src, ip.dst, ip.proto).unwrap(),
+        },
+        None => write!(line, "  ethertype {}", hop.ethertype).unwrap(),
+    }
+    if let Some(d) = &hop.dhcp {
+        write!(line, "  DHCP {} xid {}", d.message, d.xid).unwrap();
+    }
+    write!(line, "  len {}", hop.len).unwrap();
+    if let Some(reason) = &hop.drop_reason {
+        write!(line, "  DROPPED: {reason}").unwrap();
+    }
+    if hop.truncated {
+        line.push_str("  (truncated)");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        journey::{Dhcp, Ipv4},
+        mac::Mac,
+    };
+
+    fn hop() -> Hop {
+        Hop {
+            t_ns: 1_500_000,
+            netns: "ns-client".into(),
+            netns_ino: 1,
+            ifname: "veth-c".into(),
+            ifindex: 2,
+            hook: "egress",
+            drop_reason: None,
+            len: 342,
+            src_mac: Mac([2, 0, 0, 0, 0, 1]),
+            dst_mac: Mac([0xff; 6]),
+            ethertype: "0x0800".into(),
+            vlan: None,
+            ipv4: Some(Ipv4 {
+                src: [0, 0, 0, 0].into(),
+                dst: [255, 255, 255, 255].into(),
+                proto: 17,
+                sport: Some(68),
+                dport: Some(67),
+            }),
+            dhcp: Some(Dhcp {
+                xid: "0x01020304".into(),
+                message: "DISCOVER".into(),
+                chaddr: Mac([2, 0, 0, 0, 0, 1]),
+            }),
+            skb: "0x0".into(),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn dhcp_line_has_place_addresses_and_message() {
+        let line = hop_line(&hop());
+        assert!(line.starts_with("  +0.001500s  ns-client"), "{line}");
+        for part in [
+            "veth-c",
+            "egress",
+            "02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff",
+            "vlan -",
+            "0.0.0.0:68 > 255.255.255.255:67",
+            "DHCP DISCOVER xid 0x01020304",
+            "len 342",
+        ] {
+            assert!(line.contains(part), "missing {part:?} in {line}");
+        }
+        assert!(!line.contains("DROPPED"));
+    }
+
+    #[test]
+    fn drops_say_why() {
+        let mut h = hop();
+        h.hook = "drop";
+        h.drop_reason = Some("NETFILTER_DROP".into());
+        assert!(hop_line(&h).ends_with("DROPPED: NETFILTER_DROP"));
+    }
+}
