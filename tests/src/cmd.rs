@@ -1,0 +1,40 @@
+//! Running the system tools that build topologies (`ip`, `tc`, `nft`, ...).
+
+use std::process::{Command, Output};
+
+use anyhow::{bail, Context as _, Result};
+
+/// Runs a command, returns its stdout; fails with its stderr if it exits non-zero.
+pub fn run(program: &str, args: &[&str]) -> Result<String> {
+    let out = output(program, args)?;
+    if !out.status.success() {
+        bail!(
+            "`{program} {}` failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn output(program: &str, args: &[&str]) -> Result<Output> {
+    Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {program} (is it installed? `cargo xtask setup`)"))
+}
+
+/// Runs a command inside a named network namespace.
+pub fn in_netns(netns: &str, program: &str, args: &[&str]) -> Result<String> {
+    let mut full = vec!["netns", "exec", netns, program];
+    full.extend_from_slice(args);
+    run("ip", &full)
+}
+
+/// `ip` with `-n NETNS`.
+pub fn ip(netns: &str, args: &[&str]) -> Result<String> {
+    let mut full = vec!["-n", netns];
+    full.extend_from_slice(args);
+    run("ip", &full)
+}

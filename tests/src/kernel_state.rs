@@ -1,0 +1,63 @@
+//! What pathtrace may have left in the kernel: TC/tcx attachments, qdiscs and loaded programs.
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::cmd::{in_netns, run};
+
+/// Every BPF program attached to an interface of `netns` (tcx and netlink), as `bpftool net`
+/// reports them, e.g. `va tcx/ingress pathtrace_tc_ingress`.
+pub fn attached_programs(netns: &str) -> Result<Vec<String>> {
+    let out = in_netns(netns, "bpftool", &["-j", "net", "show"])?;
+    let json: Value = serde_json::from_str(&out)?;
+    let mut found = Vec::new();
+    for section in json.as_array().into_iter().flatten() {
+        // bpftool >= 7.3 lists tcx links here too, with kind "tcx/ingress" (README: setup
+        // installs the backports bpftool for that reason).
+        for entry in section["tc"].as_array().into_iter().flatten() {
+            found.push(format!(
+                "{} {} {}",
+                entry["devname"].as_str().unwrap_or("?"),
+                entry["kind"].as_str().unwrap_or("?"),
+                entry["name"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// Names of all loaded BPF programs on the host (names are truncated to 15 characters).
+pub fn loaded_program_names() -> Result<Vec<String>> {
+    let out = run("bpftool", &["-j", "prog", "show"])?;
+    let json: Value = serde_json::from_str(&out)?;
+    Ok(json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// Whether a pathtrace program is loaded (by any process).
+pub fn pathtrace_programs_loaded() -> Result<bool> {
+    Ok(loaded_program_names()?
+        .iter()
+        .any(|n| n.starts_with("pathtrace_")))
+}
+
+/// `tc qdisc show dev DEV` kinds in `netns`.
+pub fn qdisc_kinds(netns: &str, dev: &str) -> Result<Vec<String>> {
+    let out = in_netns(netns, "tc", &["-j", "qdisc", "show", "dev", dev])?;
+    let json: Value = serde_json::from_str(&out)?;
+    Ok(json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|q| q["kind"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// `tc filter show dev DEV ingress|egress` as text.
+pub fn filters(netns: &str, dev: &str, hook: &str) -> Result<String> {
+    in_netns(netns, "tc", &["filter", "show", "dev", dev, hook])
+}

@@ -1,0 +1,157 @@
+//! Runs the real `pathtrace` binary and collects what it prints.
+
+use std::{
+    io::{BufRead as _, BufReader, Read as _},
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc,
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::Value;
+
+/// The line pathtrace prints on stderr once every probe is attached.
+pub const READY_MARKER: &str = "pathtrace: attached to";
+
+/// The binary under test: `$PATHTRACE_BIN`, else the workspace's debug build.
+pub fn pathtrace_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PATHTRACE_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/pathtrace");
+    assert!(
+        p.exists(),
+        "{} not found: build it (`cargo build -p tracer`) or set PATHTRACE_BIN",
+        p.display()
+    );
+    p
+}
+
+pub struct Tracer {
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+#[derive(Debug)]
+pub struct TracerOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Tracer {
+    /// Starts pathtrace and returns once it reports its probes attached (or fails with what it
+    /// printed if it exits first).
+    pub fn start(args: &[&str]) -> Result<Self> {
+        let mut child = Command::new(pathtrace_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start pathtrace")?;
+        let mut out = child.stdout.take().expect("piped");
+        let stdout = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let err = child.stderr.take().expect("piped");
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.contains(READY_MARKER) {
+                    let _ = ready_tx.send(());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let tracer = Self {
+            child,
+            stdout,
+            stderr,
+        };
+        // Generous: under TCG in a VM, loading and attaching takes seconds.
+        match ready_rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(()) => Ok(tracer),
+            Err(_) => {
+                let out = tracer.stop(libc::SIGKILL)?;
+                bail!("pathtrace did not get ready: {out:?}");
+            }
+        }
+    }
+
+    /// Sends `signal` and collects the output.
+    pub fn stop(self, signal: i32) -> Result<TracerOutput> {
+        // SAFETY: plain kill(2) on our child.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        self.wait()
+    }
+
+    pub fn wait(mut self) -> Result<TracerOutput> {
+        let status = self.child.wait()?;
+        let (stdout, stderr) = (
+            std::mem::replace(&mut self.stdout, std::thread::spawn(String::new)),
+            std::mem::replace(&mut self.stderr, std::thread::spawn(String::new)),
+        );
+        Ok(TracerOutput {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
+    }
+}
+
+impl Drop for Tracer {
+    /// A test that fails while tracing must not leave pathtrace running (and attached).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs pathtrace to completion (for invocations expected to end by themselves).
+pub fn run(args: &[&str]) -> Result<TracerOutput> {
+    let out = Command::new(pathtrace_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run pathtrace")?;
+    Ok(TracerOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+impl TracerOutput {
+    /// Records of `--output json`, in order.
+    pub fn records(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+
+    pub fn hops(&self) -> Vec<Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["type"] == "hop")
+            .collect()
+    }
+
+    pub fn summary(&self) -> Value {
+        self.records()
+            .into_iter()
+            .find(|r| r["type"] == "summary")
+            .unwrap_or_else(|| panic!("no summary record in {self:?}"))
+    }
+}

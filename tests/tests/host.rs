@@ -1,0 +1,432 @@
+//! Integration tests on the host kernel: real namespaces, veth pairs, a Linux bridge, dnsmasq
+//! and DHCP clients, the real pathtrace binary with its eBPF programs attached. Need root.
+
+use pathtrace_testbed::{
+    cmd::{in_netns, ip, run},
+    dhcp::{acquire_lease, DhcpClient},
+    kernel_state::{attached_programs, filters, pathtrace_programs_loaded, qdisc_kinds},
+    serial,
+    topologies::DhcpOnBridge,
+    tracer, Lab, Tracer,
+};
+use serde_json::Value;
+
+fn trace_args<'a>(extra: &[&'a str], ifaces: &'a [String]) -> Vec<&'a str> {
+    let mut args = vec!["trace", "--output", "json"];
+    for i in ifaces {
+        args.extend(["-i", i.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+/// (netns, ifname, hook) of each hop of one DHCP message type.
+fn path_of(hops: &[Value], message: &str) -> Vec<(String, String, String)> {
+    hops.iter()
+        .filter(|h| h["dhcp"]["message"] == message)
+        .map(|h| {
+            (
+                h["netns"].as_str().unwrap().to_string(),
+                h["ifname"].as_str().unwrap().to_string(),
+                h["hook"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_subsequence(path: &[(String, String, String)], expected: &[(&str, &str, &str)]) {
+    let mut it = path.iter();
+    for want in expected {
+        assert!(
+            it.any(|(n, i, h)| (n.as_str(), i.as_str(), h.as_str()) == *want),
+            "hop {want:?} missing or out of order in {path:#?}"
+        );
+    }
+}
+
+fn assert_nothing_left(lab: &Lab) {
+    for ns in lab.namespaces() {
+        let left = attached_programs(ns).unwrap();
+        assert!(left.is_empty(), "programs still attached in {ns}: {left:?}");
+    }
+    // Program memory is released by the kernel shortly after the last fd closes.
+    pathtrace_testbed::dhcp::wait_for(
+        std::time::Duration::from_secs(3),
+        "pathtrace programs to be unloaded",
+        || Ok(!pathtrace_programs_loaded()?),
+    )
+    .unwrap();
+}
+
+fn dhcp_exchange(client: DhcpClient) {
+    let _serial = serial();
+    let mut lab = Lab::new("dhcp");
+    let topo = DhcpOnBridge::build(&mut lab).unwrap();
+    let ifaces = topo.interface_args();
+    let args = trace_args(
+        &["--filter-dhcp", "--filter-mac", &topo.client_mac],
+        &ifaces,
+    );
+    let tracer = Tracer::start(&args).unwrap();
+    let leased = acquire_lease(&mut lab, &topo.client, "eth0", client).unwrap();
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        leased, topo.reserved_ip,
+        "the lease must be the host-file entry"
+    );
+
+    let hops = out.hops();
+    let (c, sw, s) = (
+        topo.client.as_str(),
+        topo.switch.as_str(),
+        topo.server.as_str(),
+    );
+    let request_path = [
+        (c, "eth0", "egress"),
+        (sw, "c0", "ingress"),
+        (sw, "s0", "egress"),
+        (s, "eth0", "ingress"),
+    ];
+    let reply_path = [
+        (s, "eth0", "egress"),
+        (sw, "s0", "ingress"),
+        (sw, "c0", "egress"),
+        (c, "eth0", "ingress"),
+    ];
+    assert_subsequence(&path_of(&hops, "DISCOVER"), &request_path);
+    assert_subsequence(&path_of(&hops, "OFFER"), &reply_path);
+    assert_subsequence(&path_of(&hops, "REQUEST"), &request_path);
+    assert_subsequence(&path_of(&hops, "ACK"), &reply_path);
+    for h in &hops {
+        assert_eq!(h["dhcp"]["chaddr"], topo.client_mac.as_str(), "{h}");
+        if h["hook"] == "drop" {
+            // e.g. QUEUE_PURGE when a client closes its socket: no device any more.
+            continue;
+        }
+        assert!(h["ifindex"].as_u64().unwrap() > 0, "{h}");
+        assert_ne!(h["netns_ino"], 0, "{h}");
+    }
+    // One transaction: DISCOVER and REQUEST of one exchange share the xid.
+    let xid =
+        |m: &str| hops.iter().find(|h| h["dhcp"]["message"] == m).unwrap()["dhcp"]["xid"].clone();
+    assert_eq!(xid("DISCOVER"), xid("ACK"));
+    let summary = out.summary();
+    assert_eq!(summary["events"].as_u64().unwrap() as usize, hops.len());
+    assert_eq!(summary["lost_events"], 0);
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn dhclient_exchange_is_followed_across_veth_and_bridge() {
+    dhcp_exchange(DhcpClient::Dhclient);
+}
+
+#[test]
+fn udhcpc_exchange_is_followed_across_veth_and_bridge() {
+    dhcp_exchange(DhcpClient::Udhcpc);
+}
+
+/// Two namespaces joined by one veth pair, addresses 10.88.0.1 and .2.
+fn veth_pair(lab: &mut Lab) -> (String, String) {
+    let a = lab.netns("a").unwrap();
+    let b = lab.netns("b").unwrap();
+    lab.veth((&a, "va"), (&b, "vb")).unwrap();
+    lab.addr(&a, "va", "10.88.0.1/24").unwrap();
+    lab.addr(&b, "vb", "10.88.0.2/24").unwrap();
+    (a, b)
+}
+
+fn ping(netns: &str, dst: &str, count: &str) {
+    in_netns(netns, "ping", &["-c", count, "-i", "0.2", "-W", "1", dst]).unwrap();
+}
+
+fn ping_is_seen_then_signal_cleans_up(signal: i32, mode: &str) {
+    let _serial = serial();
+    let mut lab = Lab::new("sig");
+    let (a, b) = veth_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &mac_a, "--tc-attach", mode], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    let attached = attached_programs(&a).unwrap();
+    assert_eq!(attached.len(), 2, "ingress and egress on va: {attached:?}");
+    ping(&a, "10.88.0.2", "3");
+    let out = tracer.stop(signal).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let hops = out.hops();
+    let icmp = |h: &&Value| h["ipv4"]["proto"] == 1;
+    let at = |ns: &str, dev: &str, hook: &str| {
+        hops.iter()
+            .filter(icmp)
+            .filter(|h| h["netns"] == ns && h["ifname"] == dev && h["hook"] == hook)
+            .count()
+    };
+    // 3 requests leave va and enter vb; 3 replies leave vb and enter va.
+    assert_eq!(at(&a, "va", "egress"), 6 / 2, "{hops:#?}");
+    assert_eq!(at(&b, "vb", "ingress"), 3);
+    assert_eq!(at(&b, "vb", "egress"), 3);
+    assert_eq!(at(&a, "va", "ingress"), 3);
+    assert_nothing_left(&lab);
+    for ns in [&a, &b] {
+        for dev in ["va", "vb"] {
+            if let Ok(kinds) = qdisc_kinds(ns, dev) {
+                assert!(
+                    !kinds.contains(&"clsact".to_string()),
+                    "{ns}:{dev} {kinds:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sigint_detaches_everything_tcx() {
+    ping_is_seen_then_signal_cleans_up(libc::SIGINT, "auto");
+}
+
+#[test]
+fn sigterm_detaches_everything_tcx() {
+    ping_is_seen_then_signal_cleans_up(libc::SIGTERM, "tcx");
+}
+
+#[test]
+fn sigterm_detaches_everything_netlink() {
+    ping_is_seen_then_signal_cleans_up(libc::SIGTERM, "netlink");
+}
+
+#[test]
+fn netlink_fallback_keeps_foreign_filters_and_qdiscs() {
+    let _serial = serial();
+    let mut lab = Lab::new("nl");
+    let (a, b) = veth_pair(&mut lab);
+    // Someone else's clsact and filter on va; nothing on vb.
+    in_netns(&a, "tc", &["qdisc", "add", "dev", "va", "clsact"]).unwrap();
+    // A classic-BPF classifier returning 0 ("no match"): harmless, and cls_bpf is the one
+    // classifier every kernel that runs pathtrace has.
+    in_netns(
+        &a,
+        "tc",
+        &[
+            "filter",
+            "add",
+            "dev",
+            "va",
+            "ingress",
+            "pref",
+            "10",
+            "bpf",
+            "bytecode",
+            "1,6 0 0 0,",
+        ],
+    )
+    .unwrap();
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &mac_a, "--tc-attach", "netlink"], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    // While tracing: our cls_bpf filter sits next to the foreign one, and vb got a clsact.
+    let during = filters(&a, "va", "ingress").unwrap();
+    assert!(
+        during.contains("bytecode") && during.contains("pathtrace_tc_in"),
+        "{during}"
+    );
+    assert!(qdisc_kinds(&b, "vb")
+        .unwrap()
+        .contains(&"clsact".to_string()));
+    ping(&a, "10.88.0.2", "2");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(out
+        .hops()
+        .iter()
+        .any(|h| h["ifname"] == "va" && h["hook"] == "ingress"));
+    // After: the foreign filter and qdisc survive, ours are gone, vb's clsact (ours) is gone.
+    let after = filters(&a, "va", "ingress").unwrap();
+    assert!(
+        after.contains("bytecode"),
+        "foreign filter removed: {after}"
+    );
+    assert!(!after.contains("pathtrace"), "our filter left: {after}");
+    assert!(qdisc_kinds(&a, "va")
+        .unwrap()
+        .contains(&"clsact".to_string()));
+    assert!(!qdisc_kinds(&b, "vb")
+        .unwrap()
+        .contains(&"clsact".to_string()));
+    assert!(filters(&b, "vb", "ingress").unwrap().trim().is_empty());
+}
+
+#[test]
+fn non_matching_traffic_produces_no_events() {
+    let _serial = serial();
+    let mut lab = Lab::new("nomatch");
+    let (a, b) = veth_pair(&mut lab);
+    let unused = lab.next_mac();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &unused], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    ping(&a, "10.88.0.2", "5");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.hops().len(), 0, "{}", out.stdout);
+    assert_eq!(out.summary()["events"], 0);
+}
+
+#[test]
+fn nftables_drop_is_reported_with_its_reason() {
+    let _serial = serial();
+    let mut lab = Lab::new("drop");
+    let (a, b) = veth_pair(&mut lab);
+    in_netns(
+        &b,
+        "nft",
+        &["add table inet pt; add chain inet pt in { type filter hook input priority 0; }; add rule inet pt in icmp type echo-request drop"],
+    )
+    .unwrap();
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &mac_a], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    let _ = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &a,
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "10.88.0.2",
+        ],
+    );
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    let drops: Vec<_> = out
+        .hops()
+        .into_iter()
+        .filter(|h| h["hook"] == "drop")
+        .collect();
+    assert!(
+        drops.iter().any(|d| d["drop_reason"] == "NETFILTER_DROP"
+            && d["netns"] == b.as_str()
+            && d["ipv4"]["proto"] == 1),
+        "no NETFILTER_DROP of the ICMP request in {b}: {drops:#?}"
+    );
+}
+
+/// Bad input: exit code 2, exactly one line on stderr, nothing attached.
+fn assert_clean_error(args: &[&str], expected: &str, lab: &Lab) {
+    let out = tracer::run(args).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let lines: Vec<_> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        lines.len() == 1 || out.stderr.starts_with("error:"),
+        "more than one line: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(expected),
+        "expected {expected:?} in {:?}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_nothing_left(lab);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let _serial = serial();
+    let mut lab = Lab::new("err");
+    let (a, _b) = veth_pair(&mut lab);
+    let va = format!("{a}:va");
+    let missing = format!("{a}:nosuchdev");
+    assert_clean_error(
+        &["trace", "-i", &va, "-i", &missing],
+        "no interface 'nosuchdev'",
+        &lab,
+    );
+    assert_clean_error(
+        &["trace", "-i", "no-such-netns-pt:eth0"],
+        "unknown network namespace",
+        &lab,
+    );
+    assert_clean_error(
+        &["trace", "-i", &va, "--filter-mac", "fa:16:3e:zz:00:01"],
+        "invalid MAC address",
+        &lab,
+    );
+    assert_clean_error(
+        &["trace", "-i", &va, "--btf", "/nonexistent/vmlinux"],
+        "kernel has no BTF",
+        &lab,
+    );
+    assert_clean_error(
+        &["trace", "-i", &format!("{a}:averyveryverylongname")],
+        "longer than 15",
+        &lab,
+    );
+}
+
+#[test]
+fn unprivileged_user_gets_one_line_and_exit_2() {
+    let _serial = serial();
+    let lab = Lab::new("unpriv");
+    let bin = tracer::pathtrace_bin();
+    let out = run_output(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        bin.to_str().unwrap(),
+        "trace",
+        "-i",
+        "lo",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("insufficient privileges: missing CAP_BPF"),
+        "{stderr}"
+    );
+    assert_nothing_left(&lab);
+}
+
+fn run_output(argv: &[&str]) -> std::process::Output {
+    std::process::Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn interface_in_another_namespace_with_the_same_ifindex_is_told_apart() {
+    // ifindexes are per namespace: two fresh namespaces can both have ifindex 2.
+    let _serial = serial();
+    let mut lab = Lab::new("idx");
+    let (a, b) = veth_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &mac_a], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    ping(&a, "10.88.0.2", "1");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    let hops = out.hops();
+    let ino = |ns: &str| {
+        hops.iter()
+            .find(|h| h["netns"] == ns)
+            .unwrap_or_else(|| panic!("no hop in {ns}: {hops:#?}"))["netns_ino"]
+            .clone()
+    };
+    assert_ne!(ino(&a), ino(&b));
+    let _ = ip(&a, &["link", "show"]);
+}
