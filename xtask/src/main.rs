@@ -1,1 +1,47 @@
-fn main() {}
+//! `cargo xtask <command>`: setting up a machine, running tests (on the host and in VMs), the
+//! demo. Nothing here ships in pathtrace.
+
+mod demo;
+mod setup;
+mod sh;
+mod test;
+mod vm;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install everything the build, the tests and the VMs need (idempotent).
+    Setup(setup::Options),
+    /// Run a command inside a virtme-ng VM with the repository visible at the same path.
+    Vm(vm::Options),
+    /// Lint, then run unit, host integration and VM tests.
+    Test(test::Options),
+    /// Build a small topology, trace a real DHCP exchange through it, remove it.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Setup(o) => setup::run(&o).map(|()| 0),
+        Command::Vm(o) => vm::run(&o),
+        Command::Test(o) => test::run(&o).map(|()| 0),
+        Command::Demo => demo::run().map(|()| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -48,7 +48,7 @@ impl KernelBtf {
                 ty = self.skip_modifiers(member_ty)?;
             }
         }
-        (offset_bits % 8 == 0).then_some(offset_bits / 8)
+        offset_bits.is_multiple_of(8).then_some(offset_bits / 8)
     }
 
     /// Offsets for [`KernelOffsets`]; a field the kernel lacks becomes [`OFFSET_UNAVAILABLE`].

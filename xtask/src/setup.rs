@@ -1,0 +1,194 @@
+//! Installs what building and testing pathtrace needs on a Debian 12 machine. Every step checks
+//! first and says whether it did anything, so running it again is cheap and safe.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::sh::{exec, probe};
+
+#[derive(clap::Args, Default)]
+pub struct Options {
+    /// Skip the VM stack (backports kernel, QEMU, virtme-ng): enough for the demo and host tests.
+    #[arg(long)]
+    pub host_only: bool,
+}
+
+const NIGHTLY: &str = "nightly";
+const BPF_LINKER_VERSION: &str = "0.10.4";
+const VIRTME_NG_VERSION: &str = "1.42";
+const BACKPORTS: &str = "bookworm-backports";
+const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/pathtrace-backports.sources";
+
+/// Debian packages the host needs: topology building, DHCP server and clients, tracing checks.
+/// Open vSwitch is here too because VMs run the host's root filesystem.
+const HOST_PACKAGES: &[&str] = &[
+    "iproute2",
+    "iputils-ping",
+    "nftables",
+    "dnsmasq-base",
+    "isc-dhcp-client",
+    "udhcpc",
+    "busybox-static",
+    "openvswitch-switch",
+    "util-linux",
+];
+
+/// Packages taken from bookworm-backports, named one by one (a blanket `-t bookworm-backports`
+/// would also upgrade systemd). bpftool >= 7.3 is needed to list tcx links.
+const HOST_BACKPORTS: &[&str] = &["bpftool"];
+
+/// The VM stack: a 6.12 kernel with openvswitch/geneve/8021q modules, kprobes and BTF, and a
+/// QEMU that does not replace the preinstalled qemu-utils.
+const VM_BACKPORTS: &[&str] = &[
+    "linux-image-amd64",
+    "qemu-system-x86",
+    "qemu-system-common",
+    "qemu-system-data",
+    "seabios",
+];
+
+fn step(name: &str) {
+    eprintln!("==> {name}");
+}
+
+pub fn run(opts: &Options) -> Result<()> {
+    rust_src()?;
+    bpf_linker()?;
+    debian_packages(opts)?;
+    if !opts.host_only {
+        virtme_ng()?;
+    }
+    eprintln!("==> setup complete");
+    Ok(())
+}
+
+fn rust_src() -> Result<()> {
+    step("nightly toolchain with rust-src (eBPF crate, -Z build-std=core)");
+    let installed = probe(
+        "rustup",
+        &["component", "list", "--toolchain", NIGHTLY, "--installed"],
+    );
+    match installed {
+        Some(list) if list.lines().any(|l| l.starts_with("rust-src")) => {
+            eprintln!("    already installed");
+            Ok(())
+        }
+        Some(_) => exec(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            NIGHTLY,
+        ])),
+        None => exec(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            NIGHTLY,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ])),
+    }
+}
+
+fn bpf_linker() -> Result<()> {
+    step(&format!("bpf-linker {BPF_LINKER_VERSION}"));
+    if probe("bpf-linker", &["--version"]).is_some_and(|v| v.contains(BPF_LINKER_VERSION)) {
+        eprintln!("    already installed");
+        return Ok(());
+    }
+    exec(Command::new("cargo").args([
+        "install",
+        &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+        "--locked",
+    ]))
+}
+
+/// `Some(version)` if the package is installed.
+fn installed_version(package: &str) -> Option<String> {
+    let out = probe("dpkg-query", &["-W", "-f=${Status} ${Version}", package])?;
+    let rest = out.strip_prefix("install ok installed ")?;
+    Some(rest.trim().to_string())
+}
+
+fn debian_packages(opts: &Options) -> Result<()> {
+    step("Debian packages");
+    let mut wanted: Vec<String> = Vec::new();
+    for p in HOST_PACKAGES {
+        if installed_version(p).is_none() {
+            wanted.push(p.to_string());
+        }
+    }
+    let mut backports: Vec<&str> = HOST_BACKPORTS.to_vec();
+    if !opts.host_only {
+        backports.extend_from_slice(VM_BACKPORTS);
+    }
+    for p in backports {
+        if !installed_version(p).is_some_and(|v| v.contains("bpo")) {
+            wanted.push(format!("{p}/{BACKPORTS}"));
+        }
+    }
+    if wanted.is_empty() {
+        eprintln!("    all installed");
+        return Ok(());
+    }
+    if wanted.iter().any(|p| p.contains(BACKPORTS)) {
+        backports_source()?;
+    }
+    exec(Command::new("apt-get").args(["update", "-q"]))?;
+    exec(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&wanted),
+    )
+}
+
+/// Adds bookworm-backports with the mirror and key of the machine's own Debian source.
+fn backports_source() -> Result<()> {
+    let configured = std::fs::read_dir("/etc/apt/sources.list.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .chain([Path::new("/etc/apt/sources.list").to_path_buf()])
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .any(|s| s.contains(BACKPORTS));
+    if configured {
+        return Ok(());
+    }
+    let own = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
+        .context("no /etc/apt/sources.list.d/debian.sources to copy the Debian mirror from")?;
+    let field = |name: &str| {
+        own.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+    };
+    let (Some(uris), Some(key)) = (field("URIs:"), field("Signed-By:")) else {
+        bail!("cannot find URIs/Signed-By in debian.sources");
+    };
+    eprintln!("    adding {BACKPORTS} ({BACKPORTS_SOURCES})");
+    std::fs::write(
+        BACKPORTS_SOURCES,
+        format!(
+            "Types: deb\nURIs: {uris}\nSuites: {BACKPORTS}\nComponents: main\nSigned-By: {key}\n"
+        ),
+    )
+    .with_context(|| format!("cannot write {BACKPORTS_SOURCES} (are you root?)"))
+}
+
+fn virtme_ng() -> Result<()> {
+    step(&format!("virtme-ng {VIRTME_NG_VERSION}"));
+    if probe("vng", &["--version"]).is_some_and(|v| v.contains(VIRTME_NG_VERSION)) {
+        eprintln!("    already installed");
+        return Ok(());
+    }
+    exec(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        &format!("virtme-ng=={VIRTME_NG_VERSION}"),
+    ]))
+}
