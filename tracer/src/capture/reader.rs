@@ -29,26 +29,14 @@ impl EventReader {
     /// Waits until events are available and appends all of them to `out`.
     pub async fn read(&mut self, out: &mut Vec<PacketEvent>) -> Result<()> {
         let mut guard = self.ring.readable_mut().await?;
-        let ring = guard.get_inner_mut();
-        while let Some(item) = ring.next() {
-            match decode_event(&item) {
-                Some(ev) => out.push(ev),
-                None => self.malformed += 1,
-            }
-        }
+        self.malformed += take_all(guard.get_inner_mut(), out);
         guard.clear_ready();
         Ok(())
     }
 
     /// Drains what is already in the ring buffer without waiting.
     pub fn drain(&mut self, out: &mut Vec<PacketEvent>) {
-        let ring = self.ring.get_mut();
-        while let Some(item) = ring.next() {
-            match decode_event(&item) {
-                Some(ev) => out.push(ev),
-                None => self.malformed += 1,
-            }
-        }
+        self.malformed += take_all(self.ring.get_mut(), out);
     }
 
     /// Events the kernel could not deliver because the ring buffer was full, over all CPUs.
@@ -59,4 +47,16 @@ impl EventReader {
             .context("cannot read the lost-event counter")?;
         Ok(per_cpu.iter().sum())
     }
+}
+
+/// Moves every record out of the ring into `out`; returns how many did not decode.
+fn take_all(ring: &mut RingBuf<MapData>, out: &mut Vec<PacketEvent>) -> u64 {
+    let mut malformed = 0;
+    while let Some(item) = ring.next() {
+        match decode_event(&item) {
+            Some(ev) => out.push(ev),
+            None => malformed += 1,
+        }
+    }
+    malformed
 }

@@ -30,6 +30,8 @@ pub struct ProbeConfig {
 /// here, so they can be dropped (detached) before the programs are unloaded.
 pub struct LoadedProbes {
     ebpf: Ebpf,
+    /// Parsed once: the drop probe needs it again to resolve its attach point.
+    btf: Btf,
 }
 
 impl LoadedProbes {
@@ -42,7 +44,7 @@ impl LoadedProbes {
             .map_max_entries(EVENTS_MAP, config.ring_buffer_bytes)
             .load(EBPF_OBJECT)
             .context("cannot load the eBPF object")?;
-        let mut probes = Self { ebpf };
+        let mut probes = Self { ebpf, btf };
         for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
             probes
                 .classifier(name)?
@@ -81,13 +83,12 @@ impl LoadedProbes {
 
     /// Loads and attaches the drop tracepoint.
     pub fn attach_drops(&mut self) -> Result<DropProbe> {
-        let btf = Btf::from_sys_fs().context("cannot read kernel BTF")?;
         let program: &mut BtfTracePoint = self
             .ebpf
             .program_mut(KFREE_SKB_PROGRAM)
             .context("drop program missing from the eBPF object")?
             .try_into()?;
-        DropProbe::attach(program, &btf)
+        DropProbe::attach(program, &self.btf)
     }
 
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>> {
