@@ -26,16 +26,21 @@ pub fn attached_programs(netns: &str) -> Result<Vec<String>> {
     Ok(found)
 }
 
-/// Names of all loaded BPF programs on the host (names are truncated to 15 characters).
-pub fn loaded_program_names() -> Result<Vec<String>> {
-    let out = run("bpftool", &["-j", "prog", "show"])?;
-    let json: Value = serde_json::from_str(&out)?;
+/// The string `field` of every object in a JSON array, as bpftool and tc print them.
+fn field_of_each(json_text: &str, field: &str) -> Result<Vec<String>> {
+    let json: Value = serde_json::from_str(json_text)?;
     Ok(json
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .filter_map(|o| o[field].as_str().map(str::to_string))
         .collect())
+}
+
+/// Names of all loaded BPF programs on the host (bpftool shows the full BTF name when the
+/// program has BTF, as ours do).
+pub fn loaded_program_names() -> Result<Vec<String>> {
+    field_of_each(&run("bpftool", &["-j", "prog", "show"])?, "name")
 }
 
 /// Whether a pathtrace program is loaded (by any process).
@@ -47,14 +52,10 @@ pub fn pathtrace_programs_loaded() -> Result<bool> {
 
 /// `tc qdisc show dev DEV` kinds in `netns`.
 pub fn qdisc_kinds(netns: &str, dev: &str) -> Result<Vec<String>> {
-    let out = in_netns(netns, "tc", &["-j", "qdisc", "show", "dev", dev])?;
-    let json: Value = serde_json::from_str(&out)?;
-    Ok(json
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|q| q["kind"].as_str().map(str::to_string))
-        .collect())
+    field_of_each(
+        &in_netns(netns, "tc", &["-j", "qdisc", "show", "dev", dev])?,
+        "kind",
+    )
 }
 
 /// `tc filter show dev DEV ingress|egress` as text.

@@ -94,16 +94,25 @@ fn rust_src() -> Result<()> {
 }
 
 fn bpf_linker() -> Result<()> {
-    step(&format!("bpf-linker {BPF_LINKER_VERSION}"));
-    if probe("bpf-linker", &["--version"]).is_some_and(|v| v.contains(BPF_LINKER_VERSION)) {
+    versioned_tool(
+        "bpf-linker",
+        BPF_LINKER_VERSION,
+        Command::new("cargo").args([
+            "install",
+            &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+            "--locked",
+        ]),
+    )
+}
+
+/// Installs `tool` with `install` unless `tool --version` already reports `version`.
+fn versioned_tool(tool: &str, version: &str, install: &mut Command) -> Result<()> {
+    step(&format!("{tool} {version}"));
+    if probe(tool, &["--version"]).is_some_and(|v| v.contains(version)) {
         eprintln!("    already installed");
         return Ok(());
     }
-    exec(Command::new("cargo").args([
-        "install",
-        &format!("bpf-linker@{BPF_LINKER_VERSION}"),
-        "--locked",
-    ]))
+    exec(install)
 }
 
 /// `Some(version)` if the package is installed.
@@ -179,16 +188,16 @@ fn backports_source() -> Result<()> {
 }
 
 fn virtme_ng() -> Result<()> {
-    step(&format!("virtme-ng {VIRTME_NG_VERSION}"));
-    if probe("vng", &["--version"]).is_some_and(|v| v.contains(VIRTME_NG_VERSION)) {
-        eprintln!("    already installed");
-        return Ok(());
-    }
-    exec(Command::new("python3").args([
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        &format!("virtme-ng=={VIRTME_NG_VERSION}"),
-    ]))
+    // The tool is `vng`; pip puts it next to the interpreter.
+    versioned_tool(
+        "vng",
+        VIRTME_NG_VERSION,
+        Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            &format!("virtme-ng=={VIRTME_NG_VERSION}"),
+        ]),
+    )
 }
