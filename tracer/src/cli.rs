@@ -22,6 +22,78 @@ pub struct Cli {
 pub enum Command {
     /// Attach probes to interfaces and print every matching packet at every hop.
     Trace(TraceArgs),
+    /// Discover the host's virtual network (every namespace, OVS, libvirt, dnsmasq) and print it.
+    Topology(TopologyArgs),
+    /// Print the path a packet from MAC is expected to take, hop by hop.
+    Path(PathArgs),
+}
+
+/// Where discovery looks, shared by every command that discovers.
+#[derive(Args, Debug, Clone)]
+pub struct DiscoveryArgs {
+    /// OVSDB socket (PATH or unix:PATH). Default: $OVS_RUNDIR/db.sock, /run/openvswitch/db.sock,
+    /// ... A socket given here must work; a missing default means "no OVS here".
+    #[arg(long, value_name = "SOCKET")]
+    pub ovsdb: Option<String>,
+
+    /// libvirt domain XML file or directory (repeatable). Default: /run/libvirt/qemu and
+    /// /var/lib/nova/instances.
+    #[arg(long = "libvirt-xml", value_name = "PATH")]
+    pub libvirt_xml: Vec<PathBuf>,
+}
+
+impl DiscoveryArgs {
+    pub fn options(&self) -> crate::topology::Options {
+        crate::topology::Options {
+            ovsdb: self.ovsdb.clone(),
+            libvirt_xml: self.libvirt_xml.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TopologyFormat {
+    /// Indented tree per namespace, bridge and port, like the hand-drawn diagrams.
+    Tree,
+    /// The whole graph as one JSON document (see README).
+    Json,
+    /// Graphviz DOT (`| dot -Tsvg > topo.svg`).
+    Dot,
+}
+
+#[derive(Args, Debug)]
+pub struct TopologyArgs {
+    #[arg(long, value_enum, default_value = "tree")]
+    pub format: TopologyFormat,
+
+    /// Only this namespace (an `ip netns` name, `root`, or `pid:PID`).
+    #[arg(long, value_name = "NAME")]
+    pub netns: Option<String>,
+
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PathArgs {
+    /// The MAC whose packets to follow: a VM NIC, an OVS port's attached-mac or a link's MAC.
+    #[arg(long, value_name = "MAC")]
+    pub mac: Mac,
+
+    /// End the path at the DHCP server that should answer this MAC.
+    #[arg(long, conflicts_with = "to")]
+    pub dhcp: bool,
+
+    /// End the path at this interface ([NETNS:]IFNAME) instead of the uplink.
+    #[arg(long, value_name = "[NETNS:]IFNAME")]
+    pub to: Option<String>,
+
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value = "text")]
+    pub output: Format,
+
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
 }
 
 #[derive(Args, Debug)]

@@ -1,8 +1,8 @@
 //! pathtrace: follow a packet through a virtualised host's datapath.
 //!
-//! Data flows one way: kernel facts (`kernel`) and namespaces (`netns`) -> probes in the
-//! kernel (`probes`) -> raw events (`capture`) -> named hops (`journey`) -> renderers
-//! (`output`).
+//! Data flows one way: discovery (`topology`, over `netns`) -> expected path (`path`) -> probes
+//! in the kernel (`probes`, with `kernel` facts) -> raw events (`capture`) -> named hops
+//! (`journey`) -> renderers (`output`).
 
 mod capture;
 mod cli;
@@ -12,7 +12,10 @@ mod mac;
 mod netlink;
 mod netns;
 mod output;
+mod path;
 mod probes;
+mod show;
+mod topology;
 mod trace;
 
 use std::process::ExitCode;
@@ -41,6 +44,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         cli::Command::Trace(args) => trace::run(args),
+        cli::Command::Topology(args) => show::topology(args),
+        cli::Command::Path(args) => show::path(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
-//! A minimal synchronous rtnetlink client, for the few requests pathtrace makes itself
-//! (clsact qdisc and TC filter bookkeeping for the netlink attach path). Synchronous because it
+//! A minimal synchronous rtnetlink client: link/address dumps for discovery, and clsact qdisc and
+//! TC filter bookkeeping for the netlink attach path. Synchronous because it
 //! runs in `Drop` and inside a [`crate::netns::NetnsGuard`]: the socket belongs to the namespace
 //! the thread is in when it is opened.
 
@@ -42,6 +42,11 @@ impl Rtnetlink {
     pub fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> Result<()> {
         self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK | flags)
             .map(|_| ())
+    }
+
+    /// Sends a request and collects the messages answered before the acknowledgement.
+    pub fn query(&mut self, msg: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>> {
+        self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK)
     }
 
     /// Sends a dump request and collects every answer.

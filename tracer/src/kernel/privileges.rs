@@ -41,6 +41,14 @@ pub fn missing_for_tracing(caps: u64) -> Vec<&'static str> {
     missing
 }
 
+/// Discovery enters every network namespace (setns) and reads other processes' /proc entries.
+pub fn require_discovery_privileges() -> Result<()> {
+    if effective_caps()? & (1u64 << CAP_SYS_ADMIN) == 0 {
+        bail!("insufficient privileges: discovery enters every network namespace and needs CAP_SYS_ADMIN (run as root, e.g. with sudo)");
+    }
+    Ok(())
+}
+
 pub fn require_tracing_privileges() -> Result<()> {
     let missing = missing_for_tracing(effective_caps()?);
     if !missing.is_empty() {

@@ -29,7 +29,10 @@ pub struct NetnsTable {
 }
 
 impl NetnsTable {
-    /// The namespace pathtrace runs in plus every named one under /run/netns.
+    /// The namespace pathtrace runs in, every named one under /run/netns, and the anonymous
+    /// ones that only a process holds (containers, virt-launcher pods), deduplicated by inode.
+    /// Processes are read with one `readlink` each, so a host with thousands of them costs
+    /// milliseconds, not a process spawn per namespace.
     pub fn discover() -> Result<Self> {
         let mut table = Self::default();
         let own = Path::new("/proc/self/ns/net");
@@ -49,7 +52,39 @@ impl NetnsTable {
                 }
             }
         }
+        table.add_process_namespaces();
         Ok(table)
+    }
+
+    fn add_process_namespaces(&mut self) {
+        let Ok(proc) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let mut pids: Vec<u32> = proc
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        // Lowest pid first: the namespace is named after its oldest holder, which is stable
+        // across runs (the container's init, not a short-lived `ip netns exec`).
+        pids.sort_unstable();
+        for pid in pids {
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            // A process that exited meanwhile, or a kernel thread we may not inspect: skip.
+            let Some(ino) = std::fs::read_link(&path)
+                .ok()
+                .and_then(|l| parse_ns_link(&l.to_string_lossy()))
+            else {
+                continue;
+            };
+            if !self.by_ino.contains_key(&ino) {
+                self.insert(ino, format!("pid:{pid}"), path);
+            }
+        }
+    }
+
+    /// Every known namespace, ordered by inode.
+    pub fn all(&self) -> impl Iterator<Item = &Netns> {
+        self.by_ino.values()
     }
 
     fn insert(&mut self, ino: u32, name: String, path: PathBuf) {
@@ -73,9 +108,15 @@ impl NetnsTable {
         if let Some(ns) = self.by_ino.values().find(|n| n.name == spec) {
             return Ok(ns.clone());
         }
-        let known: Vec<_> = self.by_ino.values().map(|n| n.name.as_str()).collect();
+        // Anonymous namespaces are named after a pid; listing hundreds of them helps nobody.
+        let known: Vec<_> = self
+            .by_ino
+            .values()
+            .map(|n| n.name.as_str())
+            .filter(|n| !n.starts_with("pid:"))
+            .collect();
         bail!(
-            "unknown network namespace '{spec}' (known: {})",
+            "unknown network namespace '{spec}' (named: {}; others by /proc/PID/ns/net or pid:PID)",
             known.join(", ")
         )
     }
@@ -113,6 +154,11 @@ impl NetnsTable {
     }
 }
 
+/// Parses the target of a `/proc/PID/ns/net` link, `net:[4026531840]`.
+fn parse_ns_link(link: &str) -> Option<u32> {
+    link.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
 /// Inode number of a namespace file; errors if it is not a network namespace.
 pub fn inode(path: &Path) -> Result<u32> {
     let meta =
@@ -132,6 +178,21 @@ mod tests {
         assert_eq!(own.name, OWN_NETNS_LABEL);
         assert_eq!(own.ino, inode(Path::new("/proc/self/ns/net")).unwrap());
         assert_eq!(table.name_of(own.ino), OWN_NETNS_LABEL);
+    }
+
+    #[test]
+    fn namespace_links_parse() {
+        assert_eq!(parse_ns_link("net:[4026531840]"), Some(4026531840));
+        assert_eq!(parse_ns_link("mnt:[4026531840]"), None);
+        assert_eq!(parse_ns_link("net:[x]"), None);
+    }
+
+    #[test]
+    fn process_namespaces_are_found() {
+        // This test process's own namespace is known under "root", never twice.
+        let table = NetnsTable::discover().unwrap();
+        let own = table.own().ino;
+        assert_eq!(table.all().filter(|n| n.ino == own).count(), 1);
     }
 
     #[test]

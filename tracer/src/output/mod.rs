@@ -10,3 +10,7 @@ pub enum Format {
     /// One JSON object per event, one per line (JSON Lines).
     Json,
 }
+pub mod path_text;
+pub mod topology_dot;
+pub mod topology_filter;
+pub mod topology_tree;

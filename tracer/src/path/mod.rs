@@ -1,0 +1,591 @@
+//! The expected path of a packet: pure functions over a [`Topology`]. From the element that
+//! owns a MAC to the uplink (or the DHCP server), every hop with its interface, namespace,
+//! bridge, VLAN as seen there, OpenFlow rewrites, MTU, and whether the kernel can see it.
+
+pub mod openflow_sim;
+pub mod origin;
+pub mod search;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::{
+    mac::Mac,
+    topology::{IfaceKey, LinkKind, Topology},
+};
+use openflow_sim::{Decision, Packet};
+use search::{Graph, Node};
+
+/// Where the path should end.
+#[derive(Clone, Debug)]
+pub enum Goal {
+    /// The DHCP server that should answer (one with a host entry for the MAC if any).
+    Dhcp,
+    /// A physical NIC, or failing that an OVS tunnel port.
+    Uplink,
+    /// A given link.
+    Interface(IfaceKey),
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpectedPath {
+    pub mac: Mac,
+    /// `dhcp`, `uplink` or `interface`.
+    pub goal: &'static str,
+    pub hops: Vec<PathHop>,
+    /// The DHCP server at the end, for [`Goal::Dhcp`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dhcp_server: Option<DhcpExpectation>,
+    /// Where the topology itself says the packet cannot pass (an OpenFlow drop, a VLAN that
+    /// no port carries, a link down): the index of the hop, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<usize>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DhcpExpectation {
+    pub pid: u32,
+    pub netns: String,
+    pub interfaces: Vec<String>,
+    /// The address the host files reserve for this MAC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_ip: Option<std::net::Ipv4Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopKind {
+    /// The VM that sends or receives (not visible to the host kernel).
+    Vm,
+    /// A kernel link; the TC hooks see the packet here.
+    Interface,
+    LinuxBridge,
+    /// An OVS bridge: the kernel datapath executes its flows in one step.
+    OvsBridge,
+    /// An OVS patch port: no netdev, the datapath never sees it.
+    OvsPatch,
+    DhcpServer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PathHop {
+    /// 1-based.
+    pub index: usize,
+    pub kind: HopKind,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns_ino: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifindex: Option<u32>,
+    /// Link kind for interfaces (veth, tap, openvswitch, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<LinkKind>,
+    /// Direction as a TC hook on this interface sees the packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// The bridge this interface is a port of (Linux or OVS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// OVS port facts for interfaces that are OVS ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovs_port: Option<OvsPortInfo>,
+    /// VLAN id of the packet here: on the wire for interfaces, the VLAN the bridge switches
+    /// it in for bridges. `None`: untagged.
+    pub vlan: Option<u16>,
+    /// An OpenFlow rewrite at this hop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan_rewrite: Option<VlanRewrite>,
+    /// OpenFlow rules that applied at this bridge, as dump-flows prints them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oper_state: Option<String>,
+    /// False for hops the kernel datapath cannot see (patch ports, the VM itself, OVS bridges
+    /// other than through the datapath hooks).
+    pub kernel_visible: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OvsPortInfo {
+    pub bridge: String,
+    pub port: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ofport: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trunks: Vec<u16>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VlanRewrite {
+    pub from: Option<u16>,
+    pub to: Option<u16>,
+    /// The flow that did it.
+    pub flow: String,
+}
+
+pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
+    let owner = origin::find(topo, mac)?;
+    let graph = Graph::new(topo);
+    let start = match owner {
+        origin::Owner::VmNic { vm, .. } => Node::Vm(vm),
+        origin::Owner::Link(k) => Node::Iface(k),
+    };
+    if let origin::Owner::VmNic { vm, nic, tap: None } = owner {
+        let vm = &topo.vms[vm];
+        bail!(
+            "VM {} owns {mac} but its tap {} does not exist on this host (is the VM running?)",
+            vm.name,
+            vm.nics[nic].target_dev.as_deref().unwrap_or("(no <target dev>)")
+        );
+    }
+    let walk = match goal {
+        Goal::Dhcp => graph.shortest_to(start, |n| match n {
+            Node::Dhcp(d) => Some(u32::from(
+                !topo.dhcp_servers[d]
+                    .hosts
+                    .iter()
+                    .any(|h| h.macs.contains(&mac)),
+            )),
+            _ => None,
+        }),
+        Goal::Uplink => graph.shortest_to(start, |n| match n {
+            Node::Iface(k) => topo
+                .interface(k)
+                .is_some_and(|i| i.kind == LinkKind::Physical)
+                .then_some(0),
+            Node::OvsPort(b, p) => topo.ovs_bridges[b].ports[p]
+                .interfaces
+                .iter()
+                .any(|i| matches!(i.kind.as_str(), "geneve" | "vxlan" | "gre" | "stt"))
+                .then_some(1),
+            _ => None,
+        }),
+        Goal::Interface(k) => graph.shortest_to(start, |n| (n == Node::Iface(*k)).then_some(0)),
+    };
+    let Some(walk) = walk else {
+        let what = match goal {
+            Goal::Dhcp if topo.dhcp_servers.is_empty() => {
+                "a DHCP server: no dnsmasq runs on this host".to_string()
+            }
+            Goal::Dhcp => "any DHCP server".into(),
+            Goal::Uplink => "a physical NIC or tunnel port".into(),
+            Goal::Interface(k) => format!(
+                "{}",
+                topo.interface(*k)
+                    .map_or("that interface".into(), |i| format!(
+                        "{}:{}",
+                        i.netns_name, i.name
+                    ))
+            ),
+        };
+        bail!("no path from {mac} to {what} in the discovered topology");
+    };
+    let mut path = build(topo, mac, goal, &walk);
+    if let (Goal::Dhcp, Some(Node::Dhcp(d))) = (goal, walk.last()) {
+        let d = &topo.dhcp_servers[*d];
+        let host = d.hosts.iter().find(|h| h.macs.contains(&mac));
+        if host.is_none() {
+            path.notes.push(format!(
+                "dnsmasq pid {} has no host entry for {mac}: it answers only if a dynamic range covers the subnet",
+                d.pid
+            ));
+        }
+        if host.is_some_and(|h| h.ignore) {
+            path.notes
+                .push(format!("dnsmasq pid {} is told to ignore {mac}", d.pid));
+        }
+        path.dhcp_server = Some(DhcpExpectation {
+            pid: d.pid,
+            netns: d.netns_name.clone(),
+            interfaces: d
+                .listens_on
+                .iter()
+                .filter_map(|k| topo.interface(*k).map(|i| i.name.clone()))
+                .collect(),
+            reserved_ip: host.and_then(|h| h.ip),
+            hostname: host.and_then(|h| h.hostname.clone()),
+        });
+    }
+    Ok(path)
+}
+
+/// Turns a walk over elements into hops, following the VLAN of the packet through ports and
+/// OpenFlow tables.
+fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath {
+    let mut pkt = Packet {
+        src: mac,
+        dst: matches!(goal, Goal::Dhcp).then_some(Mac([0xff; 6])),
+        vlan: None,
+        dhcp: matches!(goal, Goal::Dhcp),
+    };
+    let mut hops: Vec<PathHop> = Vec::new();
+    let mut notes = Vec::new();
+    let mut blocked_at = None;
+    let mut last_mtu: Option<(u32, String)> = None;
+    for (i, &node) in walk.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| walk[p]);
+        let next = walk.get(i + 1).copied();
+        let mut hop = PathHop {
+            index: 0,
+            kind: HopKind::Interface,
+            name: String::new(),
+            netns: None,
+            netns_ino: None,
+            ifindex: None,
+            device: None,
+            direction: None,
+            bridge: None,
+            ovs_port: None,
+            vlan: pkt.vlan,
+            vlan_rewrite: None,
+            flows: Vec::new(),
+            mtu: None,
+            oper_state: None,
+            kernel_visible: true,
+            notes: Vec::new(),
+        };
+        match node {
+            Node::Vm(v) => {
+                hop.kind = HopKind::Vm;
+                hop.name = topo.vms[v].name.clone();
+                hop.kernel_visible = false;
+                if let Some(nic) = topo.vms[v].nics.iter().find(|n| n.mac == mac) {
+                    hop.mtu = nic.mtu;
+                }
+            }
+            Node::Dhcp(d) => {
+                let s = &topo.dhcp_servers[d];
+                hop.kind = HopKind::DhcpServer;
+                hop.name = format!("{} pid {}", s.program, s.pid);
+                hop.netns = Some(s.netns_name.clone());
+                hop.netns_ino = Some(s.netns);
+                hop.kernel_visible = false;
+            }
+            Node::OvsPort(b, p) => {
+                let port = &topo.ovs_bridges[b].ports[p];
+                // Ports with a netdev are folded into that interface's hop.
+                let Some(iface) = port.interfaces.iter().find(|i| i.is_patch()) else {
+                    continue;
+                };
+                hop.kind = HopKind::OvsPatch;
+                hop.name = iface.name.clone();
+                hop.bridge = Some(topo.ovs_bridges[b].name.clone());
+                hop.ovs_port = Some(port_info(topo, b, p));
+                hop.kernel_visible = false;
+                hop.notes.push(format!(
+                    "patch port to {}: no netdev, inferred (the datapath crosses it in one flow)",
+                    iface.patch_peer().unwrap_or("?")
+                ));
+            }
+            Node::OvsBridge(b) => {
+                let bridge = &topo.ovs_bridges[b];
+                hop.kind = HopKind::OvsBridge;
+                hop.name = bridge.name.clone();
+                hop.kernel_visible = false;
+                let (Some(Node::OvsPort(_, pin)), Some(Node::OvsPort(_, pout))) = (prev, next)
+                else {
+                    hop.notes.push("path starts or ends inside this bridge".into());
+                    hops.push(hop);
+                    continue;
+                };
+                if ovs_bridge_step(topo, b, pin, pout, &mut pkt, &mut hop) {
+                    blocked_at.get_or_insert(hops.len() + 1);
+                }
+            }
+            Node::Iface(k) => {
+                let Some(iface) = topo.interface(k) else {
+                    continue;
+                };
+                hop.name = iface.name.clone();
+                hop.netns = Some(iface.netns_name.clone());
+                hop.netns_ino = Some(k.netns);
+                hop.ifindex = Some(k.ifindex);
+                hop.device = Some(iface.kind);
+                hop.mtu = Some(iface.mtu);
+                hop.oper_state = Some(iface.oper_state.clone());
+                if iface.kind == LinkKind::Bridge && is_port_of(topo, prev, k) {
+                    hop.kind = HopKind::LinuxBridge;
+                    if matches!(next, Some(Node::Dhcp(_))) || next.is_none() {
+                        hop.direction = Some(Direction::Ingress);
+                        hop.notes
+                            .push("delivered to the bridge's own interface".into());
+                    }
+                } else {
+                    hop.direction = Some(direction(topo, prev, next, k, i == 0));
+                    hop.bridge = iface
+                        .master
+                        .and_then(|m| topo.interface(m))
+                        .filter(|m| m.kind == LinkKind::Bridge)
+                        .map(|m| m.name.clone());
+                    // VLAN sub-interfaces tag on the way down and untag on the way up.
+                    if iface.kind == LinkKind::Vlan {
+                        match (prev, next) {
+                            (_, Some(Node::Iface(l))) if Some(l) == iface.link => {
+                                pkt.vlan = iface.vlan_id;
+                            }
+                            (Some(Node::Iface(l)), _) if Some(l) == iface.link => {
+                                if pkt.vlan != iface.vlan_id {
+                                    hop.notes.push(format!(
+                                        "VLAN device for {} but the packet carries {}",
+                                        fmt_vlan(iface.vlan_id),
+                                        fmt_vlan(pkt.vlan)
+                                    ));
+                                    blocked_at.get_or_insert(hops.len() + 1);
+                                }
+                                pkt.vlan = None;
+                                hop.vlan = None;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(port) = [prev, next].into_iter().flatten().find_map(|n| match n {
+                        Node::OvsPort(b, p) => Some((b, p)),
+                        _ => None,
+                    }) {
+                        hop.ovs_port = Some(port_info(topo, port.0, port.1));
+                        hop.bridge = Some(topo.ovs_bridges[port.0].name.clone());
+                    }
+                }
+                if iface.oper_state == "down" || iface.oper_state == "lower_layer_down" {
+                    hop.notes.push(format!("link is {}", iface.oper_state));
+                    blocked_at.get_or_insert(hops.len() + 1);
+                }
+                if let Some((mtu, at)) = &last_mtu {
+                    if iface.mtu < *mtu && iface.kind != LinkKind::Bridge {
+                        hop.notes.push(format!(
+                            "MTU {} is lower than {mtu} at {at}: larger frames are dropped here",
+                            iface.mtu
+                        ));
+                    }
+                }
+                last_mtu = Some((iface.mtu, format!("{}:{}", iface.netns_name, iface.name)));
+            }
+        }
+        hops.push(hop);
+    }
+    for (n, h) in hops.iter_mut().enumerate() {
+        h.index = n + 1;
+    }
+    if hops.iter().all(|h| h.kind != HopKind::OvsBridge) && !topo.ovs_bridges.is_empty() {
+        notes.push("the path crosses no Open vSwitch bridge".into());
+    }
+    ExpectedPath {
+        mac,
+        goal: match goal {
+            Goal::Dhcp => "dhcp",
+            Goal::Uplink => "uplink",
+            Goal::Interface(_) => "interface",
+        },
+        hops,
+        dhcp_server: None,
+        blocked_at,
+        notes,
+    }
+}
+
+/// Runs one OVS bridge: OpenFlow on the packet as received, then NORMAL's VLAN rules for the
+/// in and out ports. Returns true if the packet cannot pass.
+fn ovs_bridge_step(
+    topo: &Topology,
+    b: usize,
+    pin: usize,
+    pout: usize,
+    pkt: &mut Packet,
+    hop: &mut PathHop,
+) -> bool {
+    let bridge = &topo.ovs_bridges[b];
+    let (in_port, out_port) = (&bridge.ports[pin], &bridge.ports[pout]);
+    let ofport = |p: &crate::topology::model::OvsPort| {
+        p.interfaces
+            .first()
+            .and_then(|i| i.ofport)
+            .map(|o| o.to_string())
+            .unwrap_or_default()
+    };
+    let wire_in = pkt.vlan;
+    let outcome = if bridge.flows.is_empty() {
+        hop.notes
+            .push("flows not read: assuming the default NORMAL flow".into());
+        openflow_sim::Outcome {
+            decisions: vec![Decision::Normal],
+            vlan: pkt.vlan,
+            ..Default::default()
+        }
+    } else {
+        openflow_sim::run(&bridge.flows, &ofport(in_port), pkt)
+    };
+    hop.flows = outcome.applied.iter().map(|f| f.text.clone()).collect();
+    hop.notes.extend(outcome.notes.iter().cloned());
+    if outcome.vlan != wire_in {
+        hop.vlan_rewrite = Some(VlanRewrite {
+            from: wire_in,
+            to: outcome.vlan,
+            flow: outcome
+                .applied
+                .last()
+                .map(|f| f.text.clone())
+                .unwrap_or_default(),
+        });
+    }
+    pkt.vlan = outcome.vlan;
+    let decision = outcome.decisions.first().cloned().unwrap_or(Decision::Drop);
+    match decision {
+        Decision::Drop => {
+            hop.notes.push(match outcome.applied.last() {
+                Some(f) if !outcome.table_miss => format!("dropped by flow: {}", f.text),
+                _ => "dropped: no flow matches (table miss)".into(),
+            });
+            hop.vlan = pkt.vlan;
+            true
+        }
+        Decision::Controller => {
+            hop.notes
+                .push("sent to the controller: the outcome depends on it".into());
+            hop.vlan = pkt.vlan;
+            false
+        }
+        Decision::Output(p) => {
+            hop.vlan = pkt.vlan;
+            if p != ofport(out_port) {
+                hop.notes.push(format!(
+                    "flow outputs to port {p}, not to {} (ofport {})",
+                    out_port.name,
+                    ofport(out_port)
+                ));
+                return true;
+            }
+            false
+        }
+        Decision::Normal => {
+            // NORMAL: an access port puts untagged packets in its VLAN; a trunk carries the
+            // packet's own.
+            let inside = match in_port.tag {
+                Some(t) if pkt.vlan.is_none() => Some(t),
+                Some(t) => {
+                    hop.notes.push(format!(
+                        "packet tagged {} arrives on access port {} (tag {t}): NORMAL drops it",
+                        fmt_vlan(pkt.vlan),
+                        in_port.name
+                    ));
+                    hop.vlan = pkt.vlan;
+                    return true;
+                }
+                None => pkt.vlan,
+            };
+            hop.vlan = inside;
+            if !in_port.trunks.is_empty() && !inside.is_some_and(|v| in_port.trunks.contains(&v))
+            {
+                hop.notes.push(format!(
+                    "port {} does not trunk {}",
+                    in_port.name,
+                    fmt_vlan(inside)
+                ));
+                return true;
+            }
+            match out_port.tag {
+                Some(t) if inside == Some(t) => pkt.vlan = None,
+                Some(t) => {
+                    hop.notes.push(format!(
+                        "packet is in {} but port {} is an access port for VLAN {t}: NORMAL does not forward it there",
+                        fmt_vlan(inside),
+                        out_port.name
+                    ));
+                    return true;
+                }
+                None => {
+                    if !out_port.trunks.is_empty()
+                        && !inside.is_some_and(|v| out_port.trunks.contains(&v))
+                    {
+                        hop.notes.push(format!(
+                            "port {} does not trunk {}",
+                            out_port.name,
+                            fmt_vlan(inside)
+                        ));
+                        return true;
+                    }
+                    pkt.vlan = inside;
+                }
+            }
+            false
+        }
+    }
+}
+
+fn port_info(topo: &Topology, b: usize, p: usize) -> OvsPortInfo {
+    let port = &topo.ovs_bridges[b].ports[p];
+    OvsPortInfo {
+        bridge: topo.ovs_bridges[b].name.clone(),
+        port: port.name.clone(),
+        ofport: port.interfaces.first().and_then(|i| i.ofport),
+        tag: port.tag,
+        trunks: port.trunks.clone(),
+    }
+}
+
+fn is_port_of(topo: &Topology, prev: Option<Node>, bridge: IfaceKey) -> bool {
+    match prev {
+        Some(Node::Iface(p)) => topo.interface(p).and_then(|i| i.master) == Some(bridge),
+        _ => false,
+    }
+}
+
+/// How the TC hooks of interface `k` see the packet, given where it comes from and goes to.
+fn direction(
+    topo: &Topology,
+    prev: Option<Node>,
+    next: Option<Node>,
+    k: IfaceKey,
+    first: bool,
+) -> Direction {
+    let iface = topo.interface(k);
+    let internal = iface.is_some_and(|i| i.kind == LinkKind::Openvswitch);
+    let master = iface.and_then(|i| i.master);
+    match prev {
+        // The sender's own link transmits.
+        None if first => Direction::Egress,
+        // From the VM through its tap, from a veth peer, or up from a lower device.
+        Some(Node::Vm(_)) => Direction::Ingress,
+        // OVS delivers to an internal port as a receive; to a system port as a transmit.
+        Some(Node::OvsPort(..)) if internal => Direction::Ingress,
+        Some(Node::OvsPort(..)) => Direction::Egress,
+        // A bridge forwards out through its port.
+        Some(Node::Iface(p)) if Some(p) == master => Direction::Egress,
+        Some(Node::Iface(p)) => {
+            let from_lower = iface.and_then(|i| i.link) == Some(p)
+                && iface.is_some_and(|i| i.kind != LinkKind::Veth);
+            let from_upper = topo.interface(p).and_then(|u| u.link) == Some(k)
+                && topo.interface(p).is_some_and(|u| u.kind != LinkKind::Veth);
+            if from_upper && !from_lower {
+                Direction::Egress
+            } else {
+                Direction::Ingress
+            }
+        }
+        _ => match next {
+            Some(Node::OvsPort(..)) if internal => Direction::Egress,
+            _ => Direction::Ingress,
+        },
+    }
+}
+
+pub fn fmt_vlan(v: Option<u16>) -> String {
+    v.map_or("untagged".into(), |v| format!("VLAN {v}"))
+}

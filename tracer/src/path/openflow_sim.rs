@@ -1,0 +1,229 @@
+//! What a bridge's OpenFlow tables do to the packet we expect: a small `ofproto/trace` over
+//! the dumped flows, enough to follow VLAN rewrites, drops and outputs. Flows that match on
+//! fields we cannot know in advance (registers, conntrack state, ...) are skipped and named,
+//! never guessed.
+
+use crate::{
+    mac::Mac,
+    topology::sources::openflow::{parse_int, Action, Flow},
+};
+
+/// The headers of the packet pathtrace expects, as a flow lookup sees them.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    pub src: Mac,
+    /// `None`: unknown destination (only known for DHCP's broadcast).
+    pub dst: Option<Mac>,
+    /// VLAN id on the wire, `None` if untagged.
+    pub vlan: Option<u16>,
+    /// IPv4 UDP from 68 to 67 (a DHCP request).
+    pub dhcp: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// `NORMAL` (or FLOOD/ALL): L2 switching picks the port.
+    Normal,
+    Output(String),
+    /// Explicit `drop`, an action list without output, or no matching flow.
+    Drop,
+    Controller,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Flows that matched, in the order they were applied.
+    pub applied: Vec<Flow>,
+    pub decisions: Vec<Decision>,
+    /// VLAN after the actions.
+    pub vlan: Option<u16>,
+    /// Why a flow was skipped or the result is uncertain.
+    pub notes: Vec<String>,
+    /// No flow matched in some table.
+    pub table_miss: bool,
+}
+
+/// Runs table 0 (and the tables it resubmits to) for a packet entering on `in_port`.
+pub fn run(flows: &[Flow], in_port: &str, pkt: &Packet) -> Outcome {
+    let mut out = Outcome {
+        vlan: pkt.vlan,
+        ..Default::default()
+    };
+    let mut pkt = pkt.clone();
+    table(flows, 0, in_port, &mut pkt, &mut out, 0);
+    out.vlan = pkt.vlan;
+    if out.decisions.is_empty() {
+        out.decisions.push(Decision::Drop);
+    }
+    out
+}
+
+fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outcome, depth: u32) {
+    // OVS limits resubmit recursion too; a loop in the flows must not hang us.
+    if depth > 16 {
+        out.notes.push("resubmit depth exceeded".into());
+        return;
+    }
+    let mut candidates: Vec<&Flow> = flows.iter().filter(|f| f.table == id).collect();
+    candidates.sort_by_key(|f| std::cmp::Reverse(f.priority));
+    let mut hit = None;
+    for f in candidates {
+        match matches(f, in_port, pkt) {
+            Some(true) => {
+                hit = Some(f);
+                break;
+            }
+            Some(false) => {}
+            None => out.notes.push(format!(
+                "skipped a flow that matches on fields unknown before the packet is seen: {}",
+                f.text
+            )),
+        }
+    }
+    let Some(flow) = hit else {
+        out.table_miss = true;
+        out.notes.push(format!("no flow matches in table {id}"));
+        return;
+    };
+    out.applied.push(flow.clone());
+    for a in &flow.actions {
+        match a {
+            Action::SetVlan(v) => pkt.vlan = Some(*v),
+            Action::StripVlan => pkt.vlan = None,
+            Action::PushVlan(_) => pkt.vlan = Some(pkt.vlan.unwrap_or(0)),
+            Action::Normal | Action::Flood | Action::All => out.decisions.push(Decision::Normal),
+            Action::Output(p) => out.decisions.push(Decision::Output(p.clone())),
+            Action::Local => out.decisions.push(Decision::Output("LOCAL".into())),
+            Action::InPort => out.decisions.push(Decision::Output(in_port.into())),
+            Action::Drop => {}
+            Action::Controller(_) => out.decisions.push(Decision::Controller),
+            Action::Resubmit { port, table: t } => {
+                let port = port.as_deref().unwrap_or(in_port).to_string();
+                table(flows, t.unwrap_or(id), &port, pkt, out, depth + 1);
+            }
+            Action::GotoTable(t) => table(flows, *t, in_port, pkt, out, depth + 1),
+            Action::Other(o) => out.notes.push(format!("action not modelled: {o}")),
+        }
+    }
+}
+
+/// Some(true/false) when the flow can be evaluated, None when it matches on something the
+/// expected packet does not define.
+fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
+    let tci = pkt.vlan.map_or(0u64, |v| 0x1000 | u64::from(v));
+    for (k, v) in &f.matches {
+        let ok = match k.as_str() {
+            "in_port" => v == in_port,
+            "dl_vlan" => match parse_int(v).ok()? {
+                0xffff => pkt.vlan.is_none(),
+                n => pkt.vlan == Some(n as u16),
+            },
+            "vlan_tci" => {
+                let (value, mask) = masked(v)?;
+                tci & mask == value & mask
+            }
+            "dl_src" | "eth_src" => mac_matches(v, Some(pkt.src))?,
+            "dl_dst" | "eth_dst" => mac_matches(v, pkt.dst)?,
+            "dl_type" | "eth_type" => match parse_int(v).ok()? {
+                0x0800 => pkt.dhcp,
+                _ if pkt.dhcp => false,
+                _ => return None,
+            },
+            "ip" | "udp" => pkt.dhcp || return None,
+            "tcp" | "arp" | "icmp" | "ipv6" | "tcp6" | "udp6" | "icmp6" | "sctp" | "rarp" => {
+                if pkt.dhcp {
+                    false
+                } else {
+                    return None;
+                }
+            }
+            "nw_proto" | "ip_proto" if pkt.dhcp => parse_int(v).ok()? == 17,
+            "tp_dst" | "udp_dst" if pkt.dhcp => parse_int(v).ok()? == 67,
+            "tp_src" | "udp_src" if pkt.dhcp => parse_int(v).ok()? == 68,
+            "nw_src" | "ip_src" if pkt.dhcp => v == "0.0.0.0" || v.starts_with("0.0.0.0/"),
+            "nw_dst" | "ip_dst" if pkt.dhcp => v == "255.255.255.255",
+            _ => return None,
+        };
+        if !ok {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+fn masked(v: &str) -> Option<(u64, u64)> {
+    match v.split_once('/') {
+        Some((a, m)) => Some((parse_int(a).ok()?, parse_int(m).ok()?)),
+        None => Some((parse_int(v).ok()?, u64::MAX)),
+    }
+}
+
+fn mac_matches(v: &str, mac: Option<Mac>) -> Option<bool> {
+    let mac = mac?;
+    let (value, mask) = match v.split_once('/') {
+        Some((a, m)) => (a.parse::<Mac>().ok()?, m.parse::<Mac>().ok()?),
+        None => (v.parse::<Mac>().ok()?, Mac([0xff; 6])),
+    };
+    Some((0..6).all(|i| mac.0[i] & mask.0[i] == value.0[i] & mask.0[i]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::sources::openflow::parse_dump;
+
+    fn dhcp(vlan: Option<u16>) -> Packet {
+        Packet {
+            src: "fa:16:3e:fe:c7:87".parse().unwrap(),
+            dst: Some(Mac([0xff; 6])),
+            vlan,
+            dhcp: true,
+        }
+    }
+
+    #[test]
+    fn neutron_br_eth2_rewrites_vlan_1_to_1000() {
+        let flows = parse_dump(
+            "priority=4,in_port=2,dl_vlan=1 actions=mod_vlan_vid:1000,NORMAL\n\
+             priority=2,in_port=2 actions=drop\n\
+             priority=1 actions=NORMAL\n",
+        )
+        .unwrap();
+        let o = run(&flows, "2", &dhcp(Some(1)));
+        assert_eq!(o.vlan, Some(1000));
+        assert_eq!(o.decisions, vec![Decision::Normal]);
+        assert_eq!(o.applied[0].priority, 4);
+        // Without the local VLAN the packet hits the drop flow.
+        let o = run(&flows, "2", &dhcp(None));
+        assert_eq!(o.decisions, vec![Decision::Drop]);
+        assert_eq!(o.applied[0].priority, 2);
+        // From another port: plain NORMAL.
+        let o = run(&flows, "1", &dhcp(Some(1000)));
+        assert_eq!(o.vlan, Some(1000));
+        assert_eq!(o.applied[0].priority, 1);
+    }
+
+    #[test]
+    fn resubmit_tables_and_table_miss() {
+        let flows = parse_dump(
+            "table=0,priority=1 actions=resubmit(,1)\n\
+             table=1,priority=5,vlan_tci=0x0000/0x1fff actions=mod_vlan_vid:7,output:3\n",
+        )
+        .unwrap();
+        let o = run(&flows, "1", &dhcp(None));
+        assert_eq!(o.vlan, Some(7));
+        assert_eq!(o.decisions, vec![Decision::Output("3".into())]);
+        let o = run(&flows, "1", &dhcp(Some(5)));
+        assert!(o.table_miss);
+        assert_eq!(o.decisions, vec![Decision::Drop]);
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_not_guessed() {
+        let flows =
+            parse_dump("priority=9,reg0=1 actions=drop\npriority=1 actions=NORMAL\n").unwrap();
+        let o = run(&flows, "1", &dhcp(None));
+        assert_eq!(o.decisions, vec![Decision::Normal]);
+        assert!(o.notes[0].contains("reg0=1"), "{:?}", o.notes);
+    }
+}

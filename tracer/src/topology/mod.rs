@@ -1,0 +1,292 @@
+//! Static topology discovery: one [`Topology`] built from independent sources, each of which
+//! may be absent. Nothing else in pathtrace talks to OVSDB or reads libvirt/dnsmasq state.
+
+pub mod graph;
+pub mod model;
+pub mod sources;
+
+use std::{collections::HashMap, path::PathBuf};
+
+use anyhow::{Context as _, Result};
+
+pub use model::{IfaceKey, Interface, LinkKind, SourceStatus, Topology};
+use sources::{dnsmasq, libvirt, links, openflow, ovsdb};
+
+use crate::netns::NetnsTable;
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// OVSDB socket given by the user: it must work. `None`: look in the default places.
+    pub ovsdb: Option<String>,
+    /// Domain XML files or directories; empty: libvirt's and Nova's default places.
+    pub libvirt_xml: Vec<PathBuf>,
+}
+
+pub fn discover(opts: &Options) -> Result<Topology> {
+    let mut topo = Topology::default();
+    let table = NetnsTable::discover()?;
+    discover_links(&mut topo, &table)?;
+    discover_ovs(&mut topo, opts)?;
+    discover_vms(&mut topo, opts);
+    discover_dhcp(&mut topo);
+    topo.edges = graph::edges(&topo);
+    Ok(topo)
+}
+
+fn discover_links(topo: &mut Topology, table: &NetnsTable) -> Result<()> {
+    let found = links::discover(table)?;
+    topo.namespaces = found.namespaces;
+    // The host's own namespace first, then by name, so that output is stable.
+    let own = table.own().ino;
+    topo.namespaces
+        .sort_by_key(|n| (n.ino != own, n.name.starts_with("pid:"), n.name.clone()));
+    topo.interfaces = found.interfaces;
+    let order: HashMap<u32, usize> = topo
+        .namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.ino, i))
+        .collect();
+    topo.interfaces
+        .sort_by_key(|i| (order.get(&i.key.netns).copied(), i.key.ifindex));
+    let mut detail = format!(
+        "{} links in {} namespaces",
+        topo.interfaces.len(),
+        topo.namespaces.len()
+    );
+    if !found.skipped.is_empty() {
+        detail += &format!(
+            "; skipped (gone while reading): {}",
+            found.skipped.join("; ")
+        );
+    }
+    topo.report("netlink", SourceStatus::Found, detail);
+    Ok(())
+}
+
+fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<()> {
+    let socket = match &opts.ovsdb {
+        Some(spec) => {
+            let path = ovsdb::socket_path(spec)?;
+            anyhow::ensure!(
+                path.exists(),
+                "OVSDB socket {} does not exist (is ovsdb-server running? --ovsdb names its unix socket)",
+                path.display()
+            );
+            path
+        }
+        None => match ovsdb::default_socket() {
+            Some(p) => p,
+            None => {
+                topo.report(
+                    "ovsdb",
+                    SourceStatus::Absent,
+                    "no ovsdb-server socket in $OVS_RUNDIR, /run/openvswitch, /var/run/openvswitch or /usr/local/var/run/openvswitch (use --ovsdb PATH)".into(),
+                );
+                return Ok(());
+            }
+        },
+    };
+    let bridges = match ovsdb::query(&socket).and_then(|r| ovsdb::parse_reply(&r)) {
+        Ok(b) => b,
+        // A socket the user named must work; a stale default one is reported and skipped.
+        Err(e) if opts.ovsdb.is_some() => return Err(e),
+        Err(e) => {
+            topo.report("ovsdb", SourceStatus::Failed, format!("{e:#}"));
+            return Ok(());
+        }
+    };
+    topo.ovs_bridges = bridges;
+    let ports: usize = topo.ovs_bridges.iter().map(|b| b.ports.len()).sum();
+    topo.report(
+        "ovsdb",
+        SourceStatus::Found,
+        format!(
+            "{} bridges, {ports} ports from {}",
+            topo.ovs_bridges.len(),
+            socket.display()
+        ),
+    );
+    resolve_ovs_netdevs(topo);
+
+    let rundir = socket.parent().map(PathBuf::from).unwrap_or_default();
+    let mut failures = Vec::new();
+    let mut flows = 0;
+    for b in &mut topo.ovs_bridges {
+        match openflow::dump(&rundir, &b.name) {
+            Ok(f) => {
+                flows += f.len();
+                b.flows = f;
+            }
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    if failures.is_empty() {
+        topo.report(
+            "openflow",
+            SourceStatus::Found,
+            format!("{flows} flows in {} bridges", topo.ovs_bridges.len()),
+        );
+    } else {
+        topo.report("openflow", SourceStatus::Failed, failures.join("; "));
+    }
+    Ok(())
+}
+
+/// Links the OVS interfaces that are netdevs (system and internal ports) to kernel links. A
+/// system port lives where ovs-vswitchd runs and is enslaved to `ovs-system`; an internal port
+/// may have been moved to another namespace (a Neutron qdhcp tap), where it keeps its kind.
+fn resolve_ovs_netdevs(topo: &mut Topology) {
+    let mut by_name: HashMap<&str, Vec<&Interface>> = HashMap::new();
+    for i in &topo.interfaces {
+        by_name.entry(i.name.as_str()).or_default().push(i);
+    }
+    let is_ovs_slave = |i: &Interface| {
+        i.master
+            .and_then(|m| topo.interface(m))
+            .is_some_and(|m| m.kind == LinkKind::Openvswitch)
+    };
+    let mut found = Vec::new();
+    for (bi, b) in topo.ovs_bridges.iter().enumerate() {
+        for (pi, p) in b.ports.iter().enumerate() {
+            for (ii, iface) in p.interfaces.iter().enumerate() {
+                if iface.is_patch() {
+                    continue;
+                }
+                let candidates = by_name.get(iface.name.as_str());
+                let pick = candidates.and_then(|c| {
+                    c.iter()
+                        .find(|i| i.kind == LinkKind::Openvswitch || is_ovs_slave(i))
+                        .map(|i| i.key)
+                });
+                if let Some(k) = pick {
+                    found.push((bi, pi, ii, k));
+                }
+            }
+        }
+    }
+    for (bi, pi, ii, k) in found {
+        topo.ovs_bridges[bi].ports[pi].interfaces[ii].netdev = Some(k);
+    }
+}
+
+fn discover_vms(topo: &mut Topology, opts: &Options) {
+    let dirs: Vec<PathBuf> = if opts.libvirt_xml.is_empty() {
+        libvirt::DEFAULT_DIRS.iter().map(PathBuf::from).collect()
+    } else {
+        opts.libvirt_xml.clone()
+    };
+    let files = libvirt::xml_files(&dirs);
+    if files.is_empty() {
+        let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        topo.report(
+            "libvirt",
+            SourceStatus::Absent,
+            format!("no domain XML in {}", looked.join(", ")),
+        );
+        return;
+    }
+    let mut problems = Vec::new();
+    for f in &files {
+        match libvirt::read(f) {
+            Ok(mut vm) => {
+                for nic in &mut vm.nics {
+                    nic.netdev = nic
+                        .target_dev
+                        .as_deref()
+                        .and_then(|dev| find_tap(topo, dev, nic.mac));
+                }
+                topo.vms.push(vm);
+            }
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    let status = if problems.is_empty() {
+        SourceStatus::Found
+    } else {
+        SourceStatus::Failed
+    };
+    let mut detail = format!("{} domains from {} files", topo.vms.len(), files.len());
+    if !problems.is_empty() {
+        detail += &format!("; unreadable: {}", problems.join("; "));
+    }
+    topo.report("libvirt", status, detail);
+}
+
+/// The host link behind a VM NIC. Tap names repeat across pods (`tap0` in every
+/// virt-launcher), so prefer the one whose MAC libvirt derived from the guest's (first byte
+/// 0xfe, the rest equal).
+fn find_tap(topo: &Topology, dev: &str, guest: crate::mac::Mac) -> Option<IfaceKey> {
+    let mut derived = guest.0;
+    derived[0] = 0xfe;
+    let named: Vec<&Interface> = topo.interfaces.iter().filter(|i| i.name == dev).collect();
+    named
+        .iter()
+        .find(|i| i.mac.map(|m| m.0) == Some(derived))
+        .or_else(|| named.first())
+        .map(|i| i.key)
+}
+
+fn discover_dhcp(topo: &mut Topology) {
+    let procs = dnsmasq::processes();
+    if procs.is_empty() {
+        topo.report(
+            "dnsmasq",
+            SourceStatus::Absent,
+            "no dnsmasq process running".into(),
+        );
+        return;
+    }
+    for p in procs {
+        let (cfg, mut problems) = dnsmasq::parse_args(&p.args, &|f| dnsmasq::read_as(p.pid, f));
+        let mut hosts = cfg.hosts;
+        for file in &cfg.hostsfiles {
+            match read_hosts(p.pid, file) {
+                Ok(h) => hosts.extend(h),
+                Err(e) => problems.push(format!("{e:#}")),
+            }
+        }
+        let netns = p.netns.unwrap_or(0);
+        let listens_on = topo
+            .interfaces
+            .iter()
+            .filter(|i| i.key.netns == netns && i.kind != LinkKind::Loopback)
+            .filter(|i| cfg.interfaces.is_empty() || cfg.interfaces.contains(&i.name))
+            .map(|i| i.key)
+            .collect();
+        topo.dhcp_servers.push(model::DhcpServer {
+            pid: p.pid,
+            program: "dnsmasq".into(),
+            netns,
+            netns_name: topo.netns_name(netns),
+            interfaces: cfg.interfaces,
+            listens_on,
+            ranges: cfg.ranges,
+            hostsfiles: cfg.hostsfiles,
+            hosts,
+            problems,
+        });
+    }
+    let detail = format!("{} dnsmasq processes", topo.dhcp_servers.len());
+    topo.report("dnsmasq", SourceStatus::Found, detail);
+}
+
+/// A `--dhcp-hostsfile` (a file) or `--dhcp-hostsdir` (every file in it).
+fn read_hosts(pid: u32, path: &str) -> Result<Vec<sources::dnsmasq::HostEntry>> {
+    let rooted = PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'));
+    if rooted.is_dir() {
+        let mut out = Vec::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&rooted)
+            .with_context(|| format!("cannot read {path}"))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f)?;
+            out.extend(dnsmasq::parse_hostsfile(&text, &f.display().to_string())?);
+        }
+        return Ok(out);
+    }
+    dnsmasq::parse_hostsfile(&dnsmasq::read_as(pid, path)?, path)
+}

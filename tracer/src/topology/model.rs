@@ -1,0 +1,254 @@
+//! What discovery found, source by source, in plain serialisable types. The JSON form of
+//! [`Topology`] is the stable output of `pathtrace topology --format json` (documented in the
+//! README); fields are only ever added.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::mac::Mac;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Topology {
+    /// Every network namespace, the host's own first.
+    pub namespaces: Vec<Namespace>,
+    /// Every link of every namespace.
+    pub interfaces: Vec<Interface>,
+    /// Open vSwitch bridges with their ports and OpenFlow tables.
+    pub ovs_bridges: Vec<OvsBridge>,
+    /// libvirt domains (VMs) and their NICs.
+    pub vms: Vec<Vm>,
+    /// DHCP servers (dnsmasq processes) and their static host entries.
+    pub dhcp_servers: Vec<DhcpServer>,
+    /// Typed edges between the nodes above, see [`crate::topology::graph`].
+    pub edges: Vec<crate::topology::graph::Edge>,
+    /// What each source found, or why it was skipped.
+    pub sources: Vec<SourceReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Namespace {
+    /// nsfs inode, what `lsns -t net` prints and what the probes report.
+    pub ino: u32,
+    /// `ip netns` name, `root` for pathtrace's own, `pid:N` for one only a process holds.
+    pub name: String,
+}
+
+/// Identifies a link across the whole host: ifindexes repeat in every namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct IfaceKey {
+    pub netns: u32,
+    pub ifindex: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Loopback,
+    /// No rtnetlink kind: a real NIC (or a driver that reports none).
+    Physical,
+    Veth,
+    Bridge,
+    Tun,
+    Tap,
+    Vlan,
+    Vxlan,
+    Geneve,
+    Macvlan,
+    /// An Open vSwitch internal port or the `ovs-system` datapath device.
+    Openvswitch,
+    Dummy,
+    Bond,
+    Other,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Interface {
+    #[serde(flatten)]
+    pub key: IfaceKey,
+    pub netns_name: String,
+    pub name: String,
+    pub kind: LinkKind,
+    /// The rtnetlink kind string when [`LinkKind::Other`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<Mac>,
+    pub mtu: u32,
+    /// `up`, `down`, `unknown` (tun/tap and OVS ports without carrier report this), ...
+    pub oper_state: String,
+    /// Administratively up (IFF_UP).
+    pub admin_up: bool,
+    /// The bridge (Linux bridge or `ovs-system`) this link is a port of, same namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master: Option<IfaceKey>,
+    /// veth: the other end; vlan/macvlan/vxlan: the lower device. Resolved across namespaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<IfaceKey>,
+    /// VLAN id of a VLAN sub-interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan_id: Option<u16>,
+    /// VNI of a vxlan or geneve device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    /// `ADDRESS/PREFIX`, IPv4 and IPv6.
+    pub addresses: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OvsBridge {
+    pub name: String,
+    /// `system` (kernel datapath) or `netdev` (userspace, DPDK).
+    pub datapath_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_mode: Option<String>,
+    pub ports: Vec<OvsPort>,
+    /// Table entries as `ovs-ofctl dump-flows` reports them; empty if they could not be read.
+    pub flows: Vec<crate::topology::sources::openflow::Flow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OvsPort {
+    pub name: String,
+    /// Access VLAN (`tag`): untagged on the port, this VLAN inside the bridge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u16>,
+    /// VLANs a trunk port carries; empty means all.
+    pub trunks: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan_mode: Option<String>,
+    pub interfaces: Vec<OvsInterface>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OvsInterface {
+    pub name: String,
+    /// `""`/`system` (a netdev), `internal`, `patch`, `geneve`, `vxlan`, `gre`, `dpdk`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// OpenFlow port number; `None` until OVS assigned one (or -1: it failed to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ofport: Option<i64>,
+    pub options: BTreeMap<String, String>,
+    pub external_ids: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_in_use: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_state: Option<String>,
+    /// `error` column: why OVS could not open the interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The kernel link backing this interface (none for patch ports and tunnels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netdev: Option<IfaceKey>,
+}
+
+impl OvsInterface {
+    pub fn is_patch(&self) -> bool {
+        self.kind == "patch"
+    }
+
+    pub fn patch_peer(&self) -> Option<&str> {
+        self.is_patch()
+            .then(|| self.options.get("peer").map(String::as_str))
+            .flatten()
+    }
+
+    pub fn attached_mac(&self) -> Option<Mac> {
+        self.external_ids.get("attached-mac")?.parse().ok()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Vm {
+    pub name: String,
+    pub uuid: String,
+    /// Where the XML was read from.
+    pub source: String,
+    pub nics: Vec<VmNic>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VmNic {
+    pub mac: Mac,
+    /// libvirt interface type: `bridge`, `network`, `ethernet`, `vhostuser`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `<target dev>`: the host-side tap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_dev: Option<String>,
+    /// `<source bridge>` (or network name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// `<virtualport type='openvswitch'><parameters interfaceid=...>`: the Neutron port id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_id: Option<String>,
+    /// The tap link in the host, when it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netdev: Option<IfaceKey>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DhcpServer {
+    pub pid: u32,
+    pub program: String,
+    pub netns: u32,
+    pub netns_name: String,
+    /// `--interface` values; empty means every interface of the namespace.
+    pub interfaces: Vec<String>,
+    /// Links of the namespace the server listens on.
+    pub listens_on: Vec<IfaceKey>,
+    /// `--dhcp-range` values as given.
+    pub ranges: Vec<String>,
+    /// Host files read (`--dhcp-hostsfile`), with what they said.
+    pub hostsfiles: Vec<String>,
+    pub hosts: Vec<crate::topology::sources::dnsmasq::HostEntry>,
+    /// Host files that could not be read or parsed, with the reason.
+    pub problems: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceReport {
+    pub source: &'static str,
+    pub status: SourceStatus,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// The source was read.
+    Found,
+    /// Nothing of that kind on this host (no OVS, no libvirt): not an error.
+    Absent,
+    /// The source exists but could not be read; discovery went on without it.
+    Failed,
+}
+
+impl Topology {
+    pub fn interface(&self, key: IfaceKey) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.key == key)
+    }
+
+    pub fn netns_name(&self, ino: u32) -> String {
+        self.namespaces
+            .iter()
+            .find(|n| n.ino == ino)
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| format!("netns:[{ino}]"))
+    }
+
+    pub fn report(&mut self, source: &'static str, status: SourceStatus, detail: String) {
+        self.sources.push(SourceReport {
+            source,
+            status,
+            detail,
+        });
+    }
+}

@@ -1,0 +1,345 @@
+//! Links and addresses of every network namespace, over rtnetlink.
+//!
+//! One netlink socket per namespace, opened from inside it (a socket stays bound to the
+//! namespace it was created in), then two dumps (links, addresses). No process is spawned.
+//!
+//! A veth's peer, or a VLAN/macvlan's lower device, may live in another namespace: the kernel
+//! reports its ifindex plus a *netnsid*, an id that is only meaningful inside the reporting
+//! namespace. To turn it into a namespace we ask the reporting namespace for the id it gives
+//! each candidate (RTM_GETNSID with the candidate's fd), and only for candidates that hold a
+//! link with that ifindex, so the cost stays linear in the number of cross-namespace links.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fs::File,
+    os::fd::AsRawFd as _,
+};
+
+use anyhow::{Context as _, Result};
+use netlink_packet_route::{
+    address::{AddressAttribute, AddressMessage},
+    link::{
+        InfoData, InfoGeneve, InfoKind, InfoVlan, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
+        LinkMessage, State,
+    },
+    nsid::{NsidAttribute, NsidMessage},
+    RouteNetlinkMessage,
+};
+
+use crate::{
+    mac::Mac,
+    netlink::Rtnetlink,
+    netns::{Netns, NetnsGuard, NetnsTable},
+    topology::model::{IfaceKey, Interface, LinkKind, Namespace},
+};
+
+/// What one namespace reported, before cross-namespace references are resolved.
+struct RawLink {
+    iface: Interface,
+    /// IFLA_LINK: peer or lower device ifindex.
+    link_index: Option<u32>,
+    /// IFLA_LINK_NETNSID: the namespace of `link_index`, as an id of this namespace.
+    link_netnsid: Option<i32>,
+}
+
+struct NamespaceLinks {
+    netns: Netns,
+    socket: Rtnetlink,
+    /// Kept open so that RTM_GETNSID can name this namespace to the others.
+    file: File,
+    links: Vec<RawLink>,
+}
+
+pub struct Discovered {
+    pub namespaces: Vec<Namespace>,
+    pub interfaces: Vec<Interface>,
+    /// Namespaces that vanished or could not be entered while we looked, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// Reads every namespace in `table`.
+pub fn discover(table: &NetnsTable) -> Result<Discovered> {
+    let mut per_ns = Vec::new();
+    let mut skipped = Vec::new();
+    for netns in table.all() {
+        match read_namespace(netns) {
+            Ok(n) => per_ns.push(n),
+            // A container that exits between the /proc scan and now is normal on a busy
+            // host; the host's own namespace failing is not.
+            Err(e) if netns.name != crate::netns::OWN_NETNS_LABEL => {
+                skipped.push(format!("{}: {e:#}", netns.name))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let links_by_index = index_by_ifindex(&per_ns);
+    let mut nsid_cache: HashMap<(u32, i32), Option<u32>> = HashMap::new();
+    let mut interfaces = Vec::new();
+    for i in 0..per_ns.len() {
+        let own = per_ns[i].netns.ino;
+        for j in 0..per_ns[i].links.len() {
+            let (index, nsid) = {
+                let raw = &per_ns[i].links[j];
+                (raw.link_index, raw.link_netnsid)
+            };
+            let link = match (index, nsid) {
+                (Some(index), None) => Some(IfaceKey {
+                    netns: own,
+                    ifindex: index,
+                }),
+                (Some(index), Some(nsid)) => {
+                    let target = match nsid_cache.get(&(own, nsid)) {
+                        Some(t) => *t,
+                        None => {
+                            let t = resolve_nsid(&mut per_ns, i, nsid, index, &links_by_index);
+                            nsid_cache.insert((own, nsid), t);
+                            t
+                        }
+                    };
+                    target.map(|netns| IfaceKey {
+                        netns,
+                        ifindex: index,
+                    })
+                }
+                _ => None,
+            };
+            let mut iface = per_ns[i].links[j].iface.clone();
+            iface.link = link;
+            interfaces.push(iface);
+        }
+    }
+    let namespaces = per_ns
+        .iter()
+        .map(|n| Namespace {
+            ino: n.netns.ino,
+            name: n.netns.name.clone(),
+        })
+        .collect();
+    Ok(Discovered {
+        namespaces,
+        interfaces,
+        skipped,
+    })
+}
+
+fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
+    let file = File::open(&netns.path)
+        .with_context(|| format!("cannot open {}", netns.path.display()))?;
+    let mut socket = {
+        let _inside = NetnsGuard::enter(&netns.path)?;
+        Rtnetlink::open()?
+    };
+    let mut links = Vec::new();
+    for msg in socket.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))? {
+        if let RouteNetlinkMessage::NewLink(m) = msg {
+            links.push(parse_link(&m, netns));
+        }
+    }
+    let mut addresses: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for msg in socket.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))? {
+        if let RouteNetlinkMessage::NewAddress(m) = msg {
+            let addr = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            if let Some(ip) = addr {
+                addresses
+                    .entry(m.header.index)
+                    .or_default()
+                    .push(format!("{ip}/{}", m.header.prefix_len));
+            }
+        }
+    }
+    for raw in &mut links {
+        if let Some(a) = addresses.remove(&raw.iface.key.ifindex) {
+            raw.iface.addresses = a;
+        }
+    }
+    Ok(NamespaceLinks {
+        netns: netns.clone(),
+        socket,
+        file,
+        links,
+    })
+}
+
+fn parse_link(m: &LinkMessage, netns: &Netns) -> RawLink {
+    let mut iface = Interface {
+        key: IfaceKey {
+            netns: netns.ino,
+            ifindex: m.header.index,
+        },
+        netns_name: netns.name.clone(),
+        name: String::new(),
+        kind: LinkKind::Physical,
+        kind_name: None,
+        mac: None,
+        mtu: 0,
+        oper_state: "unknown".into(),
+        admin_up: m.header.flags.contains(LinkFlags::Up),
+        master: None,
+        link: None,
+        vlan_id: None,
+        vni: None,
+        addresses: Vec::new(),
+    };
+    if m.header.flags.contains(LinkFlags::Loopback) {
+        iface.kind = LinkKind::Loopback;
+    }
+    let mut link_index = None;
+    let mut link_netnsid = None;
+    for attr in &m.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => iface.name = n.clone(),
+            LinkAttribute::Mtu(mtu) => iface.mtu = *mtu,
+            LinkAttribute::Address(a) if a.len() == 6 => {
+                let mut mac = [0; 6];
+                mac.copy_from_slice(a);
+                iface.mac = Some(Mac(mac));
+            }
+            LinkAttribute::OperState(s) => iface.oper_state = oper_state(*s),
+            LinkAttribute::Controller(master) => {
+                iface.master = Some(IfaceKey {
+                    netns: netns.ino,
+                    ifindex: *master,
+                })
+            }
+            // A link reporting itself as its own lower device carries no information.
+            LinkAttribute::Link(l) if *l != 0 && *l != m.header.index => link_index = Some(*l),
+            LinkAttribute::LinkNetNsId(id) if *id >= 0 => link_netnsid = Some(*id),
+            LinkAttribute::LinkInfo(infos) => parse_link_info(infos, &mut iface),
+            _ => {}
+        }
+    }
+    RawLink {
+        iface,
+        link_index,
+        link_netnsid,
+    }
+}
+
+fn parse_link_info(infos: &[LinkInfo], iface: &mut Interface) {
+    for info in infos {
+        match info {
+            LinkInfo::Kind(kind) => {
+                iface.kind = match kind {
+                    InfoKind::Veth => LinkKind::Veth,
+                    InfoKind::Bridge => LinkKind::Bridge,
+                    // Refined to Tap below from IFLA_TUN_TYPE.
+                    InfoKind::Tun => LinkKind::Tun,
+                    InfoKind::Vlan => LinkKind::Vlan,
+                    InfoKind::Vxlan => LinkKind::Vxlan,
+                    InfoKind::Geneve => LinkKind::Geneve,
+                    InfoKind::MacVlan | InfoKind::MacVtap => LinkKind::Macvlan,
+                    InfoKind::Dummy => LinkKind::Dummy,
+                    InfoKind::Bond => LinkKind::Bond,
+                    InfoKind::Other(k) if k == "openvswitch" => LinkKind::Openvswitch,
+                    other => {
+                        iface.kind_name = Some(other.to_string());
+                        LinkKind::Other
+                    }
+                }
+            }
+            LinkInfo::Data(InfoData::Vlan(v)) => {
+                iface.vlan_id = v.iter().find_map(|a| match a {
+                    InfoVlan::Id(id) => Some(*id),
+                    _ => None,
+                })
+            }
+            LinkInfo::Data(InfoData::Vxlan(v)) => {
+                iface.vni = v.iter().find_map(|a| match a {
+                    InfoVxlan::Id(id) => Some(*id),
+                    _ => None,
+                })
+            }
+            LinkInfo::Data(InfoData::Geneve(v)) => {
+                iface.vni = v.iter().find_map(|a| match a {
+                    InfoGeneve::Id(id) => Some(*id),
+                    _ => None,
+                })
+            }
+            LinkInfo::Data(InfoData::Tun(attrs)) => {
+                // netlink-packet-route leaves tun attributes raw. IFLA_TUN_TYPE (3) holds
+                // IFF_TUN (1) or IFF_TAP (2).
+                use netlink_packet_core::Nla as _;
+                for a in attrs {
+                    let netlink_packet_route::link::InfoTun::Other(nla) = a else {
+                        continue;
+                    };
+                    if nla.kind() == 3 {
+                        let mut value = vec![0; nla.value_len()];
+                        nla.emit_value(&mut value);
+                        if value.first() == Some(&2) {
+                            iface.kind = LinkKind::Tap;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn oper_state(s: State) -> String {
+    match s {
+        State::Up => "up",
+        State::Down => "down",
+        State::LowerLayerDown => "lower_layer_down",
+        State::Dormant => "dormant",
+        State::NotPresent => "not_present",
+        State::Testing => "testing",
+        _ => "unknown",
+    }
+    .into()
+}
+
+/// ifindex -> namespaces (positions in `per_ns`) that have a link with that index.
+fn index_by_ifindex(per_ns: &[NamespaceLinks]) -> HashMap<u32, Vec<usize>> {
+    let mut map: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (pos, ns) in per_ns.iter().enumerate() {
+        for l in &ns.links {
+            map.entry(l.iface.key.ifindex).or_default().push(pos);
+        }
+    }
+    map
+}
+
+/// The inode of the namespace that `per_ns[from]` calls `nsid`, found among the namespaces
+/// that have a link with index `ifindex`.
+fn resolve_nsid(
+    per_ns: &mut [NamespaceLinks],
+    from: usize,
+    nsid: i32,
+    ifindex: u32,
+    by_index: &HashMap<u32, Vec<usize>>,
+) -> Option<u32> {
+    for &candidate in by_index.get(&ifindex)? {
+        if candidate == from {
+            continue;
+        }
+        let fd = per_ns[candidate].file.as_raw_fd();
+        let ino = per_ns[candidate].netns.ino;
+        match nsid_of(&mut per_ns[from].socket, fd) {
+            Ok(Some(id)) if id == nsid => return Some(ino),
+            Ok(_) => {}
+            Err(e) => tracing::debug!("RTM_GETNSID failed: {e:#}"),
+        }
+    }
+    None
+}
+
+/// The id the socket's namespace gives the namespace behind `fd` (None: unassigned).
+fn nsid_of(socket: &mut Rtnetlink, fd: i32) -> Result<Option<i32>> {
+    let mut msg = NsidMessage::default();
+    msg.attributes.push(NsidAttribute::Fd(fd as u32));
+    for reply in socket.query(RouteNetlinkMessage::GetNsId(msg))? {
+        if let RouteNetlinkMessage::NewNsId(m) = reply {
+            for a in m.attributes {
+                if let NsidAttribute::Id(id) = a {
+                    return Ok((id >= 0).then_some(id));
+                }
+            }
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,296 @@
+//! Open vSwitch configuration, read from ovsdb-server over its unix socket with one JSON-RPC
+//! `transact` (RFC 7047 §4.1.3) that selects the Bridge, Port and Interface tables. Talking
+//! to the socket directly (rather than running `ovs-vsctl`) works the same when OVS runs in
+//! a container and only its socket is visible on the host.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    io::Write as _,
+    os::unix::net::UnixStream,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::{json, Value};
+
+use crate::topology::model::{OvsBridge, OvsInterface, OvsPort};
+
+/// Where ovsdb-server puts its socket, in the order OVS's own tools look.
+pub fn default_socket() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os("OVS_RUNDIR") {
+        candidates.push(PathBuf::from(dir).join("db.sock"));
+    }
+    for dir in [
+        "/run/openvswitch",
+        "/var/run/openvswitch",
+        "/usr/local/var/run/openvswitch",
+    ] {
+        candidates.push(Path::new(dir).join("db.sock"));
+    }
+    candidates.into_iter().find(|p| p.exists())
+}
+
+/// Accepts `PATH` or `unix:PATH`, as OVS tools do.
+pub fn socket_path(spec: &str) -> Result<PathBuf> {
+    let path = spec.strip_prefix("unix:").unwrap_or(spec);
+    if spec.starts_with("tcp:") || spec.starts_with("ssl:") {
+        bail!("OVSDB remote '{spec}': only unix sockets are supported");
+    }
+    Ok(PathBuf::from(path))
+}
+
+const BRIDGE_COLUMNS: &[&str] = &["name", "ports", "datapath_type", "fail_mode"];
+const PORT_COLUMNS: &[&str] = &["name", "interfaces", "tag", "trunks", "vlan_mode"];
+const INTERFACE_COLUMNS: &[&str] = &[
+    "name",
+    "type",
+    "ofport",
+    "options",
+    "external_ids",
+    "mtu",
+    "mac_in_use",
+    "link_state",
+    "error",
+];
+
+/// The JSON-RPC request pathtrace sends.
+pub fn transact_request() -> Value {
+    let select = |table: &str, columns: &[&str]| {
+        json!({"op": "select", "table": table, "where": [], "columns": columns})
+    };
+    json!({
+        "method": "transact",
+        "params": [
+            "Open_vSwitch",
+            select("Bridge", BRIDGE_COLUMNS),
+            select("Port", PORT_COLUMNS),
+            select("Interface", INTERFACE_COLUMNS),
+        ],
+        "id": 1,
+    })
+}
+
+/// Connects, asks, and returns the `result` member of the reply.
+pub fn query(socket: &Path) -> Result<Value> {
+    let mut stream = UnixStream::connect(socket)
+        .with_context(|| format!("cannot connect to OVSDB at {}", socket.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(transact_request().to_string().as_bytes())?;
+    let reader = stream.try_clone()?;
+    for msg in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
+        let msg = msg.context("malformed reply from ovsdb-server")?;
+        if msg["method"] == "echo" {
+            // The server probes idle clients; answering keeps the session open.
+            let reply = json!({"result": msg["params"], "error": null, "id": msg["id"]});
+            stream.write_all(reply.to_string().as_bytes())?;
+            continue;
+        }
+        if msg["id"] == 1 {
+            if !msg["error"].is_null() {
+                bail!("ovsdb-server refused the query: {}", msg["error"]);
+            }
+            return Ok(msg["result"].clone());
+        }
+    }
+    bail!("ovsdb-server closed the connection without answering")
+}
+
+/// Turns the `result` of [`transact_request`] into bridges, ports and interfaces.
+pub fn parse_reply(result: &Value) -> Result<Vec<OvsBridge>> {
+    let ops = result
+        .as_array()
+        .ok_or_else(|| anyhow!("transact result is not an array"))?;
+    if ops.len() != 3 {
+        bail!("transact result has {} operations, expected 3", ops.len());
+    }
+    for op in ops {
+        if let Some(e) = op.get("error") {
+            bail!("OVSDB select failed: {e}");
+        }
+    }
+    let rows = |i: usize, table: &str| -> Result<&Vec<Value>> {
+        ops[i]["rows"]
+            .as_array()
+            .ok_or_else(|| anyhow!("no rows for table {table}"))
+    };
+
+    let mut interfaces: HashMap<String, OvsInterface> = HashMap::new();
+    for row in rows(2, "Interface")? {
+        interfaces.insert(
+            row_uuid(row)?,
+            OvsInterface {
+                name: string(&row["name"]).context("Interface without a name")?,
+                kind: string(&row["type"]).unwrap_or_default(),
+                ofport: set(&row["ofport"])?.first().and_then(Value::as_i64),
+                options: map(&row["options"])?,
+                external_ids: map(&row["external_ids"])?,
+                mtu: set(&row["mtu"])?.first().and_then(Value::as_i64),
+                mac_in_use: set(&row["mac_in_use"])?
+                    .first()
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                link_state: set(&row["link_state"])?
+                    .first()
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                error: set(&row["error"])?
+                    .first()
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                netdev: None,
+            },
+        );
+    }
+
+    let mut ports: HashMap<String, OvsPort> = HashMap::new();
+    for row in rows(1, "Port")? {
+        let port_uuid = row_uuid(row)?;
+        let mut ifaces = Vec::new();
+        for u in set(&row["interfaces"])? {
+            let u = uuid(&u)?;
+            let iface = interfaces
+                .remove(&u)
+                .ok_or_else(|| anyhow!("Port references unknown Interface {u}"))?;
+            ifaces.push(iface);
+        }
+        ifaces.sort_by(|a, b| a.name.cmp(&b.name));
+        let vlan = |v: &Value| -> Result<Option<u16>> {
+            v.as_i64()
+                .map(|t| u16::try_from(t).context("VLAN id out of range"))
+                .transpose()
+        };
+        let tag = match set(&row["tag"])?.first() {
+            Some(v) => vlan(v)?,
+            None => None,
+        };
+        let mut trunks = Vec::new();
+        for t in set(&row["trunks"])? {
+            trunks.extend(vlan(&t)?);
+        }
+        trunks.sort_unstable();
+        ports.insert(
+            port_uuid,
+            OvsPort {
+                name: string(&row["name"]).context("Port without a name")?,
+                tag,
+                trunks,
+                vlan_mode: set(&row["vlan_mode"])?
+                    .first()
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                interfaces: ifaces,
+            },
+        );
+    }
+
+    let mut bridges = Vec::new();
+    for row in rows(0, "Bridge")? {
+        let mut bridge_ports = Vec::new();
+        for u in set(&row["ports"])? {
+            let u = uuid(&u)?;
+            let port = ports
+                .remove(&u)
+                .ok_or_else(|| anyhow!("Bridge references unknown Port {u}"))?;
+            bridge_ports.push(port);
+        }
+        bridge_ports.sort_by(|a, b| a.name.cmp(&b.name));
+        let datapath_type = string(&row["datapath_type"]).unwrap_or_default();
+        bridges.push(OvsBridge {
+            name: string(&row["name"]).context("Bridge without a name")?,
+            datapath_type: if datapath_type.is_empty() {
+                "system".into()
+            } else {
+                datapath_type
+            },
+            fail_mode: set(&row["fail_mode"])?
+                .first()
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            ports: bridge_ports,
+            flows: Vec::new(),
+        });
+    }
+    bridges.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(bridges)
+}
+
+fn row_uuid(row: &Value) -> Result<String> {
+    uuid(&row["_uuid"]).context("row without _uuid")
+}
+
+fn string(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+/// `["uuid", "..."]` -> the uuid string.
+fn uuid(v: &Value) -> Result<String> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([tag, Value::String(u)]) if tag == "uuid" => Ok(u.clone()),
+        _ => bail!("expected a uuid, got {v}"),
+    }
+}
+
+/// An OVSDB set: `["set", [atoms]]`, or a single atom standing for a one-element set.
+fn set(v: &Value) -> Result<Vec<Value>> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(a) if a.first().is_some_and(|t| t == "set") => match a.get(1) {
+            Some(Value::Array(items)) if a.len() == 2 => Ok(items.clone()),
+            _ => bail!("malformed OVSDB set {v}"),
+        },
+        other => Ok(vec![other.clone()]),
+    }
+}
+
+/// An OVSDB map of strings: `["map", [[k, v], ...]]`.
+fn map(v: &Value) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if v.is_null() {
+        return Ok(out);
+    }
+    let pairs = match v.as_array().map(Vec::as_slice) {
+        Some([tag, Value::Array(pairs)]) if tag == "map" => pairs,
+        _ => bail!("malformed OVSDB map {v}"),
+    };
+    for pair in pairs {
+        match pair.as_array().map(Vec::as_slice) {
+            Some([k, val]) => {
+                let atom = |a: &Value| match a {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.insert(atom(k), atom(val));
+            }
+            _ => bail!("malformed OVSDB map entry {pair}"),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_and_maps() {
+        assert_eq!(set(&json!(["set", []])).unwrap(), Vec::<Value>::new());
+        assert_eq!(set(&json!(5)).unwrap(), vec![json!(5)]);
+        assert!(set(&json!(["set", 5])).is_err());
+        let m = map(&json!(["map", [["peer", "phy-br-eth2"], ["n", 3]]])).unwrap();
+        assert_eq!(m["peer"], "phy-br-eth2");
+        assert_eq!(m["n"], "3");
+        assert!(map(&json!(["map", [["only-key"]]])).is_err());
+        assert!(map(&json!("x")).is_err());
+    }
+
+    #[test]
+    fn socket_specs() {
+        assert_eq!(
+            socket_path("unix:/run/openvswitch/db.sock").unwrap(),
+            PathBuf::from("/run/openvswitch/db.sock")
+        );
+        assert!(socket_path("tcp:127.0.0.1:6640").is_err());
+    }
+}
