@@ -82,6 +82,33 @@ impl Lab {
         Ok(())
     }
 
+    /// A real tun/tap device in TAP mode (no process attached: carrier stays down).
+    pub fn tap(&mut self, netns: &str, name: &str) -> Result<()> {
+        let mac = self.next_mac();
+        ip(netns, &["tuntap", "add", "dev", name, "mode", "tap"])?;
+        ip(netns, &["link", "set", name, "address", &mac, "up"])?;
+        Ok(())
+    }
+
+    /// A macvlan (bridge mode) on `lower`, up.
+    pub fn macvlan(&mut self, netns: &str, name: &str, lower: &str) -> Result<()> {
+        let mac = self.next_mac();
+        ip(
+            netns,
+            &[
+                "link", "add", name, "link", lower, "address", &mac, "type", "macvlan", "mode",
+                "bridge",
+            ],
+        )?;
+        ip(netns, &["link", "set", name, "up"])?;
+        Ok(())
+    }
+
+    pub fn mtu(&mut self, netns: &str, dev: &str, mtu: u32) -> Result<()> {
+        ip(netns, &["link", "set", dev, "mtu", &mtu.to_string()])?;
+        Ok(())
+    }
+
     pub fn addr(&mut self, netns: &str, dev: &str, cidr: &str) -> Result<()> {
         ip(netns, &["addr", "add", cidr, "dev", dev])?;
         Ok(())

@@ -37,9 +37,19 @@ fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                // --help, --version.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap's first line carries the message; the rest is a hint to try --help.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!(
+                "pathtrace: {} (see --help)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let result = match cli.command {

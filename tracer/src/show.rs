@@ -14,16 +14,27 @@ use crate::{
 
 pub fn topology(args: TopologyArgs) -> Result<()> {
     privileges::require_discovery_privileges()?;
-    let mut topo = topology::discover(&args.discovery.options())?;
-    if let Some(ns) = &args.netns {
-        topo = output::topology_filter::only_netns(topo, ns)?;
-    }
-    let text = match args.format {
-        TopologyFormat::Tree => output::topology_tree::render(&topo),
-        TopologyFormat::Json => serde_json::to_string_pretty(&topo)? + "\n",
-        TopologyFormat::Dot => output::topology_dot::render(&topo),
+    let topo = topology::discover(&args.discovery.options())?;
+    let only = match &args.netns {
+        Some(ns) => Some(output::topology_filter::netns_ino(&topo, ns)?),
+        None => None,
+    };
+    let text = match (args.format, only) {
+        // The tree names peers in other namespaces, so it needs the whole topology.
+        (TopologyFormat::Tree, _) => output::topology_tree::render(&topo, only),
+        (format, Some(ino)) => {
+            render_graph(&output::topology_filter::only_netns(topo, ino), format)?
+        }
+        (format, None) => render_graph(&topo, format)?,
     };
     write_stdout(&text)
+}
+
+fn render_graph(topo: &Topology, format: TopologyFormat) -> Result<String> {
+    Ok(match format {
+        TopologyFormat::Json => serde_json::to_string_pretty(topo)? + "\n",
+        _ => output::topology_dot::render(topo),
+    })
 }
 
 pub fn path(args: PathArgs) -> Result<()> {
@@ -44,9 +55,7 @@ pub fn path(args: PathArgs) -> Result<()> {
 
 fn resolve_interface(topo: &Topology, spec: &str) -> Result<topology::IfaceKey> {
     let spec = InterfaceSpec::parse(spec).map_err(anyhow::Error::msg)?;
-    let name = spec
-        .name
-        .context("--to needs one interface, not NETNS:*")?;
+    let name = spec.name.context("--to needs one interface, not NETNS:*")?;
     let netns = spec
         .netns
         .unwrap_or_else(|| crate::netns::OWN_NETNS_LABEL.to_string());

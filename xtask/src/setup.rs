@@ -32,6 +32,10 @@ const HOST_PACKAGES: &[&str] = &[
     "busybox-static",
     "openvswitch-switch",
     "util-linux",
+    // `dot` renders `pathtrace topology --format dot` in the tests.
+    "graphviz",
+    // `virsh` (test driver, no daemon) produces real domain XML for the libvirt parser tests.
+    "libvirt-clients",
 ];
 
 /// Packages taken from bookworm-backports, named one by one (a blanket `-t bookworm-backports`

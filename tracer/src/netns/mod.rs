@@ -5,4 +5,4 @@ mod guard;
 mod table;
 
 pub use guard::NetnsGuard;
-pub use table::{OWN_NETNS_LABEL, Netns, NetnsTable};
+pub use table::{Netns, NetnsTable, OWN_NETNS_LABEL};

@@ -40,7 +40,11 @@ pub fn render(p: &ExpectedPath) -> String {
             h.bridge.as_deref().unwrap_or(""),
             vlan,
             h.mtu.map(|m| m.to_string()).unwrap_or_default(),
-            if h.kernel_visible { "" } else { "  (not seen by the kernel)" }
+            if h.kernel_visible {
+                ""
+            } else {
+                "  (not seen by the kernel)"
+            }
         );
         if let Some(port) = &h.ovs_port {
             let _ = writeln!(
@@ -48,7 +52,9 @@ pub fn render(p: &ExpectedPath) -> String {
                 "       ovs port {} on {}{}{}",
                 port.port,
                 port.bridge,
-                port.ofport.map(|o| format!(" ofport {o}")).unwrap_or_default(),
+                port.ofport
+                    .map(|o| format!(" ofport {o}"))
+                    .unwrap_or_default(),
                 port.tag.map(|t| format!(" tag {t}")).unwrap_or_default()
             );
         }

@@ -9,7 +9,9 @@ use crate::topology::{
 };
 
 pub fn render(topo: &Topology) -> String {
-    let mut out = String::from("graph pathtrace {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n");
+    let mut out = String::from(
+        "graph pathtrace {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n",
+    );
     for ns in &topo.namespaces {
         let _ = writeln!(
             out,

@@ -9,7 +9,9 @@ use crate::topology::{
     IfaceKey, LinkKind, SourceStatus, Topology,
 };
 
-pub fn render(topo: &Topology) -> String {
+/// Renders everything, or with `only` one namespace and what is attached to it (peers in
+/// other namespaces are still named).
+pub fn render(topo: &Topology, only: Option<u32>) -> String {
     let mut out = String::new();
     for s in &topo.sources {
         let status = match s.status {
@@ -19,7 +21,8 @@ pub fn render(topo: &Topology) -> String {
         };
         let _ = writeln!(out, "# {:<9} {status}: {}", s.source, s.detail);
     }
-    for ns in &topo.namespaces {
+    let shown = |ino: u32| only.is_none_or(|o| o == ino);
+    for ns in topo.namespaces.iter().filter(|n| shown(n.ino)) {
         let _ = writeln!(out, "\nnetns {} [{}]", ns.name, ns.ino);
         let links: Vec<&Interface> = topo
             .interfaces
@@ -39,16 +42,30 @@ pub fn render(topo: &Topology) -> String {
                 let ports: Vec<&&Interface> =
                     links.iter().filter(|p| p.master == Some(i.key)).collect();
                 for (n, p) in ports.iter().enumerate() {
-                    let branch = if n + 1 == ports.len() { "└─" } else { "├─" };
+                    let branch = if n + 1 == ports.len() {
+                        "└─"
+                    } else {
+                        "├─"
+                    };
                     let _ = writeln!(out, "    {branch} {}", describe(topo, p));
                 }
             }
         }
     }
-    for b in &topo.ovs_bridges {
+    let here = |k: Option<IfaceKey>| k.is_some_and(|k| shown(k.netns));
+    for b in topo.ovs_bridges.iter().filter(|b| {
+        b.ports
+            .iter()
+            .flat_map(|p| &p.interfaces)
+            .any(|i| here(i.netdev))
+    }) {
         render_ovs(&mut out, topo, b);
     }
-    for vm in &topo.vms {
+    for vm in topo
+        .vms
+        .iter()
+        .filter(|v| v.nics.iter().any(|n| here(n.netdev)))
+    {
         let _ = writeln!(out, "\nvm {} [{}]", vm.name, vm.uuid);
         for nic in &vm.nics {
             let _ = write!(out, "  nic {} {}", nic.mac, nic.kind);
@@ -70,7 +87,7 @@ pub fn render(topo: &Topology) -> String {
             out.push('\n');
         }
     }
-    for d in &topo.dhcp_servers {
+    for d in topo.dhcp_servers.iter().filter(|d| shown(d.netns)) {
         let ifaces: Vec<String> = d
             .listens_on
             .iter()
@@ -97,9 +114,16 @@ pub fn render(topo: &Topology) -> String {
             let _ = writeln!(
                 out,
                 "  host {} -> {}{}{}",
-                if macs.is_empty() { "(client id)".into() } else { macs.join(",") },
+                if macs.is_empty() {
+                    "(client id)".into()
+                } else {
+                    macs.join(",")
+                },
                 h.ip.map_or("(no address)".into(), |ip| ip.to_string()),
-                h.hostname.as_deref().map(|n| format!(" {n}")).unwrap_or_default(),
+                h.hostname
+                    .as_deref()
+                    .map(|n| format!(" {n}"))
+                    .unwrap_or_default(),
                 if h.ignore { " ignore" } else { "" }
             );
         }
@@ -123,7 +147,11 @@ fn render_ovs(out: &mut String, topo: &Topology, b: &OvsBridge) {
             .unwrap_or_default()
     );
     for (n, p) in b.ports.iter().enumerate() {
-        let branch = if n + 1 == b.ports.len() { "└─" } else { "├─" };
+        let branch = if n + 1 == b.ports.len() {
+            "└─"
+        } else {
+            "├─"
+        };
         let _ = write!(out, "  {branch} port {}", p.name);
         if let Some(t) = p.tag {
             let _ = write!(out, " tag {t}");
@@ -203,7 +231,11 @@ fn describe(topo: &Topology, i: &Interface) -> String {
         }
     }
     if let Some(l) = i.link {
-        let arrow = if i.kind == LinkKind::Veth { "<->" } else { "on" };
+        let arrow = if i.kind == LinkKind::Veth {
+            "<->"
+        } else {
+            "on"
+        };
         let name = topo.interface(l).map_or("?", |p| p.name.as_str());
         let _ = write!(s, " {arrow} {}", where_is(topo, l, name));
     }

@@ -153,7 +153,10 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
         bail!(
             "VM {} owns {mac} but its tap {} does not exist on this host (is the VM running?)",
             vm.name,
-            vm.nics[nic].target_dev.as_deref().unwrap_or("(no <target dev>)")
+            vm.nics[nic]
+                .target_dev
+                .as_deref()
+                .unwrap_or("(no <target dev>)")
         );
     }
     let walk = match goal {
@@ -187,14 +190,9 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
             }
             Goal::Dhcp => "any DHCP server".into(),
             Goal::Uplink => "a physical NIC or tunnel port".into(),
-            Goal::Interface(k) => format!(
-                "{}",
-                topo.interface(*k)
-                    .map_or("that interface".into(), |i| format!(
-                        "{}:{}",
-                        i.netns_name, i.name
-                    ))
-            ),
+            Goal::Interface(k) => topo.interface(*k).map_or("that interface".into(), |i| {
+                format!("{}:{}", i.netns_name, i.name)
+            }),
         };
         bail!("no path from {mac} to {what} in the discovered topology");
     };
@@ -302,7 +300,8 @@ fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath 
                 hop.kernel_visible = false;
                 let (Some(Node::OvsPort(_, pin)), Some(Node::OvsPort(_, pout))) = (prev, next)
                 else {
-                    hop.notes.push("path starts or ends inside this bridge".into());
+                    hop.notes
+                        .push("path starts or ends inside this bridge".into());
                     hops.push(hop);
                     continue;
                 };
@@ -364,9 +363,17 @@ fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath 
                         hop.bridge = Some(topo.ovs_bridges[port.0].name.clone());
                     }
                 }
-                if iface.oper_state == "down" || iface.oper_state == "lower_layer_down" {
+                let oper_down = matches!(iface.oper_state.as_str(), "down" | "lower_layer_down");
+                if !iface.admin_up {
+                    hop.notes.push("link is administratively down".into());
+                    blocked_at.get_or_insert(hops.len() + 1);
+                } else if oper_down && iface.kind != LinkKind::Bridge {
                     hop.notes.push(format!("link is {}", iface.oper_state));
                     blocked_at.get_or_insert(hops.len() + 1);
+                } else if oper_down {
+                    // A bridge without carrier still forwards between its ports.
+                    hop.notes
+                        .push("bridge has no carrier (no port forwarding yet)".into());
                 }
                 if let Some((mtu, at)) = &last_mtu {
                     if iface.mtu < *mtu && iface.kind != LinkKind::Bridge {
@@ -376,7 +383,11 @@ fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath 
                         ));
                     }
                 }
-                last_mtu = Some((iface.mtu, format!("{}:{}", iface.netns_name, iface.name)));
+                // A bridge's own MTU only limits what it sends itself; forwarded frames are
+                // limited by the egress port.
+                if iface.kind != LinkKind::Bridge {
+                    last_mtu = Some((iface.mtu, format!("{}:{}", iface.netns_name, iface.name)));
+                }
             }
         }
         hops.push(hop);
@@ -491,8 +502,7 @@ fn ovs_bridge_step(
                 None => pkt.vlan,
             };
             hop.vlan = inside;
-            if !in_port.trunks.is_empty() && !inside.is_some_and(|v| in_port.trunks.contains(&v))
-            {
+            if !in_port.trunks.is_empty() && !inside.is_some_and(|v| in_port.trunks.contains(&v)) {
                 hop.notes.push(format!(
                     "port {} does not trunk {}",
                     in_port.name,

@@ -129,13 +129,11 @@ fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
                 _ if pkt.dhcp => false,
                 _ => return None,
             },
-            "ip" | "udp" => pkt.dhcp || return None,
-            "tcp" | "arp" | "icmp" | "ipv6" | "tcp6" | "udp6" | "icmp6" | "sctp" | "rarp" => {
-                if pkt.dhcp {
-                    false
-                } else {
-                    return None;
-                }
+            "ip" | "udp" if pkt.dhcp => true,
+            "tcp" | "arp" | "icmp" | "ipv6" | "tcp6" | "udp6" | "icmp6" | "sctp" | "rarp"
+                if pkt.dhcp =>
+            {
+                false
             }
             "nw_proto" | "ip_proto" if pkt.dhcp => parse_int(v).ok()? == 17,
             "tp_dst" | "udp_dst" if pkt.dhcp => parse_int(v).ok()? == 67,

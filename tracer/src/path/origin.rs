@@ -86,7 +86,9 @@ fn closest(topo: &Topology, mac: Mac) -> String {
         let b = u64::from_be_bytes([
             0, 0, mac.0[0], mac.0[1], mac.0[2], mac.0[3], mac.0[4], mac.0[5],
         ]);
-        (0..12).filter(|n| (a >> (n * 4)) & 0xf == (b >> (n * 4)) & 0xf).count() as u32
+        (0..12)
+            .filter(|n| (a >> (n * 4)) & 0xf == (b >> (n * 4)) & 0xf)
+            .count() as u32
     };
     known.sort_by_key(|(m, w)| (std::cmp::Reverse(score(m)), w.clone()));
     known.dedup_by(|a, b| a.0 == b.0);

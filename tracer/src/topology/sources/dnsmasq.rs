@@ -57,7 +57,14 @@ pub fn parse_args(
                         "-F" => "dhcp-range",
                         _ => "conf-file",
                     };
-                    apply(&mut cfg, &mut problems, key, &args[i], "command line", read_file);
+                    apply(
+                        &mut cfg,
+                        &mut problems,
+                        key,
+                        &args[i],
+                        "command line",
+                        read_file,
+                    );
                     i += 1;
                 }
                 _ => {}
@@ -65,7 +72,14 @@ pub fn parse_args(
             continue;
         };
         let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
-        apply(&mut cfg, &mut problems, key, value, "command line", read_file);
+        apply(
+            &mut cfg,
+            &mut problems,
+            key,
+            value,
+            "command line",
+            read_file,
+        );
     }
     (cfg, problems)
 }
@@ -150,8 +164,7 @@ pub fn parse_host(value: &str, origin: &str) -> Result<HostEntry> {
         }
         if field.starts_with("id:") {
             has_client_id = true;
-        } else if field.starts_with("set:") || field.starts_with("tag:") || field.starts_with('[')
-        {
+        } else if field.starts_with("set:") || field.starts_with("tag:") || field.starts_with('[') {
             // Tags and IPv6 addresses do not affect which IPv4 lease a MAC gets.
         } else if field == "ignore" {
             entry.ignore = true;
@@ -314,7 +327,11 @@ mod tests {
 
     #[test]
     fn malformed_host_entries_are_errors() {
-        for bad in ["zz:16:3e:fe:c7:87,10.0.0.1", "set:x,10.0.0.1", "02:00:00:00:00:01,a b"] {
+        for bad in [
+            "zz:16:3e:fe:c7:87,10.0.0.1",
+            "set:x,10.0.0.1",
+            "02:00:00:00:00:01,a b",
+        ] {
             assert!(parse_hostsfile(bad, "f").is_err(), "{bad}");
         }
     }

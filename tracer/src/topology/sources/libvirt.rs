@@ -91,7 +91,10 @@ pub fn parse(xml: &str, source: &str) -> Result<Vm> {
                 .and_then(|p| p.attribute("interfaceid"))
                 .map(str::to_string);
             let mtu = match child("mtu").and_then(|m| m.attribute("size")) {
-                Some(s) => Some(s.parse().with_context(|| format!("{name}: bad MTU '{s}'"))?),
+                Some(s) => Some(
+                    s.parse()
+                        .with_context(|| format!("{name}: bad MTU '{s}'"))?,
+                ),
                 None => None,
             };
             nics.push(VmNic {

@@ -83,6 +83,10 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
                 (raw.link_index, raw.link_netnsid)
             };
             let link = match (index, nsid) {
+                // Physical NICs report themselves as their own lower device (iflink ==
+                // ifindex); a veth peer in another namespace may have the same index, but
+                // then comes with a netnsid.
+                (Some(index), None) if index == per_ns[i].links[j].iface.key.ifindex => None,
                 (Some(index), None) => Some(IfaceKey {
                     netns: own,
                     ifindex: index,
@@ -123,8 +127,8 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
 }
 
 fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
-    let file = File::open(&netns.path)
-        .with_context(|| format!("cannot open {}", netns.path.display()))?;
+    let file =
+        File::open(&netns.path).with_context(|| format!("cannot open {}", netns.path.display()))?;
     let mut socket = {
         let _inside = NetnsGuard::enter(&netns.path)?;
         Rtnetlink::open()?
@@ -204,8 +208,7 @@ fn parse_link(m: &LinkMessage, netns: &Netns) -> RawLink {
                     ifindex: *master,
                 })
             }
-            // A link reporting itself as its own lower device carries no information.
-            LinkAttribute::Link(l) if *l != 0 && *l != m.header.index => link_index = Some(*l),
+            LinkAttribute::Link(l) if *l != 0 => link_index = Some(*l),
             LinkAttribute::LinkNetNsId(id) if *id >= 0 => link_netnsid = Some(*id),
             LinkAttribute::LinkInfo(infos) => parse_link_info(infos, &mut iface),
             _ => {}

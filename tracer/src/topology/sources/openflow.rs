@@ -317,7 +317,10 @@ mod tests {
                 Action::Output("3".into()),
             ]
         );
-        assert_eq!(parse_flow("priority=0 actions=").unwrap().actions, vec![Action::Drop]);
+        assert_eq!(
+            parse_flow("priority=0 actions=").unwrap().actions,
+            vec![Action::Drop]
+        );
     }
 
     #[test]

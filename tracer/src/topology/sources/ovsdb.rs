@@ -57,9 +57,7 @@ const INTERFACE_COLUMNS: &[&str] = &[
 
 /// The JSON-RPC request pathtrace sends.
 pub fn transact_request() -> Value {
-    let select = |table: &str, columns: &[&str]| {
-        json!({"op": "select", "table": table, "where": [], "columns": columns})
-    };
+    let select = |table: &str, columns: &[&str]| json!({"op": "select", "table": table, "where": [], "columns": columns});
     json!({
         "method": "transact",
         "params": [

@@ -1,0 +1,357 @@
+//! `pathtrace topology` and `pathtrace path` on real namespaces, veth pairs, Linux bridges, a
+//! tap, a macvlan and a dnsmasq, checked edge by edge and hop by hop.
+
+use std::collections::BTreeSet;
+
+use pathtrace_testbed::{
+    cmd::{in_netns, run},
+    topologies::LinuxComputeNode,
+    tracer, Lab,
+};
+use serde_json::Value;
+
+fn json_of(args: &[&str]) -> Value {
+    let out = tracer::run(args).unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+/// `netns:name` for a node id of the graph, if it is an interface.
+fn iface_names(topo: &Value) -> std::collections::HashMap<String, String> {
+    topo["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                format!("if:{}:{}", i["netns"], i["ifindex"]),
+                format!(
+                    "{}:{}",
+                    i["netns_name"].as_str().unwrap(),
+                    i["name"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect()
+}
+
+fn iface<'a>(topo: &'a Value, netns: &str, name: &str) -> &'a Value {
+    topo["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["netns_name"] == netns && i["name"] == name)
+        .unwrap_or_else(|| panic!("{netns}:{name} not discovered"))
+}
+
+#[test]
+fn every_edge_of_a_compute_node_is_discovered() {
+    let mut lab = Lab::new("topo");
+    let node = LinuxComputeNode::build(&mut lab).unwrap();
+    let topo = json_of(&["topology", "--format", "json"]);
+    let names = iface_names(&topo);
+    let ours = |n: &str| {
+        lab.namespaces()
+            .iter()
+            .any(|ns| n.starts_with(&format!("{ns}:")))
+    };
+    let dnsmasq = topo["dhcp_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["netns_name"] == node.srv.as_str())
+        .expect("the lab's dnsmasq is discovered");
+    let dhcp_id = format!("dhcp:{}", dnsmasq["pid"]);
+    let name_of = |id: &str| {
+        if id == dhcp_id {
+            "dnsmasq".to_string()
+        } else {
+            names.get(id).cloned().unwrap_or_else(|| id.to_string())
+        }
+    };
+    let mut edges = BTreeSet::new();
+    for e in topo["edges"].as_array().unwrap() {
+        let (from, to) = (
+            name_of(e["from"].as_str().unwrap()),
+            name_of(e["to"].as_str().unwrap()),
+        );
+        if !(ours(&from) || from == "dnsmasq") || !ours(&to) {
+            continue;
+        }
+        let (from, to) = if e["kind"] == "veth_peer" && from > to {
+            (to, from)
+        } else {
+            (from, to)
+        };
+        edges.insert((e["kind"].as_str().unwrap().to_string(), from, to));
+    }
+    let (vm, hv, srv, ext) = (&node.vm, &node.hv, &node.srv, &node.ext);
+    let mut expected = BTreeSet::new();
+    let mut add = |kind: &str, a: String, b: String| {
+        let (a, b) = if kind == "veth_peer" && a > b {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        expected.insert((kind.to_string(), a, b));
+    };
+    add("veth_peer", format!("{vm}:eth0"), format!("{hv}:tapvm"));
+    add("veth_peer", format!("{hv}:qvb"), format!("{srv}:qvo"));
+    add("veth_peer", format!("{srv}:up0"), format!("{ext}:up1"));
+    for port in ["tapvm", "tapreal", "qvb"] {
+        add("bridge_port", format!("{hv}:{port}"), format!("{hv}:qbr"));
+    }
+    for port in ["qvo", "up0"] {
+        add("bridge_port", format!("{srv}:{port}"), format!("{srv}:brs"));
+    }
+    add("lower_device", format!("{ext}:mv0"), format!("{ext}:up1"));
+    add("dhcp_listens", "dnsmasq".into(), format!("{srv}:brs"));
+    assert_eq!(edges, expected);
+
+    // Node facts, as `ip -d link` shows them.
+    assert_eq!(iface(&topo, hv, "tapreal")["kind"], "tap");
+    assert_eq!(iface(&topo, ext, "mv0")["kind"], "macvlan");
+    assert_eq!(iface(&topo, hv, "qbr")["kind"], "bridge");
+    assert_eq!(iface(&topo, vm, "eth0")["kind"], "veth");
+    assert_eq!(iface(&topo, vm, "eth0")["mtu"], 9000);
+    assert_eq!(iface(&topo, hv, "qvb")["mtu"], 1500);
+    assert_eq!(iface(&topo, vm, "eth0")["mac"], node.vm_mac.as_str());
+    assert_eq!(iface(&topo, vm, "eth0")["oper_state"], "up");
+    assert!(iface(&topo, srv, "brs")["addresses"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("10.78.0.1/24")));
+    let host = &dnsmasq["hosts"][0];
+    assert_eq!(host["macs"][0], node.vm_mac.as_str());
+    assert_eq!(host["ip"], node.reserved_ip);
+    // No OVS and no libvirt on this host: said, not failed.
+    let status = |s: &str| {
+        topo["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source"] == s)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("netlink").as_deref(), Some("found"));
+    assert_eq!(status("libvirt").as_deref(), Some("absent"));
+    assert_eq!(status("dnsmasq").as_deref(), Some("found"));
+}
+
+#[test]
+fn namespaces_held_only_by_a_process_are_discovered() {
+    let mut lab = Lab::new("anon");
+    let ns = lab.netns("named").unwrap();
+    let child = std::process::Command::new("unshare")
+        .args(["-n", "sleep", "600"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    lab.adopt(child);
+    // unshare execs sleep once the namespace exists.
+    pathtrace_testbed::dhcp::wait_for(
+        std::time::Duration::from_secs(5),
+        "the unshared namespace",
+        || {
+            Ok(std::fs::read_link(format!("/proc/{pid}/ns/net"))?
+                != std::fs::read_link("/proc/self/ns/net")?
+                && std::fs::read_to_string(format!("/proc/{pid}/comm"))?.trim() == "sleep")
+        },
+    )
+    .unwrap();
+    run(
+        "ip",
+        &[
+            "-n",
+            &ns,
+            "link",
+            "add",
+            "outer",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "inner",
+            "netns",
+            &format!("/proc/{pid}/ns/net"),
+        ],
+    )
+    .unwrap();
+    let topo = json_of(&["topology", "--format", "json"]);
+    let anon = format!("pid:{pid}");
+    let inner = iface(&topo, &anon, "inner");
+    let outer = iface(&topo, &ns, "outer");
+    assert_eq!(inner["link"]["netns"], outer["netns"]);
+    assert_eq!(inner["link"]["ifindex"], outer["ifindex"]);
+    assert_eq!(outer["link"]["netns"], inner["netns"]);
+    // The tree names the peer across namespaces, like `ip link`'s `link-netns`.
+    let tree = tracer::run(&["topology", "--netns", &ns]).unwrap();
+    assert!(tree.status.success(), "{tree:?}");
+    assert!(
+        tree.stdout.contains("outer veth mtu 1500"),
+        "{}",
+        tree.stdout
+    );
+    assert!(
+        tree.stdout.contains(&format!("<-> {anon}:inner")),
+        "{}",
+        tree.stdout
+    );
+}
+
+#[test]
+fn dot_output_renders_with_graphviz() {
+    let mut lab = Lab::new("dot");
+    let node = LinuxComputeNode::build(&mut lab).unwrap();
+    let out = tracer::run(&["topology", "--format", "dot", "--netns", &node.hv]).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.contains("\"bridge_port\""), "{}", out.stdout);
+    let dir = lab.workdir().unwrap();
+    let file = dir.join("topo.dot");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let svg = run("dot", &["-Tsvg", file.to_str().unwrap()]).unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("qbr"), "{svg}");
+}
+
+fn hop_summary(path: &Value) -> Vec<(String, String, String, String)> {
+    path["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let s = |k: &str| h[k].as_str().unwrap_or("").to_string();
+            (s("kind"), s("name"), s("netns"), s("direction"))
+        })
+        .collect()
+}
+
+#[test]
+fn dhcp_path_runs_from_the_vm_to_its_dnsmasq() {
+    let mut lab = Lab::new("path");
+    let node = LinuxComputeNode::build(&mut lab).unwrap();
+    let path = json_of(&["path", "--dhcp", "--mac", &node.vm_mac, "--output", "json"]);
+    let pid = run("ip", &["netns", "pids", &node.srv]).unwrap();
+    let pid = pid.split_whitespace().next().unwrap();
+    let t = |k: &str, n: &str, ns: &str, d: &str| {
+        (k.to_string(), n.to_string(), ns.to_string(), d.to_string())
+    };
+    assert_eq!(
+        hop_summary(&path),
+        vec![
+            t("interface", "eth0", &node.vm, "egress"),
+            t("interface", "tapvm", &node.hv, "ingress"),
+            t("linux_bridge", "qbr", &node.hv, ""),
+            t("interface", "qvb", &node.hv, "egress"),
+            t("interface", "qvo", &node.srv, "ingress"),
+            t("linux_bridge", "brs", &node.srv, "ingress"),
+            t("dhcp_server", &format!("dnsmasq pid {pid}"), &node.srv, ""),
+        ]
+    );
+    let hops = path["hops"].as_array().unwrap();
+    assert_eq!(hops[1]["bridge"], "qbr");
+    assert!(hops.iter().all(|h| h["vlan"].is_null()), "{hops:#?}");
+    // Jumbo frames from the VM stop at the first 1500-byte link.
+    assert!(
+        hops[3]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("MTU 1500 is lower than 9000"),
+        "{:#?}",
+        hops[3]
+    );
+    assert_eq!(path["dhcp_server"]["reserved_ip"], node.reserved_ip);
+    assert_eq!(path["dhcp_server"]["netns"], node.srv.as_str());
+    assert!(path["blocked_at"].is_null(), "{path:#}");
+
+    // Same MAC, to a given interface: through the server bridge out of the uplink.
+    let to = format!("{}:up1", node.ext);
+    let path = json_of(&[
+        "path",
+        "--mac",
+        &node.vm_mac,
+        "--to",
+        &to,
+        "--output",
+        "json",
+    ]);
+    let names: Vec<String> = hop_summary(&path).into_iter().map(|h| h.1).collect();
+    assert_eq!(
+        names,
+        ["eth0", "tapvm", "qbr", "qvb", "qvo", "brs", "up0", "up1"]
+    );
+
+    // A link going down shows where the topology blocks the path.
+    run("ip", &["-n", &node.hv, "link", "set", "qvb", "down"]).unwrap();
+    let path = json_of(&["path", "--dhcp", "--mac", &node.vm_mac, "--output", "json"]);
+    assert_eq!(path["blocked_at"], 4, "{path:#}");
+    // The text form says the same.
+    let text = tracer::run(&["path", "--dhcp", "--mac", &node.vm_mac]).unwrap();
+    assert!(
+        text.stdout.contains("blocks this path at hop 4"),
+        "{text:?}"
+    );
+    assert!(in_netns(&node.vm, "true", &[]).is_ok());
+}
+
+fn assert_one_line_exit_2(args: &[&str], expected: &str) {
+    let out = tracer::run(args).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(expected),
+        "{expected:?} not in {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let mut lab = Lab::new("topoerr");
+    let node = LinuxComputeNode::build(&mut lab).unwrap();
+    assert_one_line_exit_2(
+        &["path", "--mac", "fa:16:3e:zz:c7:87"],
+        "invalid MAC address",
+    );
+    // One hex digit off the VM's MAC (and two off every other lab MAC, which differ from it
+    // only in the last digit): the error names the VM's NIC as the closest.
+    let mut near = node.vm_mac.clone();
+    near.replace_range(15..16, "f");
+    assert_one_line_exit_2(&["path", "--mac", &near], "is not on this host");
+    let out = tracer::run(&["path", "--mac", &near]).unwrap();
+    assert!(
+        out.stderr
+            .contains(&format!("{} ({}:eth0)", node.vm_mac, node.vm)),
+        "{}",
+        out.stderr
+    );
+    assert_one_line_exit_2(
+        &["topology", "--ovsdb", "/nonexistent/db.sock"],
+        "OVSDB socket /nonexistent/db.sock does not exist",
+    );
+    assert_one_line_exit_2(
+        &["topology", "--netns", "no-such-ns-pt"],
+        "unknown network namespace",
+    );
+    assert_one_line_exit_2(
+        &["path", "--mac", &node.vm_mac, "--to", "no-such-ns-pt:eth0"],
+        "no interface eth0 in namespace no-such-ns-pt",
+    );
+    let bin = tracer::pathtrace_bin();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .arg("topology")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("needs CAP_SYS_ADMIN"), "{stderr}");
+}
