@@ -20,6 +20,8 @@ pub struct Lab {
     mac_seed: [u8; 3],
     macs: u8,
     workdir: Option<std::path::PathBuf>,
+    /// Links created in the namespace the tests run in (a hypervisor's root namespace).
+    host_links: Vec<String>,
 }
 
 impl Lab {
@@ -33,6 +35,7 @@ impl Lab {
             mac_seed: [(pid >> 8) as u8, pid as u8, n as u8],
             macs: 0,
             workdir: None,
+            host_links: Vec::new(),
         }
     }
 
@@ -122,6 +125,12 @@ impl Lab {
             .ok_or_else(|| anyhow::anyhow!("no MAC in `{out}`"))
     }
 
+    /// Deletes `name` (a link in the test's own namespace) at teardown; deleting one end of a
+    /// veth removes both.
+    pub fn host_link(&mut self, name: &str) {
+        self.host_links.push(name.to_string());
+    }
+
     /// Keeps a process to be killed at teardown.
     pub fn adopt(&mut self, child: Child) {
         self.children.push(child);
@@ -148,6 +157,9 @@ impl Drop for Lab {
         for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for link in self.host_links.iter().rev() {
+            let _ = run("ip", &["link", "del", link]);
         }
         for ns in self.namespaces.iter().rev() {
             // Processes started with `ip netns exec` outside `adopt` (daemons) die here.

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod dhcp;
 pub mod kernel_state;
 pub mod lab;
+pub mod ovs;
 pub mod topologies;
 pub mod tracer;
 

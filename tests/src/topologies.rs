@@ -3,7 +3,9 @@
 use anyhow::Result;
 
 use crate::{
+    cmd::{ip, run},
     dhcp::{start_dnsmasq, DhcpServerConfig},
+    ovs::Ovs,
     Lab,
 };
 
@@ -118,6 +120,256 @@ impl LinuxComputeNode {
             ext,
             vm_mac,
             reserved_ip,
+        })
+    }
+}
+
+/// How br-int reaches br-eth2 in [`Seed004`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BridgeLink {
+    /// OVS patch ports (today's Neutron): no netdev, invisible to the kernel datapath.
+    Patch,
+    /// A veth pair int-br-eth2/phy-br-eth2, as in the seed (older Neutron).
+    Veth,
+}
+
+/// Seed 004's compute node with real Open vSwitch, plus the network node's DHCP namespace
+/// behind the "wire":
+///
+/// ```text
+///  [vm] eth0 ── tap<id> ─ qbr<id> ─ qvb<id> ── qvo<id> (br-int, tag 1)
+///      br-int ── int-br-eth2 ═ phy-br-eth2 ── br-eth2 (flows: dl_vlan=1 -> mod_vlan_vid:1000)
+///      br-eth2 ── eth2 ── eth2-net ── br-net ── tapdhcp (internal, tag 1000) [qdhcp: dnsmasq]
+/// ```
+///
+/// The VM is described to pathtrace by a libvirt domain XML produced by `virsh` (test driver),
+/// with the MAC and tap name of the seed.
+pub struct Seed004 {
+    pub ovs: Ovs,
+    pub vm: String,
+    pub qdhcp: String,
+    pub vm_mac: &'static str,
+    pub reserved_ip: &'static str,
+    pub tap: String,
+    pub qbr: String,
+    pub qvb: String,
+    pub qvo: String,
+    /// Directory holding the domain XML (`--libvirt-xml`).
+    pub libvirt_dir: std::path::PathBuf,
+    pub domain: &'static str,
+}
+
+impl Seed004 {
+    pub const ID: &'static str = "53903a95-82";
+
+    pub fn build(lab: &mut Lab, link: BridgeLink) -> Result<Self> {
+        let mut ovs = Ovs::start()?;
+        let vm = lab.netns("vm")?;
+        let qdhcp = lab.netns("qdhcp")?;
+        let vm_mac = "fa:16:3e:fe:c7:87";
+        let [tap, qbr, qvb, qvo] = ["tap", "qbr", "qvb", "qvo"].map(|p| format!("{p}{}", Self::ID));
+        // libvirt gives the tap the guest MAC with the first byte set to 0xfe.
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &tap,
+                "address",
+                "fe:16:3e:fe:c7:87",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                &vm,
+                "address",
+                vm_mac,
+            ],
+        )?;
+        lab.host_link(&tap);
+        run("ip", &["link", "add", &qbr, "type", "bridge"])?;
+        lab.host_link(&qbr);
+        run(
+            "ip",
+            &["link", "add", &qvb, "type", "veth", "peer", "name", &qvo],
+        )?;
+        lab.host_link(&qvb);
+        for (dev, master) in [(&tap, &qbr), (&qvb, &qbr)] {
+            run("ip", &["link", "set", dev, "master", master])?;
+        }
+        for dev in [&tap, &qbr, &qvb, &qvo] {
+            run("ip", &["link", "set", dev, "up"])?;
+        }
+        ip(&vm, &["link", "set", "eth0", "up"])?;
+
+        for b in ["br-int", "br-eth2", "br-net"] {
+            ovs.bridge(b)?;
+        }
+        let attached = format!("external_ids:attached-mac={vm_mac}");
+        run(
+            "ovs-vsctl",
+            &[
+                "add-port",
+                "br-int",
+                &qvo,
+                "tag=1",
+                "--",
+                "set",
+                "Interface",
+                &qvo,
+                &attached,
+                "external_ids:iface-id=53903a95-8250-4b5d-9b9c-5f0e3b2a1c01",
+                "external_ids:iface-status=active",
+            ],
+        )?;
+        match link {
+            BridgeLink::Patch => {
+                ovs.add_port(
+                    "br-int",
+                    "int-br-eth2",
+                    &[
+                        "set",
+                        "Interface",
+                        "int-br-eth2",
+                        "type=patch",
+                        "options:peer=phy-br-eth2",
+                    ],
+                )?;
+                ovs.add_port(
+                    "br-eth2",
+                    "phy-br-eth2",
+                    &[
+                        "set",
+                        "Interface",
+                        "phy-br-eth2",
+                        "type=patch",
+                        "options:peer=int-br-eth2",
+                    ],
+                )?;
+            }
+            BridgeLink::Veth => {
+                run(
+                    "ip",
+                    &[
+                        "link",
+                        "add",
+                        "int-br-eth2",
+                        "type",
+                        "veth",
+                        "peer",
+                        "name",
+                        "phy-br-eth2",
+                    ],
+                )?;
+                lab.host_link("int-br-eth2");
+                for dev in ["int-br-eth2", "phy-br-eth2"] {
+                    run("ip", &["link", "set", dev, "up"])?;
+                }
+                ovs.add_port("br-int", "int-br-eth2", &[])?;
+                ovs.add_port("br-eth2", "phy-br-eth2", &[])?;
+            }
+        }
+        run(
+            "ip",
+            &[
+                "link", "add", "eth2", "type", "veth", "peer", "name", "eth2-net",
+            ],
+        )?;
+        lab.host_link("eth2");
+        for dev in ["eth2", "eth2-net"] {
+            run("ip", &["link", "set", dev, "up"])?;
+        }
+        ovs.add_port("br-eth2", "eth2", &[])?;
+        ovs.add_port("br-net", "eth2-net", &[])?;
+        run(
+            "ovs-vsctl",
+            &[
+                "add-port",
+                "br-net",
+                "tapdhcp",
+                "tag=1000",
+                "--",
+                "set",
+                "Interface",
+                "tapdhcp",
+                "type=internal",
+            ],
+        )?;
+        run("ip", &["link", "set", "tapdhcp", "netns", &qdhcp])?;
+        ip(&qdhcp, &["link", "set", "tapdhcp", "up"])?;
+        lab.addr(&qdhcp, "tapdhcp", "10.10.10.3/24")?;
+
+        let phy = ovs.ofport("phy-br-eth2")?;
+        let int = ovs.ofport("int-br-eth2")?;
+        ovs.replace_flows(
+            "br-eth2",
+            &[
+                format!("priority=4,in_port={phy},dl_vlan=1,actions=mod_vlan_vid:1000,NORMAL"),
+                format!("priority=2,in_port={phy},actions=drop"),
+                "priority=1,actions=NORMAL".into(),
+            ],
+        )?;
+        ovs.replace_flows(
+            "br-int",
+            &[
+                format!("priority=3,in_port={int},dl_vlan=1000,actions=mod_vlan_vid:1,NORMAL"),
+                format!("priority=2,in_port={int},actions=drop"),
+                "priority=1,actions=NORMAL".into(),
+            ],
+        )?;
+        let reserved_ip = "10.10.10.2";
+        start_dnsmasq(
+            lab,
+            &DhcpServerConfig {
+                netns: &qdhcp,
+                iface: "tapdhcp",
+                range: ("10.10.10.100", "10.10.10.150"),
+                hosts: &[(vm_mac, reserved_ip)],
+            },
+        )?;
+
+        let domain = "instance-00000001";
+        let libvirt_dir = lab.workdir()?.join("libvirt");
+        std::fs::create_dir_all(&libvirt_dir)?;
+        let define = libvirt_dir.join("define.xml");
+        std::fs::write(
+            &define,
+            format!(
+                "<domain type='test'><name>{domain}</name><uuid>3707ac87-4f5d-4349-b7ed-3a673f55e5e1</uuid>\
+                 <memory>65536</memory><os><type>hvm</type></os><devices>\
+                 <interface type='bridge'><mac address='{vm_mac}'/><source bridge='{qbr}'/>\
+                 <target dev='{tap}'/><model type='virtio'/><mtu size='1500'/></interface>\
+                 </devices></domain>"
+            ),
+        )?;
+        // The test driver keeps domains in memory for one connection: define and dump in one
+        // virsh invocation.
+        let xml = run(
+            "virsh",
+            &[
+                "-q",
+                "-c",
+                "test:///default",
+                &format!("define {}; dumpxml {domain}", define.display()),
+            ],
+        )?;
+        let xml = &xml[xml.find("<domain").unwrap_or(0)..];
+        std::fs::remove_file(&define)?;
+        std::fs::write(libvirt_dir.join(format!("{domain}.xml")), xml)?;
+        Ok(Self {
+            ovs,
+            vm,
+            qdhcp,
+            vm_mac,
+            reserved_ip,
+            tap,
+            qbr,
+            qvb,
+            qvo,
+            libvirt_dir,
+            domain,
         })
     }
 }

@@ -6,9 +6,10 @@ use pathtrace_testbed::{
     cmd::run,
     dhcp::{acquire_lease, DhcpClient},
     kernel_state::{attached_programs, qdisc_kinds},
-    topologies::DhcpOnBridge,
-    Lab, Tracer,
+    topologies::{BridgeLink, DhcpOnBridge, Seed004},
+    tracer, Lab, Tracer,
 };
+use serde_json::Value;
 
 #[test]
 fn runs_on_the_vm_kernel() {
@@ -77,8 +78,315 @@ fn dhcp_exchange_is_seen_with_the_netlink_fallback() {
     dhcp_in_vm("netlink");
 }
 
+fn json_of(args: &[&str]) -> Value {
+    let out = tracer::run(args).unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+/// The columns pathtrace selects (tracer/src/topology/sources/ovsdb.rs), for capturing a
+/// reply with ovsdb-client.
+const OVSDB_QUERY: &str = r#"["Open_vSwitch",
+ {"op":"select","table":"Bridge","where":[],"columns":["_uuid","name","ports","datapath_type","fail_mode"]},
+ {"op":"select","table":"Port","where":[],"columns":["_uuid","name","interfaces","tag","trunks","vlan_mode"]},
+ {"op":"select","table":"Interface","where":[],"columns":["_uuid","name","type","ofport","options","external_ids","mtu","mac_in_use","link_state","error"]}]"#;
+
+/// Saves what the real tools print for this topology under $PATHTRACE_RESULTS/fixtures, so the
+/// parser tests' fixtures can be refreshed from a real run (`cargo xtask test`, then copy).
+fn capture_fixtures(topo: &Seed004, suffix: &str) {
+    let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir).join("fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = format!("unix:{}", topo.ovs.socket().display());
+    let reply = run("ovsdb-client", &["transact", &socket, OVSDB_QUERY]).unwrap();
+    std::fs::write(dir.join(format!("ovsdb-transact-{suffix}.json")), reply).unwrap();
+    for b in ["br-int", "br-eth2"] {
+        let flows = topo.ovs.dump_flows(b).unwrap();
+        std::fs::write(dir.join(format!("dump-flows-{b}-{suffix}.txt")), flows).unwrap();
+    }
+    let xml = topo.libvirt_dir.join(format!("{}.xml", topo.domain));
+    std::fs::copy(xml, dir.join("virsh-dumpxml.xml")).unwrap();
+}
+
+type HopRow = (String, String, String, String, Option<u64>);
+
+fn hops_of(path: &Value) -> Vec<HopRow> {
+    path["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let s = |k: &str| h[k].as_str().unwrap_or("").to_string();
+            (
+                s("kind"),
+                s("name"),
+                s("netns"),
+                s("direction"),
+                h["vlan"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+fn seed004(link: BridgeLink) {
+    let mut lab = Lab::new("s004");
+    let topo = Seed004::build(&mut lab, link).unwrap();
+    capture_fixtures(
+        &topo,
+        if link == BridgeLink::Patch {
+            "patch"
+        } else {
+            "veth"
+        },
+    );
+    // The topology is real: the VM gets the reserved lease through it.
+    let lease = acquire_lease(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient).unwrap();
+    assert_eq!(lease, topo.reserved_ip);
+
+    let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let path = json_of(&[
+        "path",
+        "--dhcp",
+        "--mac",
+        topo.vm_mac,
+        "--libvirt-xml",
+        libvirt,
+        "--output",
+        "json",
+    ]);
+    let pid = run("ip", &["netns", "pids", &topo.qdhcp]).unwrap();
+    let pid = pid.split_whitespace().next().unwrap().to_string();
+    let row = |k: &str, n: &str, ns: &str, d: &str, vlan: Option<u64>| {
+        (
+            k.to_string(),
+            n.to_string(),
+            ns.to_string(),
+            d.to_string(),
+            vlan,
+        )
+    };
+    let mut expected = vec![
+        row("vm", topo.domain, "", "", None),
+        row("interface", &topo.tap, "root", "ingress", None),
+        row("linux_bridge", &topo.qbr, "root", "", None),
+        row("interface", &topo.qvb, "root", "egress", None),
+        row("interface", &topo.qvo, "root", "ingress", None),
+        row("ovs_bridge", "br-int", "", "", Some(1)),
+    ];
+    match link {
+        BridgeLink::Patch => expected.extend([
+            row("ovs_patch", "int-br-eth2", "", "", Some(1)),
+            row("ovs_patch", "phy-br-eth2", "", "", Some(1)),
+        ]),
+        BridgeLink::Veth => expected.extend([
+            row("interface", "int-br-eth2", "root", "egress", Some(1)),
+            row("interface", "phy-br-eth2", "root", "ingress", Some(1)),
+        ]),
+    }
+    expected.extend([
+        row("ovs_bridge", "br-eth2", "", "", Some(1000)),
+        row("interface", "eth2", "root", "egress", Some(1000)),
+        row("interface", "eth2-net", "root", "ingress", Some(1000)),
+        row("ovs_bridge", "br-net", "", "", Some(1000)),
+        row("interface", "tapdhcp", &topo.qdhcp, "ingress", None),
+        row(
+            "dhcp_server",
+            &format!("dnsmasq pid {pid}"),
+            &topo.qdhcp,
+            "",
+            None,
+        ),
+    ]);
+    assert_eq!(hops_of(&path), expected, "{path:#}");
+    let hops = path["hops"].as_array().unwrap();
+    let br_eth2 = hops.iter().find(|h| h["name"] == "br-eth2").unwrap();
+    assert_eq!(br_eth2["vlan_rewrite"]["from"], 1);
+    assert_eq!(br_eth2["vlan_rewrite"]["to"], 1000);
+    assert!(
+        br_eth2["vlan_rewrite"]["flow"]
+            .as_str()
+            .unwrap()
+            .contains("dl_vlan=1 actions=mod_vlan_vid:1000,NORMAL"),
+        "{br_eth2:#}"
+    );
+    let qvo = hops
+        .iter()
+        .find(|h| h["name"] == topo.qvo.as_str())
+        .unwrap();
+    assert_eq!(qvo["ovs_port"]["tag"], 1);
+    assert_eq!(qvo["ovs_port"]["bridge"], "br-int");
+    for h in hops.iter().filter(|h| h["kind"] == "ovs_patch") {
+        assert_eq!(h["kernel_visible"], false);
+    }
+    assert_eq!(path["dhcp_server"]["reserved_ip"], topo.reserved_ip);
+    assert_eq!(path["dhcp_server"]["netns"], topo.qdhcp.as_str());
+    assert!(path["blocked_at"].is_null(), "{path:#}");
+
+    // The same through an explicitly named socket (OVS in a container exposes only that).
+    let socket = format!("unix:{}", topo.ovs.socket().display());
+    let again = json_of(&[
+        "path",
+        "--dhcp",
+        "--mac",
+        topo.vm_mac,
+        "--libvirt-xml",
+        libvirt,
+        "--ovsdb",
+        &socket,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(hops_of(&again), expected);
+
+    // Without the VLAN translation the topology itself says where the packet stops.
+    topo.ovs
+        .replace_flows(
+            "br-eth2",
+            &[
+                "priority=2,in_port=9999,actions=drop".into(),
+                "priority=1,dl_vlan=5,actions=NORMAL".into(),
+            ],
+        )
+        .unwrap();
+    let broken = json_of(&[
+        "path",
+        "--dhcp",
+        "--mac",
+        topo.vm_mac,
+        "--libvirt-xml",
+        libvirt,
+        "--output",
+        "json",
+    ]);
+    let at = broken["blocked_at"].as_u64().expect("blocked") as usize;
+    assert_eq!(broken["hops"][at - 1]["name"], "br-eth2", "{broken:#}");
+    assert!(
+        broken["hops"][at - 1]["notes"]
+            .to_string()
+            .contains("table miss"),
+        "{broken:#}"
+    );
+}
+
 #[test]
-fn openvswitch_module_is_available_for_later_tests() {
-    // The VM exists for what the CI host lacks; fail loudly if the image lost it.
-    run("modprobe", &["openvswitch"]).unwrap();
+fn seed004_dhcp_path_through_patch_ports() {
+    seed004(BridgeLink::Patch);
+}
+
+#[test]
+fn seed004_dhcp_path_through_a_veth_between_bridges() {
+    seed004(BridgeLink::Veth);
+}
+
+#[test]
+fn seed004_topology_graph() {
+    let mut lab = Lab::new("s004g");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let graph = json_of(&["topology", "--format", "json", "--libvirt-xml", libvirt]);
+    let status = |s: &str| {
+        graph["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source"] == s)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+    };
+    for s in ["netlink", "ovsdb", "openflow", "libvirt", "dnsmasq"] {
+        assert_eq!(
+            status(s).as_deref(),
+            Some("found"),
+            "{s}: {:#}",
+            graph["sources"]
+        );
+    }
+    let bridge = |n: &str| {
+        graph["ovs_bridges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == n)
+            .unwrap_or_else(|| panic!("no {n}"))
+            .clone()
+    };
+    let br_int = bridge("br-int");
+    let port = |b: &Value, n: &str| {
+        b["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .unwrap_or_else(|| panic!("no port {n}"))
+            .clone()
+    };
+    let qvo = port(&br_int, &topo.qvo);
+    assert_eq!(qvo["tag"], 1);
+    assert_eq!(
+        qvo["interfaces"][0]["external_ids"]["attached-mac"],
+        topo.vm_mac
+    );
+    let patch = port(&br_int, "int-br-eth2");
+    assert_eq!(patch["interfaces"][0]["type"], "patch");
+    assert_eq!(patch["interfaces"][0]["options"]["peer"], "phy-br-eth2");
+    let tapdhcp = port(&bridge("br-net"), "tapdhcp");
+    assert_eq!(tapdhcp["tag"], 1000);
+    assert_eq!(tapdhcp["interfaces"][0]["type"], "internal");
+    // The internal port moved into the qdhcp namespace is still tied to its OVS port.
+    let netdev = &tapdhcp["interfaces"][0]["netdev"];
+    let ns_of = |ino: &Value| {
+        graph["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| &n["ino"] == ino)
+            .map(|n| n["name"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        ns_of(&netdev["netns"]).as_deref(),
+        Some(topo.qdhcp.as_str())
+    );
+    let flows = bridge("br-eth2")["flows"].clone();
+    assert!(
+        flows.as_array().unwrap().iter().any(|f| f["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"action": "set_vlan", "arg": 1000}))),
+        "{flows:#}"
+    );
+    let kinds: Vec<&str> = graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "patch_peer",
+        "ovs_port",
+        "ovs_netdev",
+        "vm_nic",
+        "dhcp_listens",
+        "bridge_port",
+        "veth_peer",
+    ] {
+        assert!(kinds.contains(&k), "no {k} edge");
+    }
+    let vm = &graph["vms"][0];
+    assert_eq!(vm["name"], topo.domain);
+    assert_eq!(vm["nics"][0]["target_dev"], topo.tap.as_str());
+    assert!(vm["nics"][0]["netdev"].is_object(), "{vm:#}");
+    // The tree reads like `ovs-vsctl show`.
+    let tree = tracer::run(&["topology", "--libvirt-xml", libvirt]).unwrap();
+    assert!(tree.status.success(), "{tree:?}");
+    assert!(
+        tree.stdout.contains(&format!("port {} tag 1", topo.qvo)),
+        "{}",
+        tree.stdout
+    );
+    assert!(
+        tree.stdout.contains("port int-br-eth2 patch"),
+        "{}",
+        tree.stdout
+    );
 }

@@ -51,6 +51,8 @@ pub fn run(opts: &Options) -> Result<()> {
         command: vec![
             "env".into(),
             format!("PATHTRACE_BIN={}", pathtrace.display()),
+            // Guest tests save what real tools print there (parser fixtures come from it).
+            format!("PATHTRACE_RESULTS={}", vm::results_dir().display()),
             "RUST_BACKTRACE=1".into(),
             guest,
             "--test-threads=1".into(),

@@ -144,6 +144,26 @@ mod tests {
     }
 
     #[test]
+    fn real_virsh_dumpxml() {
+        let path = format!("{}/fixtures/virsh-dumpxml.xml", env!("CARGO_MANIFEST_DIR"));
+        let vm = read(Path::new(&path)).unwrap();
+        assert_eq!(vm.name, "instance-00000001");
+        assert_eq!(vm.uuid, "3707ac87-4f5d-4349-b7ed-3a673f55e5e1");
+        assert_eq!(vm.nics.len(), 1);
+        assert_eq!(vm.nics[0].mac.to_string(), "fa:16:3e:fe:c7:87");
+        assert_eq!(vm.nics[0].kind, "bridge");
+        assert_eq!(vm.nics[0].target_dev.as_deref(), Some("tap53903a95-82"));
+        assert_eq!(vm.nics[0].source.as_deref(), Some("qbr53903a95-82"));
+        assert_eq!(vm.nics[0].model.as_deref(), Some("virtio"));
+        // Truncated at any point, it is an error, never a panic.
+        let text = std::fs::read_to_string(&path).unwrap();
+        for cut in (0..text.len()).step_by(37) {
+            let _ = parse(&text[..cut], "cut");
+        }
+        assert!(parse(&text[..text.len() / 2], "half").is_err());
+    }
+
+    #[test]
     fn malformed_documents_are_errors() {
         for bad in [
             "",

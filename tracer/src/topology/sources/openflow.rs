@@ -323,6 +323,30 @@ mod tests {
         );
     }
 
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn real_ovs_ofctl_output() {
+        for suffix in ["patch", "veth"] {
+            let flows = parse_dump(&fixture(&format!("dump-flows-br-eth2-{suffix}.txt"))).unwrap();
+            assert_eq!(flows.len(), 3);
+            assert_eq!(flows[0].priority, 4);
+            assert_eq!(flows[0].get("dl_vlan"), Some("1"));
+            assert_eq!(
+                flows[0].actions,
+                vec![Action::SetVlan(1000), Action::Normal]
+            );
+            assert_eq!(flows[1].actions, vec![Action::Drop]);
+            assert_eq!(flows[2].matches, vec![]);
+            assert!(flows[2].n_packets.is_some());
+            let flows = parse_dump(&fixture(&format!("dump-flows-br-int-{suffix}.txt"))).unwrap();
+            assert_eq!(flows[0].get("dl_vlan"), Some("1000"));
+            assert_eq!(flows[0].actions, vec![Action::SetVlan(1), Action::Normal]);
+        }
+    }
+
     #[test]
     fn malformed_lines_are_errors() {
         for bad in [

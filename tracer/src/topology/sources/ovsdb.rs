@@ -41,9 +41,12 @@ pub fn socket_path(spec: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-const BRIDGE_COLUMNS: &[&str] = &["name", "ports", "datapath_type", "fail_mode"];
-const PORT_COLUMNS: &[&str] = &["name", "interfaces", "tag", "trunks", "vlan_mode"];
+// `_uuid` is only returned when asked for once `columns` is given; rows reference each other
+// by it.
+const BRIDGE_COLUMNS: &[&str] = &["_uuid", "name", "ports", "datapath_type", "fail_mode"];
+const PORT_COLUMNS: &[&str] = &["_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode"];
 const INTERFACE_COLUMNS: &[&str] = &[
+    "_uuid",
     "name",
     "type",
     "ofport",
@@ -290,5 +293,82 @@ mod tests {
             PathBuf::from("/run/openvswitch/db.sock")
         );
         assert!(socket_path("tcp:127.0.0.1:6640").is_err());
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn seed004_reply_from_a_real_ovsdb_server() {
+        let bridges = parse_reply(&fixture("ovsdb-transact-patch.json")).unwrap();
+        let names: Vec<&str> = bridges.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["br-eth2", "br-int", "br-net"]);
+        let br_int = &bridges[1];
+        assert_eq!(br_int.datapath_type, "system");
+        let qvo = br_int
+            .ports
+            .iter()
+            .find(|p| p.name == "qvo53903a95-82")
+            .unwrap();
+        assert_eq!(qvo.tag, Some(1));
+        assert!(qvo.trunks.is_empty());
+        assert_eq!(
+            qvo.interfaces[0].attached_mac().unwrap().to_string(),
+            "fa:16:3e:fe:c7:87"
+        );
+        let patch = br_int
+            .ports
+            .iter()
+            .find(|p| p.name == "int-br-eth2")
+            .unwrap();
+        assert_eq!(patch.interfaces[0].patch_peer(), Some("phy-br-eth2"));
+        assert_eq!(patch.interfaces[0].ofport, Some(2));
+        let tapdhcp = &bridges[2]
+            .ports
+            .iter()
+            .find(|p| p.name == "tapdhcp")
+            .unwrap();
+        assert_eq!(tapdhcp.tag, Some(1000));
+        assert_eq!(tapdhcp.interfaces[0].kind, "internal");
+        // With veth ports instead of patch ports the same ports have no type.
+        let veth = parse_reply(&fixture("ovsdb-transact-veth.json")).unwrap();
+        let p = veth[1]
+            .ports
+            .iter()
+            .find(|p| p.name == "int-br-eth2")
+            .unwrap();
+        assert_eq!(p.interfaces[0].kind, "");
+        assert_eq!(p.interfaces[0].patch_peer(), None);
+    }
+
+    #[test]
+    fn malformed_replies_are_errors() {
+        let good = fixture("ovsdb-transact-patch.json");
+        let mut bad_cases = vec![json!({}), json!([]), json!([{}, {}, {}])];
+        // A port pointing at an interface that is not there.
+        let mut dangling = good.clone();
+        dangling[2]["rows"] = json!([]);
+        bad_cases.push(dangling);
+        // A uuid that is not a uuid.
+        let mut bad_uuid = good.clone();
+        bad_uuid[0]["rows"][0]["ports"] = json!(["set", [["uuid"]]]);
+        bad_cases.push(bad_uuid);
+        // A VLAN tag out of range.
+        let mut bad_tag = good.clone();
+        bad_tag[1]["rows"][0]["tag"] = json!(70000);
+        bad_cases.push(bad_tag);
+        let mut op_error = good.clone();
+        op_error[1] = json!({"error": "unknown column", "details": "x"});
+        bad_cases.push(op_error);
+        for bad in bad_cases {
+            assert!(parse_reply(&bad).is_err(), "{bad}");
+        }
     }
 }
