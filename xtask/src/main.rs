@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: setting up a machine, running tests (on the host and in VMs), the
-//! demo. Nothing here ships in pathtrace.
+//! demo, benchmarks. Nothing here ships in pathtrace.
 
+mod bench;
 mod demo;
 mod setup;
 mod sh;
@@ -28,6 +29,8 @@ enum Command {
     Test(test::Options),
     /// Build a small topology, trace a real DHCP exchange through it, remove it.
     Demo,
+    /// Measure discovery on a generated compute-node-sized host (250 namespaces, 1,000 links).
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Vm(o) => vm::run(&o),
         Command::Test(o) => test::run(&o).map(|()| 0),
         Command::Demo => demo::run().map(|()| 0),
+        Command::Bench(o) => bench::run(&o).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

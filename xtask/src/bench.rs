@@ -1,0 +1,265 @@
+//! `cargo xtask bench`: performance figures, measured on this machine in one run.
+//!
+//! Discovery: a compute-node-sized host (250 namespaces, 1,251 links: per namespace a veth end
+//! to the host, a bridge and a local veth pair; in the host namespace 250 veth ends on one
+//! bridge) is generated
+//! with `ip -batch`, then `pathtrace topology --format json` (release build) is timed and its
+//! peak RSS read from wait4(2). The same run times the shell way an engineer would do it, one
+//! `ip link` per namespace (`ip -all netns exec ip -br link`), and reports the ratio: on a
+//! shared, noisy machine a ratio measured in one run means more than an absolute time.
+
+use std::{
+    fs::File,
+    io::Write as _,
+    os::unix::process::ExitStatusExt as _,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::{
+    setup,
+    sh::{cargo, exec, workspace_root},
+};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Namespaces to generate (each holds 4 links and puts one veth end on the host bridge).
+    #[arg(long, default_value_t = 250)]
+    pub namespaces: usize,
+    /// Timed runs of each command.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+}
+
+const PREFIX: &str = "ptbench";
+
+/// The generated namespaces and host bridge; removed on drop, also on failure.
+struct Generated {
+    namespaces: usize,
+}
+
+impl Generated {
+    fn create(n: usize) -> Result<Self> {
+        let me = Self { namespaces: n };
+        let mut host = String::new();
+        host.push_str(&format!("link add {PREFIX}-br type bridge\n"));
+        for i in 0..n {
+            host.push_str(&format!(
+                "netns add {PREFIX}-{i}\n\
+                 link add {PREFIX}v{i} type veth peer name eth0 netns {PREFIX}-{i}\n\
+                 link set {PREFIX}v{i} master {PREFIX}-br up\n"
+            ));
+        }
+        host.push_str(&format!("link set {PREFIX}-br up\n"));
+        batch(None, &host)?;
+        // A local veth pair stands for a container's interface (no dummy module on every host).
+        let inside = "link add br0 type bridge\n\
+                      link add va type veth peer name vb\n\
+                      link set eth0 master br0\n\
+                      link set va master br0\n\
+                      link set br0 up\nlink set eth0 up\nlink set va up\nlink set vb up\n\
+                      link set lo up\n";
+        for i in 0..n {
+            batch(Some(&format!("{PREFIX}-{i}")), inside)?;
+        }
+        Ok(me)
+    }
+}
+
+impl Drop for Generated {
+    fn drop(&mut self) {
+        let mut script = format!("link del {PREFIX}-br\n");
+        for i in 0..self.namespaces {
+            script.push_str(&format!("netns del {PREFIX}-{i}\n"));
+        }
+        // -force: keep going past anything already gone.
+        let _ = batch_force(&script);
+    }
+}
+
+fn batch(netns: Option<&str>, script: &str) -> Result<()> {
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = netns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.args(["-batch", "-"]).stdin(Stdio::piped());
+    let mut child = cmd.spawn().context("cannot run ip")?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes())?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("ip -batch failed ({status})");
+    }
+    Ok(())
+}
+
+fn batch_force(script: &str) -> Result<()> {
+    let mut child = Command::new("ip")
+        .args(["-force", "-batch", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes())?;
+    child.wait()?;
+    Ok(())
+}
+
+struct Sample {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs a command with stdout to `out`, returns wall time and peak RSS.
+fn measure(cmd: &mut Command, out: &Path) -> Result<Sample> {
+    let file = File::create(out)?;
+    let start = Instant::now();
+    let child = cmd
+        .stdout(file)
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the benchmarked command")?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter for wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; status and usage are valid pointers.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    if r != pid {
+        bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    let status = std::process::ExitStatus::from_raw(status);
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr {
+            use std::io::Read as _;
+            let _ = e.read_to_string(&mut err);
+        }
+        bail!("{cmd:?} failed ({status}): {err}");
+    }
+    Ok(Sample {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+pub fn run(opts: &Options) -> Result<()> {
+    setup::run(&setup::Options { host_only: true })?;
+    exec(cargo().args(["build", "--release", "-p", "tracer"]))?;
+    let bin = workspace_root().join("target/release/pathtrace");
+    let results = workspace_root().join("results");
+    std::fs::create_dir_all(&results)?;
+
+    eprintln!(
+        "==> generating {} namespaces with {} links",
+        opts.namespaces,
+        opts.namespaces * 5 + 1
+    );
+    let started = Instant::now();
+    let generated = Generated::create(opts.namespaces)?;
+    eprintln!("    generated in {:.1} s", started.elapsed().as_secs_f64());
+
+    let json = results.join("bench-topology.json");
+    let mut ours = Vec::new();
+    let mut rss = 0;
+    for _ in 0..opts.runs {
+        let s = measure(
+            Command::new(&bin).args(["topology", "--format", "json"]),
+            &json,
+        )?;
+        ours.push(s.wall);
+        rss = rss.max(s.max_rss_kib);
+    }
+    // The figures only count if discovery saw everything that was generated.
+    let topo: serde_json::Value = serde_json::from_reader(File::open(&json)?)?;
+    let in_bench = |v: &serde_json::Value| {
+        v["netns_name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(PREFIX))
+            || v["name"].as_str().is_some_and(|n| n.starts_with(PREFIX))
+    };
+    let links = topo["interfaces"]
+        .as_array()
+        .context("no interfaces in the JSON")?
+        .iter()
+        .filter(|i| in_bench(i) && i["kind"] != "loopback")
+        .count();
+    let namespaces = topo["namespaces"]
+        .as_array()
+        .context("no namespaces in the JSON")?
+        .iter()
+        .filter(|n| n["name"].as_str().is_some_and(|n| n.starts_with(PREFIX)))
+        .count();
+    let peers = topo["edges"]
+        .as_array()
+        .context("no edges")?
+        .iter()
+        .filter(|e| e["kind"] == "veth_peer")
+        .count();
+    let expected_links = opts.namespaces * 5 + 1;
+    if namespaces != opts.namespaces || links < expected_links || peers < opts.namespaces {
+        bail!(
+            "discovery saw {namespaces} namespaces, {links} links, {peers} veth pairs; generated {}, {expected_links}, {}",
+            opts.namespaces,
+            opts.namespaces
+        );
+    }
+
+    let mut shell = Vec::new();
+    for _ in 0..opts.runs {
+        let s = measure(
+            Command::new("ip").args(["-all", "netns", "exec", "ip", "-br", "link"]),
+            &results.join("bench-ip-all-netns.txt"),
+        )?;
+        shell.push(s.wall);
+    }
+    drop(generated);
+
+    let ours = median(ours);
+    let shell = median(shell);
+    let report = serde_json::json!({
+        "namespaces": namespaces,
+        "links": links,
+        "veth_pairs": peers,
+        "runs": opts.runs,
+        "discovery_median_ms": ours.as_secs_f64() * 1e3,
+        "discovery_max_rss_mib": rss as f64 / 1024.0,
+        "ip_all_netns_median_ms": shell.as_secs_f64() * 1e3,
+        "ratio_discovery_to_ip_all_netns": ours.as_secs_f64() / shell.as_secs_f64(),
+    });
+    std::fs::write(
+        results.join("bench-discovery.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!(
+        "discovery: {namespaces} namespaces, {links} links, {peers} veth pairs resolved\n  \
+         pathtrace topology --format json: median {:.0} ms over {} runs, peak RSS {:.1} MiB \
+         (targets: < 1000 ms, < 64 MiB)\n  \
+         ip -all netns exec ip -br link (names only, no peers): median {:.0} ms\n  \
+         ratio pathtrace / shell: {:.2}",
+        ours.as_secs_f64() * 1e3,
+        opts.runs,
+        rss as f64 / 1024.0,
+        shell.as_secs_f64() * 1e3,
+        ours.as_secs_f64() / shell.as_secs_f64()
+    );
+    if ours > Duration::from_secs(1) || rss > 64 * 1024 {
+        bail!("discovery is over its budget (1 s, 64 MiB)");
+    }
+    Ok(())
+}
