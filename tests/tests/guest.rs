@@ -156,6 +156,20 @@ fn seed004(link: BridgeLink) {
         "--output",
         "json",
     ]);
+    if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
+        // The README's example is this output.
+        let text = tracer::run(&[
+            "path",
+            "--dhcp",
+            "--mac",
+            topo.vm_mac,
+            "--libvirt-xml",
+            libvirt,
+        ])
+        .unwrap();
+        let name = format!("path-seed004-{link:?}.txt").to_lowercase();
+        std::fs::write(std::path::Path::new(&dir).join(name), text.stdout).unwrap();
+    }
     let pid = run("ip", &["netns", "pids", &topo.qdhcp]).unwrap();
     let pid = pid.split_whitespace().next().unwrap().to_string();
     let row = |k: &str, n: &str, ns: &str, d: &str, vlan: Option<u64>| {

@@ -6,50 +6,74 @@ use crate::path::{fmt_vlan, Direction, ExpectedPath, HopKind};
 
 pub fn render(p: &ExpectedPath) -> String {
     let mut out = format!("expected path of {} to the {}\n", p.mac, p.goal);
-    let _ = writeln!(
-        out,
-        "{:>3}  {:<11} {:<22} {:<14} {:<7} {:<12} {:<14} {:>5}",
-        "#", "hop", "name", "netns", "dir", "bridge", "vlan", "mtu"
-    );
-    for h in &p.hops {
-        let kind = match h.kind {
-            HopKind::Vm => "vm",
-            HopKind::Interface => "interface",
-            HopKind::LinuxBridge => "bridge",
-            HopKind::OvsBridge => "ovs-bridge",
-            HopKind::OvsPatch => "ovs-patch",
-            HopKind::DhcpServer => "dhcp-server",
-        };
-        let dir = match h.direction {
-            Some(Direction::Ingress) => "ingress",
-            Some(Direction::Egress) => "egress",
-            None => "",
-        };
-        let mut vlan = fmt_vlan(h.vlan);
-        if let Some(r) = &h.vlan_rewrite {
-            vlan = format!("{}->{}", fmt_vlan(r.from), fmt_vlan(r.to));
+    let header = ["#", "hop", "name", "netns", "dir", "bridge", "vlan", "mtu"].map(String::from);
+    let rows: Vec<[String; 8]> = p
+        .hops
+        .iter()
+        .map(|h| {
+            let kind = match h.kind {
+                HopKind::Vm => "vm",
+                HopKind::Interface => "interface",
+                HopKind::LinuxBridge => "bridge",
+                HopKind::OvsBridge => "ovs-bridge",
+                HopKind::OvsPatch => "ovs-patch",
+                HopKind::DhcpServer => "dhcp-server",
+            };
+            let dir = match h.direction {
+                Some(Direction::Ingress) => "ingress",
+                Some(Direction::Egress) => "egress",
+                None => "",
+            };
+            let vlan = match &h.vlan_rewrite {
+                Some(r) => format!("{}->{}", fmt_vlan(r.from), fmt_vlan(r.to)),
+                None => fmt_vlan(h.vlan),
+            };
+            [
+                h.index.to_string(),
+                kind.into(),
+                h.name.clone(),
+                h.netns.clone().unwrap_or_default(),
+                dir.into(),
+                h.bridge.clone().unwrap_or_default(),
+                vlan,
+                h.mtu.map(|m| m.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut width = [0usize; 8];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
         }
+    }
+    let line = |row: &[String; 8]| {
+        let mut l = format!("{:>w$}", row[0], w = width[0]);
+        for (i, cell) in row.iter().enumerate().skip(1) {
+            if i == 7 {
+                l += &format!("  {cell:>w$}", w = width[i]);
+            } else {
+                l += &format!("  {cell:<w$}", w = width[i]);
+            }
+        }
+        l
+    };
+    let _ = writeln!(out, "{}", line(&header));
+    for (h, row) in p.hops.iter().zip(&rows) {
         let _ = writeln!(
             out,
-            "{:>3}  {:<11} {:<22} {:<14} {:<7} {:<12} {:<14} {:>5}{}",
-            h.index,
-            kind,
-            h.name,
-            h.netns.as_deref().unwrap_or(""),
-            dir,
-            h.bridge.as_deref().unwrap_or(""),
-            vlan,
-            h.mtu.map(|m| m.to_string()).unwrap_or_default(),
+            "{}{}",
+            line(row),
             if h.kernel_visible {
                 ""
             } else {
                 "  (not seen by the kernel)"
             }
         );
+        let indent = " ".repeat(width[0] + 2);
         if let Some(port) = &h.ovs_port {
             let _ = writeln!(
                 out,
-                "       ovs port {} on {}{}{}",
+                "{indent}ovs port {} on {}{}{}",
                 port.port,
                 port.bridge,
                 port.ofport
@@ -59,10 +83,10 @@ pub fn render(p: &ExpectedPath) -> String {
             );
         }
         for f in &h.flows {
-            let _ = writeln!(out, "       flow {f}");
+            let _ = writeln!(out, "{indent}flow {f}");
         }
         for n in &h.notes {
-            let _ = writeln!(out, "       ! {n}");
+            let _ = writeln!(out, "{indent}! {n}");
         }
     }
     if let Some(d) = &p.dhcp_server {
