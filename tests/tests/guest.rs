@@ -404,3 +404,109 @@ fn seed004_topology_graph() {
         tree.stdout
     );
 }
+
+#[test]
+fn vlan_sub_interfaces_and_tunnels_are_discovered() {
+    // Seed 002: a VLAN sub-interface of a NIC in a Linux bridge; plus the tunnel devices OVN
+    // and Neutron create. The host kernel lacks 8021q and geneve, so this runs here.
+    for m in ["8021q", "geneve", "vxlan"] {
+        run("modprobe", &[m]).unwrap();
+    }
+    let mut lab = Lab::new("vlan");
+    let host = lab.netns("host").unwrap();
+    let wire = lab.netns("wire").unwrap();
+    let vm = lab.netns("vm").unwrap();
+    lab.veth((&host, "enp6s0"), (&wire, "sw0")).unwrap();
+    lab.veth((&vm, "eth0"), (&host, "vnet0")).unwrap();
+    let ip_in = |ns: &str, args: &[&str]| pathtrace_testbed::cmd::ip(ns, args).unwrap();
+    ip_in(
+        &host,
+        &[
+            "link",
+            "add",
+            "link",
+            "enp6s0",
+            "name",
+            "enp6s0.24",
+            "type",
+            "vlan",
+            "id",
+            "24",
+        ],
+    );
+    ip_in(&host, &["link", "set", "enp6s0.24", "up"]);
+    lab.bridge(&host, "br24", &["enp6s0.24", "vnet0"]).unwrap();
+    ip_in(
+        &host,
+        &[
+            "link",
+            "add",
+            "vx42",
+            "type",
+            "vxlan",
+            "id",
+            "42",
+            "dstport",
+            "4789",
+            "remote",
+            "192.0.2.9",
+        ],
+    );
+    ip_in(
+        &host,
+        &[
+            "link",
+            "add",
+            "gnv7",
+            "type",
+            "geneve",
+            "id",
+            "7",
+            "remote",
+            "192.0.2.9",
+        ],
+    );
+    let graph = json_of(&["topology", "--format", "json", "--netns", &host]);
+    let link = |name: &str| {
+        graph["interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .clone()
+    };
+    let sub = link("enp6s0.24");
+    assert_eq!(sub["kind"], "vlan");
+    assert_eq!(sub["vlan_id"], 24);
+    assert_eq!(sub["link"]["ifindex"], link("enp6s0")["ifindex"]);
+    assert_eq!(sub["master"]["ifindex"], link("br24")["ifindex"]);
+    assert_eq!(link("vx42")["kind"], "vxlan");
+    assert_eq!(link("vx42")["vni"], 42);
+    assert_eq!(link("gnv7")["kind"], "geneve");
+    assert_eq!(link("gnv7")["vni"], 7);
+
+    // The VM's frames leave the host tagged 24 on the NIC, untagged before it.
+    let mac = lab.mac_of(&vm, "eth0").unwrap();
+    let to = format!("{wire}:sw0");
+    let path = json_of(&["path", "--mac", &mac, "--to", &to, "--output", "json"]);
+    let rows: Vec<(String, Option<u64>)> = path["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["name"].as_str().unwrap().to_string(), h["vlan"].as_u64()))
+        .collect();
+    let expect = |n: &str, v: Option<u64>| (n.to_string(), v);
+    assert_eq!(
+        rows,
+        [
+            expect("eth0", None),
+            expect("vnet0", None),
+            expect("br24", None),
+            expect("enp6s0.24", None),
+            expect("enp6s0", Some(24)),
+            expect("sw0", Some(24)),
+        ],
+        "{path:#}"
+    );
+}
