@@ -599,3 +599,131 @@ fn direction(
 pub fn fmt_vlan(v: Option<u16>) -> String {
     v.map_or("untagged".into(), |v| format!("VLAN {v}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{
+        model::{Interface, OvsBridge, OvsInterface, OvsPort},
+        sources::openflow::parse_dump,
+    };
+
+    fn link(netns: u32, ifindex: u32, name: &str, kind: LinkKind) -> Interface {
+        Interface {
+            key: IfaceKey { netns, ifindex },
+            netns_name: if netns == 1 {
+                "root".into()
+            } else {
+                "vm".into()
+            },
+            name: name.into(),
+            kind,
+            kind_name: None,
+            mac: Some(Mac([2, 0, 0, 0, netns as u8, ifindex as u8])),
+            mtu: 1500,
+            oper_state: "up".into(),
+            admin_up: true,
+            master: None,
+            link: None,
+            vlan_id: None,
+            vni: None,
+            addresses: Vec::new(),
+        }
+    }
+
+    fn port(name: &str, ofport: i64, tag: Option<u16>, netdev: IfaceKey) -> OvsPort {
+        OvsPort {
+            name: name.into(),
+            tag,
+            trunks: Vec::new(),
+            vlan_mode: None,
+            interfaces: vec![OvsInterface {
+                name: name.into(),
+                kind: String::new(),
+                ofport: Some(ofport),
+                options: Default::default(),
+                external_ids: Default::default(),
+                mtu: None,
+                mac_in_use: None,
+                link_state: None,
+                error: None,
+                netdev: Some(netdev),
+            }],
+        }
+    }
+
+    /// vm:eth0 <-> qvo (br-int access port, tag 7) ; eth1 (trunk, physical uplink).
+    fn hand_built(flows: &str) -> Topology {
+        let key = |netns, ifindex| IfaceKey { netns, ifindex };
+        let mut eth0 = link(2, 2, "eth0", LinkKind::Veth);
+        eth0.link = Some(key(1, 5));
+        let datapath = link(1, 3, "ovs-system", LinkKind::Openvswitch);
+        let mut qvo = link(1, 5, "qvo", LinkKind::Veth);
+        qvo.link = Some(key(2, 2));
+        qvo.master = Some(key(1, 3));
+        let mut eth1 = link(1, 6, "eth1", LinkKind::Physical);
+        eth1.master = Some(key(1, 3));
+        Topology {
+            interfaces: vec![eth0, datapath, qvo, eth1],
+            ovs_bridges: vec![OvsBridge {
+                name: "br-int".into(),
+                datapath_type: "system".into(),
+                fail_mode: None,
+                ports: vec![
+                    port("qvo", 1, Some(7), key(1, 5)),
+                    port("eth1", 2, None, key(1, 6)),
+                ],
+                flows: parse_dump(flows).unwrap(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn access_port_tags_and_trunk_carries_the_tag_to_the_uplink() {
+        let topo = hand_built("priority=1 actions=NORMAL\n");
+        let mac = Mac([2, 0, 0, 0, 2, 2]);
+        let p = compute(&topo, mac, &Goal::Uplink).unwrap();
+        let rows: Vec<(&str, Option<Direction>, Option<u16>)> = p
+            .hops
+            .iter()
+            .map(|h| (h.name.as_str(), h.direction, h.vlan))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("eth0", Some(Direction::Egress), None),
+                ("qvo", Some(Direction::Ingress), None),
+                ("br-int", None, Some(7)),
+                ("eth1", Some(Direction::Egress), Some(7)),
+            ]
+        );
+        assert_eq!(p.hops[1].ovs_port.as_ref().unwrap().tag, Some(7));
+        assert!(!p.hops[2].kernel_visible);
+        assert_eq!(p.blocked_at, None);
+    }
+
+    #[test]
+    fn a_drop_flow_blocks_the_path_at_its_bridge() {
+        let topo = hand_built("priority=5,in_port=1 actions=drop\npriority=1 actions=NORMAL\n");
+        let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
+        assert_eq!(p.blocked_at, Some(3));
+        assert!(
+            p.hops[2]
+                .notes
+                .iter()
+                .any(|n| n.contains("dropped by flow")),
+            "{:?}",
+            p.hops[2].notes
+        );
+    }
+
+    #[test]
+    fn unknown_mac_names_the_closest() {
+        let topo = hand_built("priority=1 actions=NORMAL\n");
+        let err = compute(&topo, Mac([2, 0, 0, 0, 2, 3]), &Goal::Uplink)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("02:00:00:00:02:02 (vm:eth0)"), "{err}");
+    }
+}
