@@ -155,3 +155,28 @@ impl TracerOutput {
             .unwrap_or_else(|| panic!("no summary record in {self:?}"))
     }
 }
+
+/// Runs pathtrace, requires success, and parses its stdout as one JSON document (`topology
+/// --format json`, `path --output json`).
+pub fn run_json(args: &[&str]) -> Result<Value> {
+    let out = run(args)?;
+    if !out.status.success() {
+        bail!("pathtrace {args:?} failed: {out:?}");
+    }
+    serde_json::from_str(&out.stdout).with_context(|| format!("not JSON: {}", out.stdout))
+}
+
+/// The element of the JSON array `list` whose `field` equals `value`.
+pub fn named<'a>(list: &'a Value, field: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|a| a.iter().find(|e| e[field] == value))
+        .unwrap_or_else(|| panic!("no element with {field} = {value:?} in {list:#}"))
+}
+
+/// What `pathtrace topology` says of one source (`found`, `absent`, `failed`).
+pub fn source_status(topo: &Value, source: &str) -> String {
+    named(&topo["sources"], "source", source)["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}

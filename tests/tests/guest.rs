@@ -7,7 +7,8 @@ use pathtrace_testbed::{
     dhcp::{acquire_lease, DhcpClient},
     kernel_state::{attached_programs, qdisc_kinds},
     topologies::{BridgeLink, DhcpOnBridge, Seed004},
-    tracer, Lab, Tracer,
+    tracer::{self, named, source_status},
+    Lab, Tracer,
 };
 use serde_json::Value;
 
@@ -79,9 +80,7 @@ fn dhcp_exchange_is_seen_with_the_netlink_fallback() {
 }
 
 fn json_of(args: &[&str]) -> Value {
-    let out = tracer::run(args).unwrap();
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+    tracer::run_json(args).unwrap()
 }
 
 /// The columns pathtrace selects (tracer/src/topology/sources/ovsdb.rs), for capturing a
@@ -300,41 +299,17 @@ fn seed004_topology_graph() {
     let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
     let libvirt = topo.libvirt_dir.to_str().unwrap();
     let graph = json_of(&["topology", "--format", "json", "--libvirt-xml", libvirt]);
-    let status = |s: &str| {
-        graph["sources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["source"] == s)
-            .map(|r| r["status"].as_str().unwrap().to_string())
-    };
     for s in ["netlink", "ovsdb", "openflow", "libvirt", "dnsmasq"] {
         assert_eq!(
-            status(s).as_deref(),
-            Some("found"),
+            source_status(&graph, s),
+            "found",
             "{s}: {:#}",
             graph["sources"]
         );
     }
-    let bridge = |n: &str| {
-        graph["ovs_bridges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["name"] == n)
-            .unwrap_or_else(|| panic!("no {n}"))
-            .clone()
-    };
+    let bridge = |n: &str| named(&graph["ovs_bridges"], "name", n).clone();
     let br_int = bridge("br-int");
-    let port = |b: &Value, n: &str| {
-        b["ports"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == n)
-            .unwrap_or_else(|| panic!("no port {n}"))
-            .clone()
-    };
+    let port = |b: &Value, n: &str| named(&b["ports"], "name", n).clone();
     let qvo = port(&br_int, &topo.qvo);
     assert_eq!(qvo["tag"], 1);
     assert_eq!(
@@ -467,15 +442,7 @@ fn vlan_sub_interfaces_and_tunnels_are_discovered() {
         ],
     );
     let graph = json_of(&["topology", "--format", "json", "--netns", &host]);
-    let link = |name: &str| {
-        graph["interfaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["name"] == name)
-            .unwrap_or_else(|| panic!("no {name}"))
-            .clone()
-    };
+    let link = |name: &str| named(&graph["interfaces"], "name", name).clone();
     let sub = link("enp6s0.24");
     assert_eq!(sub["kind"], "vlan");
     assert_eq!(sub["vlan_id"], 24);

@@ -6,14 +6,13 @@ use std::collections::BTreeSet;
 use pathtrace_testbed::{
     cmd::{in_netns, run},
     topologies::LinuxComputeNode,
-    tracer, Lab,
+    tracer::{self, source_status},
+    Lab,
 };
 use serde_json::Value;
 
 fn json_of(args: &[&str]) -> Value {
-    let out = tracer::run(args).unwrap();
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+    tracer::run_json(args).unwrap()
 }
 
 /// `netns:name` for a node id of the graph, if it is an interface.
@@ -125,17 +124,9 @@ fn every_edge_of_a_compute_node_is_discovered() {
     assert_eq!(host["macs"][0], node.vm_mac.as_str());
     assert_eq!(host["ip"], node.reserved_ip);
     // No OVS and no libvirt on this host: said, not failed.
-    let status = |s: &str| {
-        topo["sources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["source"] == s)
-            .map(|r| r["status"].as_str().unwrap().to_string())
-    };
-    assert_eq!(status("netlink").as_deref(), Some("found"));
-    assert_eq!(status("libvirt").as_deref(), Some("absent"));
-    assert_eq!(status("dnsmasq").as_deref(), Some("found"));
+    assert_eq!(source_status(&topo, "netlink"), "found");
+    assert_eq!(source_status(&topo, "libvirt"), "absent");
+    assert_eq!(source_status(&topo, "dnsmasq"), "found");
 }
 
 #[test]
