@@ -180,3 +180,18 @@ pub fn source_status(topo: &Value, source: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Each hop of a `path --output json` document as (kind, name, netns, direction), with `""`
+/// for absent fields: what the path tests compare against the expected walk.
+pub fn hop_rows(path: &Value) -> Vec<(String, String, String, String)> {
+    path["hops"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            let s = |k: &str| h[k].as_str().unwrap_or("").to_string();
+            (s("kind"), s("name"), s("netns"), s("direction"))
+        })
+        .collect()
+}

@@ -109,23 +109,35 @@ fn capture_fixtures(topo: &Seed004, suffix: &str) {
     std::fs::copy(xml, dir.join("virsh-dumpxml.xml")).unwrap();
 }
 
+/// `pathtrace path --dhcp` for the seed's VM, found through its domain XML.
+fn dhcp_path_args<'a>(topo: &'a Seed004, extra: &[&'a str]) -> Vec<&'a str> {
+    let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let mut args = vec![
+        "path",
+        "--dhcp",
+        "--mac",
+        topo.vm_mac,
+        "--libvirt-xml",
+        libvirt,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn dhcp_path_json(topo: &Seed004, extra: &[&str]) -> Value {
+    let mut args = dhcp_path_args(topo, extra);
+    args.extend(["--output", "json"]);
+    json_of(&args)
+}
+
 type HopRow = (String, String, String, String, Option<u64>);
 
+/// [`tracer::hop_rows`] plus the VLAN of each hop.
 fn hops_of(path: &Value) -> Vec<HopRow> {
-    path["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            let s = |k: &str| h[k].as_str().unwrap_or("").to_string();
-            (
-                s("kind"),
-                s("name"),
-                s("netns"),
-                s("direction"),
-                h["vlan"].as_u64(),
-            )
-        })
+    tracer::hop_rows(path)
+        .into_iter()
+        .zip(path["hops"].as_array().unwrap())
+        .map(|((kind, name, netns, dir), h)| (kind, name, netns, dir, h["vlan"].as_u64()))
         .collect()
 }
 
@@ -144,28 +156,10 @@ fn seed004(link: BridgeLink) {
     let lease = acquire_lease(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient).unwrap();
     assert_eq!(lease, topo.reserved_ip);
 
-    let libvirt = topo.libvirt_dir.to_str().unwrap();
-    let path = json_of(&[
-        "path",
-        "--dhcp",
-        "--mac",
-        topo.vm_mac,
-        "--libvirt-xml",
-        libvirt,
-        "--output",
-        "json",
-    ]);
+    let path = dhcp_path_json(&topo, &[]);
     if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
         // The README's example is this output.
-        let text = tracer::run(&[
-            "path",
-            "--dhcp",
-            "--mac",
-            topo.vm_mac,
-            "--libvirt-xml",
-            libvirt,
-        ])
-        .unwrap();
+        let text = tracer::run(&dhcp_path_args(&topo, &[])).unwrap();
         let name = format!("path-seed004-{link:?}.txt").to_lowercase();
         std::fs::write(std::path::Path::new(&dir).join(name), text.stdout).unwrap();
     }
@@ -239,18 +233,7 @@ fn seed004(link: BridgeLink) {
 
     // The same through an explicitly named socket (OVS in a container exposes only that).
     let socket = format!("unix:{}", topo.ovs.socket().display());
-    let again = json_of(&[
-        "path",
-        "--dhcp",
-        "--mac",
-        topo.vm_mac,
-        "--libvirt-xml",
-        libvirt,
-        "--ovsdb",
-        &socket,
-        "--output",
-        "json",
-    ]);
+    let again = dhcp_path_json(&topo, &["--ovsdb", &socket]);
     assert_eq!(hops_of(&again), expected);
 
     // Without the VLAN translation the topology itself says where the packet stops.
@@ -263,16 +246,7 @@ fn seed004(link: BridgeLink) {
             ],
         )
         .unwrap();
-    let broken = json_of(&[
-        "path",
-        "--dhcp",
-        "--mac",
-        topo.vm_mac,
-        "--libvirt-xml",
-        libvirt,
-        "--output",
-        "json",
-    ]);
+    let broken = dhcp_path_json(&topo, &[]);
     let at = broken["blocked_at"].as_u64().expect("blocked") as usize;
     assert_eq!(broken["hops"][at - 1]["name"], "br-eth2", "{broken:#}");
     assert!(

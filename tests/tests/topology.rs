@@ -205,18 +205,6 @@ fn dot_output_renders_with_graphviz() {
     assert!(svg.contains("qbr"), "{svg}");
 }
 
-fn hop_summary(path: &Value) -> Vec<(String, String, String, String)> {
-    path["hops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            let s = |k: &str| h[k].as_str().unwrap_or("").to_string();
-            (s("kind"), s("name"), s("netns"), s("direction"))
-        })
-        .collect()
-}
-
 #[test]
 fn dhcp_path_runs_from_the_vm_to_its_dnsmasq() {
     let mut lab = Lab::new("path");
@@ -228,7 +216,7 @@ fn dhcp_path_runs_from_the_vm_to_its_dnsmasq() {
         (k.to_string(), n.to_string(), ns.to_string(), d.to_string())
     };
     assert_eq!(
-        hop_summary(&path),
+        tracer::hop_rows(&path),
         vec![
             t("interface", "eth0", &node.vm, "egress"),
             t("interface", "tapvm", &node.hv, "ingress"),
@@ -266,7 +254,7 @@ fn dhcp_path_runs_from_the_vm_to_its_dnsmasq() {
         "--output",
         "json",
     ]);
-    let names: Vec<String> = hop_summary(&path).into_iter().map(|h| h.1).collect();
+    let names: Vec<String> = tracer::hop_rows(&path).into_iter().map(|h| h.1).collect();
     assert_eq!(
         names,
         ["eth0", "tapvm", "qbr", "qvb", "qvo", "brs", "up0", "up1"]

@@ -5,4 +5,4 @@ mod guard;
 mod table;
 
 pub use guard::NetnsGuard;
-pub use table::{Netns, NetnsTable, OWN_NETNS_LABEL};
+pub use table::{netns_of_pid, Netns, NetnsTable, OWN_NETNS_LABEL};

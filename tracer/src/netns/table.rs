@@ -68,14 +68,11 @@ impl NetnsTable {
         // across runs (the container's init, not a short-lived `ip netns exec`).
         pids.sort_unstable();
         for pid in pids {
-            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
             // A process that exited meanwhile, or a kernel thread we may not inspect: skip.
-            let Some(ino) = std::fs::read_link(&path)
-                .ok()
-                .and_then(|l| parse_ns_link(&l.to_string_lossy()))
-            else {
+            let Some(ino) = netns_of_pid(pid) else {
                 continue;
             };
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
             if !self.by_ino.contains_key(&ino) {
                 self.insert(ino, format!("pid:{pid}"), path);
             }
@@ -152,6 +149,12 @@ impl NetnsTable {
             None => format!("netns:[{ino}]"),
         }
     }
+}
+
+/// The network namespace inode of a process, if it still exists and may be inspected.
+pub fn netns_of_pid(pid: u32) -> Option<u32> {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+    parse_ns_link(&link.to_string_lossy())
 }
 
 /// Parses the target of a `/proc/PID/ns/net` link, `net:[4026531840]`.

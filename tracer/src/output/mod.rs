@@ -1,6 +1,14 @@
 //! Renderers. They format; they take no decisions.
 
 pub mod json;
+
+/// The snake_case name an enum has in the JSON output, so text, DOT and JSON agree.
+pub fn json_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
 pub mod text;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

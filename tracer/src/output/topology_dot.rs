@@ -20,10 +20,7 @@ pub fn render(topo: &Topology) -> String {
             quote(&format!("netns {}", ns.name))
         );
         for i in topo.interfaces.iter().filter(|i| i.key.netns == ns.ino) {
-            let kind = serde_json::to_value(i.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = super::json_name(&i.kind);
             let shape = if kind == "bridge" { "box" } else { "ellipse" };
             let _ = writeln!(
                 out,
@@ -77,10 +74,7 @@ pub fn render(topo: &Topology) -> String {
             EdgeKind::LowerDevice => "style=dotted",
             _ => "",
         };
-        let label = serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let label = super::json_name(&e.kind);
         let _ = writeln!(
             out,
             "  {} -- {} [label={}{}{style}];",

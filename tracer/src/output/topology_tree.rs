@@ -208,7 +208,9 @@ fn describe(topo: &Topology, i: &Interface) -> String {
         "{} {} {}",
         i.key.ifindex,
         i.name,
-        i.kind_name.clone().unwrap_or_else(|| kind_name(i.kind))
+        i.kind_name
+            .clone()
+            .unwrap_or_else(|| super::json_name(&i.kind))
     );
     if let Some(v) = i.vlan_id {
         let _ = write!(s, " id {v}");
@@ -225,8 +227,8 @@ fn describe(topo: &Topology, i: &Interface) -> String {
     }
     if let Some(master) = i.master.and_then(|m| topo.interface(m)) {
         if master.kind == LinkKind::Openvswitch {
-            if let Some((b, _)) = crate::topology::graph::find_ovs_port(topo, &i.name) {
-                let _ = write!(s, " [ovs {b}]");
+            if let Some((b, _)) = topo.ovs_port_of(&i.name) {
+                let _ = write!(s, " [ovs {}]", topo.ovs_bridges[b].name);
             }
         }
     }
@@ -250,11 +252,4 @@ fn where_is(topo: &Topology, k: IfaceKey, name: &str) -> String {
     } else {
         format!("{}:{name}", topo.netns_name(k.netns))
     }
-}
-
-fn kind_name(k: LinkKind) -> String {
-    serde_json::to_value(k)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

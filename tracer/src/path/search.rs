@@ -53,7 +53,7 @@ impl Graph {
                         link(Node::OvsPort(bi, pi), Node::Iface(k));
                     }
                     if let Some(peer) = iface.patch_peer() {
-                        if let Some(other) = find_port(topo, peer) {
+                        if let Some(other) = topo.ovs_port_of(peer) {
                             if (bi, pi) < other {
                                 link(Node::OvsPort(bi, pi), Node::OvsPort(other.0, other.1));
                             }
@@ -125,13 +125,4 @@ impl Graph {
         walk.reverse();
         Some(walk)
     }
-}
-
-pub fn find_port(topo: &Topology, iface: &str) -> Option<(usize, usize)> {
-    topo.ovs_bridges.iter().enumerate().find_map(|(bi, b)| {
-        b.ports
-            .iter()
-            .position(|p| p.interfaces.iter().any(|i| i.name == iface))
-            .map(|pi| (bi, pi))
-    })
 }

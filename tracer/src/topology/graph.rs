@@ -93,8 +93,12 @@ pub fn edges(topo: &Topology) -> Vec<Edge> {
                     );
                 }
                 if let Some(peer) = iface.patch_peer() {
-                    if let Some((pb, pp)) = find_ovs_port(topo, peer) {
-                        let (a, z) = (ovs_port_id(&b.name, &p.name), ovs_port_id(pb, pp));
+                    if let Some((pb, pp)) = topo.ovs_port_of(peer) {
+                        let other = &topo.ovs_bridges[pb];
+                        let (a, z) = (
+                            ovs_port_id(&b.name, &p.name),
+                            ovs_port_id(&other.name, &other.ports[pp].name),
+                        );
                         if a < z {
                             push(a, z, EdgeKind::PatchPeer);
                         }
@@ -116,14 +120,4 @@ pub fn edges(topo: &Topology) -> Vec<Edge> {
         }
     }
     out
-}
-
-/// The (bridge, port) whose interface is named `iface`.
-pub fn find_ovs_port<'a>(topo: &'a Topology, iface: &str) -> Option<(&'a str, &'a str)> {
-    topo.ovs_bridges.iter().find_map(|b| {
-        b.ports
-            .iter()
-            .find(|p| p.interfaces.iter().any(|i| i.name == iface))
-            .map(|p| (b.name.as_str(), p.name.as_str()))
-    })
 }

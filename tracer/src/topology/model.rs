@@ -236,6 +236,16 @@ impl Topology {
         self.interfaces.iter().find(|i| i.key == key)
     }
 
+    /// (bridge, port) indexes of the OVS port whose interface is named `iface`.
+    pub fn ovs_port_of(&self, iface: &str) -> Option<(usize, usize)> {
+        self.ovs_bridges.iter().enumerate().find_map(|(bi, b)| {
+            b.ports
+                .iter()
+                .position(|p| p.interfaces.iter().any(|i| i.name == iface))
+                .map(|pi| (bi, pi))
+        })
+    }
+
     pub fn netns_name(&self, ino: u32) -> String {
         self.namespaces
             .iter()

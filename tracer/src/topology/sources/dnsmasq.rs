@@ -239,13 +239,7 @@ pub fn processes() -> Vec<Process> {
             .skip(1)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        let netns = std::fs::read_link(dir.join("ns/net")).ok().and_then(|l| {
-            l.to_string_lossy()
-                .strip_prefix("net:[")?
-                .strip_suffix(']')?
-                .parse()
-                .ok()
-        });
+        let netns = crate::netns::netns_of_pid(pid);
         out.push(Process { pid, args, netns });
     }
     out.sort_by_key(|p| p.pid);
