@@ -43,6 +43,7 @@ struct Generated {
 
 impl Generated {
     fn create(n: usize) -> Result<Self> {
+        Self::remove(n);
         let me = Self { namespaces: n };
         let mut host = String::new();
         host.push_str(&format!("link add {PREFIX}-br type bridge\n"));
@@ -69,14 +70,23 @@ impl Generated {
     }
 }
 
-impl Drop for Generated {
-    fn drop(&mut self) {
+impl Generated {
+    /// Removes everything a run creates, also what a killed run left. The host-side veth ends
+    /// are deleted explicitly: `netns del` frees a namespace (and the peers in it) only later,
+    /// in a kernel work queue, and the next run would find the names taken.
+    fn remove(namespaces: usize) {
         let mut script = format!("link del {PREFIX}-br\n");
-        for i in 0..self.namespaces {
-            script.push_str(&format!("netns del {PREFIX}-{i}\n"));
+        for i in 0..namespaces {
+            script.push_str(&format!("link del {PREFIX}v{i}\nnetns del {PREFIX}-{i}\n"));
         }
         // -force: keep going past anything already gone.
         let _ = batch_force(&script);
+    }
+}
+
+impl Drop for Generated {
+    fn drop(&mut self) {
+        Self::remove(self.namespaces);
     }
 }
 
