@@ -2,8 +2,9 @@
 //! and DHCP clients, the real pathtrace binary with its eBPF programs attached. Need root.
 
 use pathtrace_testbed::{
-    cmd::{in_netns, run},
+    cmd::{in_netns, ip, run},
     dhcp::{acquire_lease, DhcpClient},
+    journeys::{assert_hops_are_where_they_say, by_fingerprint, place, Place},
     kernel_state::{attached_programs, filters, pathtrace_programs_loaded, qdisc_kinds},
     serial,
     topologies::DhcpOnBridge,
@@ -107,6 +108,32 @@ fn dhcp_exchange(client: DhcpClient) {
         assert!(h["ifindex"].as_u64().unwrap() > 0, "{h}");
         assert_ne!(h["netns_ino"], 0, "{h}");
     }
+    // One fingerprint per packet: every hop of one message (type, xid, secs) carries the same
+    // fingerprint, and no two messages share one.
+    for (fp, group) in by_fingerprint(&hops) {
+        let ids: std::collections::BTreeSet<_> = group
+            .iter()
+            .map(|h| {
+                (
+                    h["dhcp"]["message"].to_string(),
+                    h["dhcp"]["xid"].to_string(),
+                    h["dhcp"]["secs"].to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "fingerprint {fp} spans several messages: {ids:?}"
+        );
+    }
+    let discover_fps: std::collections::BTreeSet<_> = hops
+        .iter()
+        .filter(|h| h["dhcp"]["message"] == "DISCOVER" && h["dhcp"]["secs"] == 0)
+        .map(|h| h["fingerprint"].to_string())
+        .collect();
+    assert_eq!(discover_fps.len(), 1, "first DISCOVER: {discover_fps:?}");
+    assert_hops_are_where_they_say(&hops);
     // One transaction: DISCOVER and REQUEST of one exchange share the xid.
     let xid =
         |m: &str| hops.iter().find(|h| h["dhcp"]["message"] == m).unwrap()["dhcp"]["xid"].clone();
@@ -155,7 +182,7 @@ fn ping_is_seen_then_signal_cleans_up(signal: i32, mode: &str) {
     let out = tracer.stop(signal).unwrap();
     assert!(out.status.success(), "{out:?}");
     let hops = out.hops();
-    let icmp = |h: &&Value| h["ipv4"]["proto"] == 1;
+    let icmp = |h: &&Value| h["ip"]["proto"] == 1;
     let at = |ns: &str, dev: &str, hook: &str| {
         hops.iter()
             .filter(icmp)
@@ -275,6 +302,15 @@ fn non_matching_traffic_produces_no_events() {
 
 #[test]
 fn nftables_drop_is_reported_with_its_reason() {
+    nftables_drop_with("auto", "tp_btf/kfree_skb");
+}
+
+#[test]
+fn nftables_drop_is_reported_by_the_classic_tracepoint_fallback() {
+    nftables_drop_with("tracepoint", "tracepoint/skb:kfree_skb");
+}
+
+fn nftables_drop_with(drop_hook: &str, expected_hook: &str) {
     let _serial = serial();
     let mut lab = Lab::new("drop");
     let (a, b) = veth_pair(&mut lab);
@@ -286,7 +322,7 @@ fn nftables_drop_is_reported_with_its_reason() {
     .unwrap();
     let mac_a = lab.mac_of(&a, "va").unwrap();
     let ifaces = [format!("{a}:va"), format!("{b}:vb")];
-    let args = trace_args(&["--filter-mac", &mac_a], &ifaces);
+    let args = trace_args(&["--filter-mac", &mac_a, "--drop-hook", drop_hook], &ifaces);
     let tracer = Tracer::start(&args).unwrap();
     let _ = run(
         "ip",
@@ -305,6 +341,15 @@ fn nftables_drop_is_reported_with_its_reason() {
         ],
     );
     let out = tracer.stop(libc::SIGINT).unwrap();
+    let hooks = &out.summary()["hooks"];
+    assert!(
+        hooks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["hook"] == expected_hook && h["active"] == true),
+        "{hooks}"
+    );
     let drops: Vec<_> = out
         .hops()
         .into_iter()
@@ -313,9 +358,233 @@ fn nftables_drop_is_reported_with_its_reason() {
     assert!(
         drops.iter().any(|d| d["drop_reason"] == "NETFILTER_DROP"
             && d["netns"] == b.as_str()
-            && d["ipv4"]["proto"] == 1),
+            && d["ip"]["proto"] == 1),
         "no NETFILTER_DROP of the ICMP request in {b}: {drops:#?}"
     );
+    // The dropped request is the packet that left va: same fingerprint.
+    let hops = out.hops();
+    let dropped = drops
+        .iter()
+        .find(|d| d["drop_reason"] == "NETFILTER_DROP")
+        .unwrap();
+    assert!(hops
+        .iter()
+        .any(|h| h["fingerprint"] == dropped["fingerprint"]
+            && h["ifname"] == "va"
+            && h["hook"] == "egress"));
+}
+
+/// a:eth0 ── pa [sw: br0] pb ── b:eth0, 10.89.0.1 and .2.
+fn bridged_pair(lab: &mut Lab) -> (String, String, String) {
+    let a = lab.netns("a").unwrap();
+    let sw = lab.netns("sw").unwrap();
+    let b = lab.netns("b").unwrap();
+    lab.veth((&a, "eth0"), (&sw, "pa")).unwrap();
+    lab.veth((&b, "eth0"), (&sw, "pb")).unwrap();
+    lab.bridge(&sw, "br0", &["pa", "pb"]).unwrap();
+    lab.addr(&a, "eth0", "10.89.0.1/24").unwrap();
+    lab.addr(&b, "eth0", "10.89.0.2/24").unwrap();
+    (a, sw, b)
+}
+
+#[test]
+fn ping_across_a_bridge_is_one_fingerprint_per_packet_hop_by_hop() {
+    let _serial = serial();
+    let mut lab = Lab::new("fp");
+    let (a, sw, b) = bridged_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "eth0").unwrap();
+    let ifaces = [format!("{a}:eth0"), format!("{sw}:*"), format!("{b}:eth0")];
+    let args = trace_args(
+        &[
+            "--filter-mac",
+            &mac_a,
+            "--filter-proto",
+            "icmp",
+            "--snapshot-len",
+            "64",
+            "--output-snapshot",
+        ],
+        &ifaces,
+    );
+    let tracer = Tracer::start(&args).unwrap();
+    ping(&a, "10.89.0.2", "3");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let hops: Vec<Value> = out
+        .hops()
+        .into_iter()
+        .filter(|h| h["hook"] != "drop")
+        .collect();
+    let (a, sw, b) = (a.as_str(), sw.as_str(), b.as_str());
+    let request = [
+        (a, "eth0", "egress"),
+        (sw, "pa", "ingress"),
+        (sw, "pb", "egress"),
+        (b, "eth0", "ingress"),
+    ];
+    let reply = [
+        (b, "eth0", "egress"),
+        (sw, "pb", "ingress"),
+        (sw, "pa", "egress"),
+        (a, "eth0", "ingress"),
+    ];
+    let packets = by_fingerprint(&hops);
+    // 3 echo requests and 3 replies: six packets, each seen exactly at its four hops in order.
+    assert_eq!(packets.len(), 6, "{hops:#?}");
+    for (fp, group) in &packets {
+        let kind = group[0]["icmp"]["type"].as_u64().unwrap();
+        let seq = &group[0]["icmp"]["seq"];
+        let places: Vec<_> = group.iter().map(|h| place(h)).collect();
+        let want = if kind == 8 { &request } else { &reply };
+        let want: Vec<_> = want
+            .iter()
+            .map(|(n, i, h)| (n.to_string(), i.to_string(), h.to_string()))
+            .collect();
+        assert_eq!(places, want, "packet {fp} (icmp type {kind} seq {seq})");
+        assert!(
+            group
+                .iter()
+                .all(|h| &h["icmp"]["seq"] == seq && h["icmp"]["type"] == kind),
+            "{fp}: {group:#?}"
+        );
+        // The snapshot is the frame from its Ethernet header: destination MAC first.
+        let dst = group[0]["dst_mac"].as_str().unwrap().replace(':', "");
+        let snap = group[0]["snapshot"].as_str().unwrap();
+        assert_eq!(snap.len(), 128, "64 bytes in hex");
+        assert!(snap.starts_with(&dst), "{snap} vs {dst}");
+    }
+    assert_hops_are_where_they_say(&hops);
+    assert_eq!(out.summary()["lost_events"], 0);
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn vxlan_inner_packet_is_matched_on_the_underlay() {
+    let _serial = serial();
+    let mut lab = Lab::new("vx");
+    let u1 = lab.netns("u1").unwrap();
+    let u2 = lab.netns("u2").unwrap();
+    lab.veth((&u1, "ul0"), (&u2, "ul0")).unwrap();
+    lab.addr(&u1, "ul0", "10.90.0.1/24").unwrap();
+    lab.addr(&u2, "ul0", "10.90.0.2/24").unwrap();
+    for (ns, local, remote, overlay) in [
+        (&u1, "10.90.0.1", "10.90.0.2", "192.168.90.1/24"),
+        (&u2, "10.90.0.2", "10.90.0.1", "192.168.90.2/24"),
+    ] {
+        ip(
+            ns,
+            &[
+                "link", "add", "vx0", "type", "vxlan", "id", "42", "local", local, "remote",
+                remote, "dstport", "4789", "dev", "ul0",
+            ],
+        )
+        .unwrap();
+        lab.addr(ns, "vx0", overlay).unwrap();
+        ip(ns, &["link", "set", "vx0", "up"]).unwrap();
+    }
+    let inner_mac = lab.mac_of(&u1, "vx0").unwrap();
+    // The underlay MACs are not the filter's: only the encapsulated frame can match.
+    let ifaces = [
+        format!("{u1}:vx0"),
+        format!("{u1}:ul0"),
+        format!("{u2}:ul0"),
+    ];
+    let args = trace_args(
+        &[
+            "--filter-mac",
+            &inner_mac,
+            "--filter-proto",
+            "icmp",
+            "--no-drops",
+        ],
+        &ifaces,
+    );
+    let tracer = Tracer::start(&args).unwrap();
+    ping(&u1, "192.168.90.2", "2");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let hops = out.hops();
+    let requests: Vec<&Value> = hops.iter().filter(|h| h["icmp"]["type"] == 8).collect();
+    let packets = by_fingerprint(requests.iter().copied());
+    assert_eq!(packets.len(), 2, "two echo requests: {hops:#?}");
+    for (fp, group) in packets {
+        let places: Vec<_> = group.iter().map(|h| place(h)).collect();
+        let want: Vec<Place> = [
+            (u1.as_str(), "vx0", "egress"),
+            (u1.as_str(), "ul0", "egress"),
+            (u2.as_str(), "ul0", "ingress"),
+        ]
+        .iter()
+        .map(|(n, i, h)| (n.to_string(), i.to_string(), h.to_string()))
+        .collect();
+        assert_eq!(places, want, "request {fp}");
+        // Overlay hop: plain. Underlay hops: the inner packet, with the tunnel around it.
+        assert!(group[0]["tunnel"].is_null(), "{}", group[0]);
+        for h in &group[1..] {
+            assert_eq!(h["ip"]["src"], "192.168.90.1", "{h}");
+            assert_eq!(h["src_mac"], inner_mac.as_str(), "{h}");
+            assert_eq!(h["tunnel"]["kind"], "vxlan", "{h}");
+            assert_eq!(h["tunnel"]["vni"], 42, "{h}");
+            assert_eq!(h["tunnel"]["outer_src"], "10.90.0.1", "{h}");
+            assert_eq!(h["tunnel"]["outer_dst"], "10.90.0.2", "{h}");
+        }
+    }
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn host_proto_and_port_filters_select_in_the_kernel() {
+    let _serial = serial();
+    let mut lab = Lab::new("filt");
+    let (a, b) = veth_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    // Every criterion at once, with the tracepoint drop probe: the heaviest program the
+    // verifier must accept.
+    let args = trace_args(
+        &[
+            "--filter-mac",
+            &mac_a,
+            "--filter-host",
+            "10.88.0.2",
+            "--filter-proto",
+            "udp",
+            "--filter-port",
+            "5002",
+            "--drop-hook",
+            "tracepoint",
+        ],
+        &ifaces,
+    );
+    let tracer = Tracer::start(&args).unwrap();
+    let send = |port: &str| {
+        in_netns(
+            &a,
+            "bash",
+            &["-c", &format!("echo probe > /dev/udp/10.88.0.2/{port}")],
+        )
+        .unwrap();
+    };
+    for port in ["5001", "5002", "5003"] {
+        send(port);
+    }
+    ping(&a, "10.88.0.2", "1");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let hops = out.hops();
+    assert!(!hops.is_empty(), "the port-5002 datagram must be seen");
+    for h in &hops {
+        assert_eq!(h["ip"]["proto"], 17, "{h}");
+        assert!(h["ip"]["sport"] == 5002 || h["ip"]["dport"] == 5002, "{h}");
+    }
+    // Out at va, in at vb, and (no listener) dropped in b with a port unreachable back.
+    assert!(hops
+        .iter()
+        .any(|h| place(h) == (a.clone(), "va".into(), "egress".into())));
+    assert!(hops
+        .iter()
+        .any(|h| place(h) == (b.clone(), "vb".into(), "ingress".into())));
+    assert_nothing_left(&lab);
 }
 
 /// Bad input: exit code 2, exactly one line on stderr, nothing attached.

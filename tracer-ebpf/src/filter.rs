@@ -1,33 +1,36 @@
 //! The in-kernel filter: decides from parsed headers whether a packet is reported.
 
-use tracer_common::{event_flags, filter_flags, Filter, PacketEvent};
+use tracer_common::{event_flags, filter_flags, Filter, PacketEvent, VlanSource};
 
 #[no_mangle]
 static FILTER: Filter = Filter {
     flags: 0,
     mac: [0; 6],
+    vlan_id: 0,
+    addr: [0; 16],
+    port: 0,
+    snapshot_len: 0,
+    ip_proto: 0,
+    addr_ipv6: 0,
     _pad: [0; 2],
 };
 
 #[inline(always)]
-pub fn filter() -> Filter {
-    // Volatile for the same reason as `kernel::offsets`: the loader rewrites .rodata.
-    unsafe { core::ptr::read_volatile(&FILTER) }
+pub fn filter() -> &'static Filter {
+    // Through a volatile read of its address for the same reason as `kernel::offsets`: the
+    // loader rewrites .rodata, the compiler must not fold the placeholder.
+    unsafe { core::ptr::read_volatile(&&FILTER) }
 }
 
-/// Whether the Ethernet header alone already rules the packet out, so that non-matching
-/// traffic costs one header read. Only possible when the MAC criterion is on and the packet
-/// cannot be DHCP (whose `chaddr` may match even when the addresses do not, e.g. a relayed or
-/// broadcast reply).
-#[inline(always)]
-pub fn rejected_by_l2(f: &Filter, src: &[u8; 6], dst: &[u8; 6], may_be_dhcp: bool) -> bool {
-    f.flags & filter_flags::MAC != 0 && !may_be_dhcp && *src != f.mac && *dst != f.mac
-}
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
 
-/// Whether a fully parsed packet matches every enabled criterion.
+/// Whether the headers parsed so far into `ev` (one layer: outer or inner) match every enabled
+/// criterion.
 #[inline(always)]
 pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
-    let is_dhcp = ev.flags & event_flags::DHCP != 0;
+    let has = |flag: u16| ev.flags & flag != 0;
+    let is_dhcp = has(event_flags::DHCP);
     if f.flags & filter_flags::DHCP != 0 && !is_dhcp {
         return false;
     }
@@ -37,6 +40,35 @@ pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
         && !(is_dhcp && ev.dhcp_chaddr == f.mac)
     {
         return false;
+    }
+    if f.flags & filter_flags::VLAN != 0
+        && (ev.vlan_source == VlanSource::None as u8 || ev.vlan_tci & 0x0fff != f.vlan_id)
+    {
+        return false;
+    }
+    if f.flags & filter_flags::ADDR != 0 {
+        let family = if f.addr_ipv6 != 0 {
+            event_flags::IPV6
+        } else {
+            event_flags::IPV4
+        };
+        if !has(family) || (ev.saddr != f.addr && ev.daddr != f.addr) {
+            return false;
+        }
+    }
+    if f.flags & filter_flags::PROTO != 0
+        && (!has(event_flags::IPV4 | event_flags::IPV6) || ev.ip_proto != f.ip_proto)
+    {
+        return false;
+    }
+    if f.flags & filter_flags::PORT != 0 {
+        let ports =
+            has(event_flags::L4) && (ev.ip_proto == IPPROTO_TCP || ev.ip_proto == IPPROTO_UDP);
+        let sport = u16::from_ne_bytes([ev.l4_head[0], ev.l4_head[1]]);
+        let dport = u16::from_ne_bytes([ev.l4_head[2], ev.l4_head[3]]);
+        if !ports || (sport != f.port && dport != f.port) {
+            return false;
+        }
     }
     true
 }

@@ -1,12 +1,15 @@
-//! pathtrace's eBPF programs. One module per hook family; they share the header parser
-//! ([`parse`]), the in-kernel filter ([`filter`]) and the event emitter ([`emit`]).
+//! pathtrace's eBPF programs. One module per hook family (`tc`, `drops`, `ovs`); they share the
+//! header parser ([`parse`]), the parse-then-filter decision ([`classify`]), kernel structure
+//! access ([`kernel`]) and the event emitter ([`emit`]).
 #![no_std]
 #![no_main]
 
+mod classify;
 mod drops;
 mod emit;
 mod filter;
 mod kernel;
+mod ovs;
 mod parse;
 mod tc;
 

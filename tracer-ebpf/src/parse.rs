@@ -1,19 +1,27 @@
-//! Header parser shared by every hook: Ethernet, up to two VLAN tags, IPv4, UDP/TCP ports and
-//! DHCP. It is generic over where the bytes come from ([`PacketBytes`]) so that the TC programs
-//! (skb load helpers) and the drop probe (kernel memory reads) parse identically.
+//! Header parser shared by every hook: Ethernet, up to two VLAN tags, IPv4/IPv6, the first
+//! transport bytes, DHCP, and the VXLAN/Geneve encapsulation around an inner frame. It is generic
+//! over where the bytes come from ([`PacketBytes`]) so that the TC programs (skb load helper)
+//! and the kernel-memory probes (drops, OVS) parse identically.
 
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, vlan::VlanHdr};
-use tracer_common::{event_flags, PacketEvent, VlanSource};
+use tracer_common::{event_flags, tunnel_ports, PacketEvent, TunnelKind, VlanSource};
 
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_8021Q: u16 = 0x8100;
-const ETH_P_8021AD: u16 = 0x88a8;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
+pub const ETH_P_IP: u16 = 0x0800;
+pub const ETH_P_IPV6: u16 = 0x86dd;
+pub const ETH_P_8021Q: u16 = 0x8100;
+pub const ETH_P_8021AD: u16 = 0x88a8;
+const IPPROTO_HOPOPTS: u8 = 0;
+pub const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ROUTING: u8 = 43;
+const IPPROTO_FRAGMENT: u8 = 44;
+const IPPROTO_DSTOPTS: u8 = 60;
+const IPV6_HDR_LEN: usize = 40;
+const UDP_HDR_LEN: usize = 8;
 const BOOTP_SERVER_PORT: u16 = 67;
 const BOOTP_CLIENT_PORT: u16 = 68;
 /// Offsets inside a BOOTP message (RFC 2131 figure 1).
 const BOOTP_XID: usize = 4;
+const BOOTP_SECS: usize = 8;
 const BOOTP_CHADDR: usize = 28;
 const BOOTP_COOKIE: usize = 236;
 const BOOTP_OPTIONS: usize = 240;
@@ -23,9 +31,15 @@ const DHCP_OPT_END: u8 = 255;
 const DHCP_OPT_MESSAGE_TYPE: u8 = 53;
 /// Option 53 comes first from every client and server we know; the bound keeps the verifier's
 /// state space small while tolerating a few options before it.
-const DHCP_MAX_OPTIONS_SCANNED: usize = 8;
+const DHCP_MAX_OPTIONS_SCANNED: usize = 3;
 /// Outer tags followed: QinQ (802.1ad + 802.1Q).
 const MAX_VLAN_TAGS: usize = 2;
+/// IPv6 extension headers skipped before the transport header (hop-by-hop, routing, dest opts).
+const MAX_IPV6_EXT_HEADERS: usize = 2;
+/// VXLAN and Geneve base headers are both 8 bytes.
+const TUNNEL_HDR_LEN: usize = 8;
+/// Geneve protocol type of an Ethernet payload (transparent Ethernet bridging).
+const ETH_P_TEB: u16 = 0x6558;
 
 /// Read access to the bytes of one packet, from its first parsed header.
 pub trait PacketBytes {
@@ -33,14 +47,31 @@ pub trait PacketBytes {
     fn read<T>(&self, off: usize) -> Option<T>;
 }
 
-/// Parses the Ethernet header and VLAN tags. Returns the offset of the L3 header.
+/// An encapsulated Ethernet frame found inside a packet.
+pub struct Encapsulation {
+    pub kind: TunnelKind,
+    pub vni: u32,
+    /// Offset of the inner Ethernet header.
+    pub inner: usize,
+}
+
+/// Parses the Ethernet header and VLAN tags at `off`. Returns the offset of the L3 header.
+/// `record_vlan` is false for an inner frame: the event's VLAN describes the tag at this hop.
 #[inline(always)]
-pub fn parse_l2<B: PacketBytes>(b: &B, ev: &mut PacketEvent) -> Option<usize> {
-    let eth: EthHdr = b.read(0)?;
+pub fn parse_l2<B: PacketBytes>(
+    b: &B,
+    ev: &mut PacketEvent,
+    off: usize,
+    record_vlan: bool,
+) -> Option<usize> {
+    let Some(eth) = b.read::<EthHdr>(off) else {
+        ev.flags |= event_flags::TRUNCATED;
+        return None;
+    };
     ev.dst_mac = eth.dst_addr;
     ev.src_mac = eth.src_addr;
     let mut proto = eth.ether_type;
-    let mut off = EthHdr::LEN;
+    let mut off = off + EthHdr::LEN;
     for _ in 0..MAX_VLAN_TAGS {
         let tpid = u16::from_be(proto);
         if tpid != ETH_P_8021Q && tpid != ETH_P_8021AD {
@@ -51,7 +82,7 @@ pub fn parse_l2<B: PacketBytes>(b: &B, ev: &mut PacketEvent) -> Option<usize> {
             return None;
         };
         // An out-of-band tag is outermost; otherwise the first in-packet tag is.
-        if ev.vlan_source == VlanSource::None as u8 {
+        if record_vlan && ev.vlan_source == VlanSource::None as u8 {
             ev.vlan_source = VlanSource::InPacket as u8;
             ev.vlan_tci = u16::from_be_bytes(tag.tci);
             ev.vlan_proto = tpid;
@@ -63,52 +94,122 @@ pub fn parse_l2<B: PacketBytes>(b: &B, ev: &mut PacketEvent) -> Option<usize> {
     Some(off)
 }
 
-/// Parses IPv4, the L4 ports and DHCP, starting at `off`. Stops quietly at anything else.
+/// Parses IPv4 or IPv6 at `off`, then the transport header, DHCP and tunnel headers. For
+/// anything else, keeps the first payload bytes in `l4_head`. Returns the encapsulated frame of
+/// a VXLAN/Geneve packet.
 #[inline(always)]
-pub fn parse_l3<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) {
-    if u16::from_be(ev.ether_type) != ETH_P_IP {
-        return;
+pub fn parse_l3<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option<Encapsulation> {
+    let ether_type = u16::from_be(ev.ether_type);
+    let (proto, l4) = if ether_type == ETH_P_IP {
+        parse_ipv4(b, ev, off)?
+    } else if ether_type == ETH_P_IPV6 {
+        parse_ipv6(b, ev, off)?
+    } else {
+        if let Some(head) = b.read::<[u8; 8]>(off) {
+            ev.l4_head = head;
+            ev.flags |= event_flags::L4;
+        }
+        return None;
+    };
+    ev.ip_proto = proto;
+    let Some(head) = b.read::<[u8; 8]>(l4) else {
+        ev.flags |= event_flags::TRUNCATED;
+        return None;
+    };
+    ev.l4_head = head;
+    ev.flags |= event_flags::L4;
+    if proto != IPPROTO_UDP {
+        return None;
     }
+    let sport = u16::from_be_bytes([head[0], head[1]]);
+    let dport = u16::from_be_bytes([head[2], head[3]]);
+    let bootp_ports = |p: u16| p == BOOTP_SERVER_PORT || p == BOOTP_CLIENT_PORT;
+    if bootp_ports(sport) && bootp_ports(dport) {
+        parse_dhcp(b, ev, l4 + UDP_HDR_LEN);
+        return None;
+    }
+    parse_tunnel(b, dport, l4 + UDP_HDR_LEN)
+}
+
+#[inline(always)]
+fn parse_ipv4<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option<(u8, usize)> {
     let Some(ip) = b.read::<Ipv4Hdr>(off) else {
         ev.flags |= event_flags::TRUNCATED;
-        return;
+        return None;
     };
     let ihl = ((ip.vihl & 0x0f) as usize) * 4;
     if ihl < Ipv4Hdr::LEN {
-        return;
+        return None;
     }
-    ev.saddr = ip.src_addr;
-    ev.daddr = ip.dst_addr;
+    ev.saddr[..4].copy_from_slice(&ip.src_addr);
+    ev.daddr[..4].copy_from_slice(&ip.dst_addr);
+    ev.ip_id = u16::from_ne_bytes(ip.id);
     ev.ip_proto = ip.proto;
     ev.flags |= event_flags::IPV4;
-    // Non-first fragments carry no L4 header.
     if u16::from_be_bytes(ip.frags) & 0x1fff != 0 {
-        return;
+        ev.flags |= event_flags::FRAGMENT;
+        return None;
     }
-    if ip.proto != IPPROTO_UDP && ip.proto != IPPROTO_TCP {
-        return;
-    }
-    let l4 = off + ihl;
-    let Some(ports) = b.read::<[u8; 4]>(l4) else {
+    Some((ip.proto, off + ihl))
+}
+
+#[inline(always)]
+fn parse_ipv6<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option<(u8, usize)> {
+    // Version/class/flow (4), payload length (2), next header (1), hop limit (1), addresses.
+    let (Some(fixed), Some(saddr), Some(daddr)) = (
+        b.read::<[u8; 8]>(off),
+        b.read::<[u8; 16]>(off + 8),
+        b.read::<[u8; 16]>(off + 24),
+    ) else {
         ev.flags |= event_flags::TRUNCATED;
-        return;
+        return None;
     };
-    ev.sport = u16::from_ne_bytes([ports[0], ports[1]]);
-    ev.dport = u16::from_ne_bytes([ports[2], ports[3]]);
-    ev.flags |= event_flags::L4_PORTS;
-    let sport = u16::from_be(ev.sport);
-    let dport = u16::from_be(ev.dport);
-    let bootp_ports = |p: u16| p == BOOTP_SERVER_PORT || p == BOOTP_CLIENT_PORT;
-    if ip.proto == IPPROTO_UDP && bootp_ports(sport) && bootp_ports(dport) {
-        // UDP header is 8 bytes.
-        parse_dhcp(b, ev, l4 + 8);
+    ev.saddr = saddr;
+    ev.daddr = daddr;
+    ev.flags |= event_flags::IPV6;
+    let mut next = fixed[6];
+    let mut l4 = off + IPV6_HDR_LEN;
+    for _ in 0..MAX_IPV6_EXT_HEADERS {
+        if next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS {
+            break;
+        }
+        let ext = b.read::<[u8; 2]>(l4)?;
+        next = ext[0];
+        l4 += (ext[1] as usize + 1) * 8;
     }
+    ev.ip_proto = next;
+    if next == IPPROTO_FRAGMENT {
+        ev.flags |= event_flags::FRAGMENT;
+        return None;
+    }
+    Some((next, l4))
+}
+
+#[inline(always)]
+fn parse_tunnel<B: PacketBytes>(b: &B, dport: u16, off: usize) -> Option<Encapsulation> {
+    let kind = match dport {
+        tunnel_ports::VXLAN | tunnel_ports::VXLAN_LINUX => TunnelKind::Vxlan,
+        tunnel_ports::GENEVE => TunnelKind::Geneve,
+        _ => return None,
+    };
+    let hdr = b.read::<[u8; TUNNEL_HDR_LEN]>(off)?;
+    let vni = u32::from_be_bytes([0, hdr[4], hdr[5], hdr[6]]);
+    let inner = match kind {
+        // The I flag says the VNI is valid; without it this is not a frame we can follow.
+        TunnelKind::Vxlan if hdr[0] & 0x08 != 0 => off + TUNNEL_HDR_LEN,
+        TunnelKind::Geneve if u16::from_be_bytes([hdr[2], hdr[3]]) == ETH_P_TEB => {
+            // Options length in 4-byte words, low 6 bits of the first byte.
+            off + TUNNEL_HDR_LEN + ((hdr[0] & 0x3f) as usize) * 4
+        }
+        _ => return None,
+    };
+    Some(Encapsulation { kind, vni, inner })
 }
 
 #[inline(always)]
 fn parse_dhcp<B: PacketBytes>(b: &B, ev: &mut PacketEvent, bootp: usize) {
     let (Some(head), Some(chaddr)) = (
-        b.read::<[u8; 8]>(bootp),
+        b.read::<[u8; 12]>(bootp),
         b.read::<[u8; 6]>(bootp + BOOTP_CHADDR),
     ) else {
         ev.flags |= event_flags::TRUNCATED;
@@ -121,6 +222,7 @@ fn parse_dhcp<B: PacketBytes>(b: &B, ev: &mut PacketEvent, bootp: usize) {
         head[BOOTP_XID + 2],
         head[BOOTP_XID + 3],
     ]);
+    ev.dhcp_secs = u16::from_ne_bytes([head[BOOTP_SECS], head[BOOTP_SECS + 1]]);
     ev.dhcp_chaddr = chaddr;
     ev.flags |= event_flags::DHCP;
     // Plain BOOTP has no cookie and no message type.
@@ -149,8 +251,20 @@ fn parse_dhcp<B: PacketBytes>(b: &B, ev: &mut PacketEvent, bootp: usize) {
     }
 }
 
-/// Whether a destination MAC is the broadcast address (DHCP replies may be broadcast).
+/// Moves the parsed outer headers into the tunnel section and clears the per-layer fields, so
+/// the inner frame can be parsed into the same event.
 #[inline(always)]
-pub fn is_broadcast(mac: &[u8; 6]) -> bool {
-    *mac == [0xff; 6]
+pub fn enter_tunnel(ev: &mut PacketEvent, encap: &Encapsulation) {
+    ev.tunnel.kind = encap.kind as u8;
+    ev.tunnel.vni = encap.vni;
+    ev.tunnel.outer_saddr = ev.saddr;
+    ev.tunnel.outer_daddr = ev.daddr;
+    ev.tunnel.outer_ipv6 = (ev.flags & event_flags::IPV6 != 0) as u8;
+    ev.tunnel.outer_sport = u16::from_be_bytes([ev.l4_head[0], ev.l4_head[1]]);
+    ev.flags = (ev.flags & event_flags::NO_MAC_HEADER) | event_flags::TUNNEL;
+    ev.saddr = [0; 16];
+    ev.daddr = [0; 16];
+    ev.l4_head = [0; 8];
+    ev.ip_proto = 0;
+    ev.ip_id = 0;
 }

@@ -4,13 +4,23 @@
 //! in a netlink cls_bpf chain "continue with the next filter", so the packet and any other TC
 //! program behave exactly as if pathtrace were not there.
 
-use aya_ebpf::{macros::classifier, programs::TcContext};
+use aya_ebpf::{
+    helpers::generated::bpf_skb_load_bytes, macros::classifier, programs::TcContext,
+    EbpfContext as _,
+};
 use network_types::eth::EthHdr;
-use tracer_common::{Hook, PacketEvent, VlanSource};
+use tracer_common::{filter_flags, tunnel_ports, Filter, Hook, VlanSource};
 
-use crate::{emit::emit, filter, kernel, parse};
+use crate::{
+    classify::{classify, Start},
+    emit::{self, emit, Snapshot},
+    filter, kernel, parse,
+};
 
 const TC_ACT_UNSPEC: i32 = -1;
+const IPV4_PROTO_OFF: usize = 9;
+const IPV6_NEXT_HEADER_OFF: usize = 6;
+const IPV6_HDR_LEN: usize = 40;
 
 struct SkbBytes<'a>(&'a TcContext);
 
@@ -18,6 +28,14 @@ impl parse::PacketBytes for SkbBytes<'_> {
     #[inline(always)]
     fn read<T>(&self, off: usize) -> Option<T> {
         self.0.load::<T>(off).ok()
+    }
+}
+
+impl Snapshot for SkbBytes<'_> {
+    #[inline(always)]
+    fn copy_to(&self, dst: *mut u8, len: u32) -> bool {
+        // SAFETY: the caller bounds `len` by the destination size; the helper checks the packet.
+        unsafe { bpf_skb_load_bytes(self.0.as_ptr() as *const _, 0, dst as *mut _, len) == 0 }
     }
 }
 
@@ -33,45 +51,93 @@ pub fn pathtrace_tc_egress(ctx: TcContext) -> i32 {
     TC_ACT_UNSPEC
 }
 
+/// Reads a `T` at `off` straight from the linear packet data (no helper call), or `None` if the
+/// bytes are not in the linear part.
+#[inline(always)]
+fn direct<T: Copy>(ctx: &TcContext, off: usize) -> Option<T> {
+    let start = ctx.data() + off;
+    if start + core::mem::size_of::<T>() > ctx.data_end() {
+        return None;
+    }
+    // SAFETY: bounds checked against data_end just above.
+    Some(unsafe { core::ptr::read_unaligned(start as *const T) })
+}
+
+/// Whether the packet certainly does not match, decided from the first bytes with direct packet
+/// access so that the traffic of everyone else costs a few loads. Only the MAC criterion rules
+/// packets out this early; broadcasts (DHCP `chaddr` may match), VLAN-tagged frames and UDP to a
+/// tunnel port (the inner frame may match) go on to the full parse.
+#[inline(always)]
+fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
+    if f.flags & filter_flags::MAC == 0 {
+        return false;
+    }
+    let Some(eth) = direct::<EthHdr>(ctx, 0) else {
+        return false;
+    };
+    if eth.src_addr == f.mac || eth.dst_addr == f.mac || eth.dst_addr[0] & 1 != 0 {
+        return false;
+    }
+    let udp_dport_at = match u16::from_be(eth.ether_type) {
+        parse::ETH_P_IP => match direct::<u8>(ctx, EthHdr::LEN) {
+            // Only option-less IPv4 headers are checked here; others take the full parse.
+            Some(0x45) => {
+                if direct::<u8>(ctx, EthHdr::LEN + IPV4_PROTO_OFF) != Some(parse::IPPROTO_UDP) {
+                    return true;
+                }
+                EthHdr::LEN + 20 + 2
+            }
+            _ => return false,
+        },
+        parse::ETH_P_IPV6 => {
+            if direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF) != Some(parse::IPPROTO_UDP) {
+                // Extension headers could hide a UDP tunnel; they are rare enough to parse.
+                return direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF)
+                    .is_some_and(|nh| nh != 0 && nh != 43 && nh != 60);
+            }
+            EthHdr::LEN + IPV6_HDR_LEN + 2
+        }
+        parse::ETH_P_8021Q | parse::ETH_P_8021AD => return false,
+        _ => return true,
+    };
+    match direct::<[u8; 2]>(ctx, udp_dport_at) {
+        Some(p) => !matches!(
+            u16::from_be_bytes(p),
+            tunnel_ports::VXLAN | tunnel_ports::VXLAN_LINUX | tunnel_ports::GENEVE
+        ),
+        None => false,
+    }
+}
+
 #[inline(always)]
 fn observe(ctx: &TcContext, hook: Hook) {
     let f = filter::filter();
-    let bytes = SkbBytes(ctx);
-    // Cheapest possible rejection first: one 14-byte read.
-    let Some(eth) = parse::PacketBytes::read::<EthHdr>(&bytes, 0) else {
-        return;
-    };
-    let may_be_dhcp = parse::is_broadcast(&eth.dst_addr);
-    if filter::rejected_by_l2(&f, &eth.src_addr, &eth.dst_addr, may_be_dhcp) {
+    if quickly_rejected(ctx, f) {
         return;
     }
-
     // SAFETY: the context pointer is valid for the whole program run.
     let skb = unsafe { &*ctx.skb.skb };
-    let mut ev: PacketEvent = unsafe { core::mem::zeroed() };
+    let Some(ev) = emit::scratch(hook) else {
+        return;
+    };
     if skb.vlan_present != 0 {
         ev.vlan_source = VlanSource::Accelerated as u8;
         ev.vlan_tci = skb.vlan_tci as u16;
         ev.vlan_proto = u16::from_be(skb.vlan_proto as u16);
     }
-    let Some(l3) = parse::parse_l2(&bytes, &mut ev) else {
-        return;
-    };
-    parse::parse_l3(&bytes, &mut ev, l3);
-    if !filter::matches(&f, &ev) {
+    let bytes = SkbBytes(ctx);
+    if !classify(&bytes, ev, f, Start::L2) {
         return;
     }
-
     // The TC context is the kernel's struct sk_buff, so its address identifies the skb just as
-    // the drop probe's argument does.
+    // the other probes' skb argument does.
     let skb_addr = ctx.skb.skb as u64;
     let offsets = kernel::offsets();
-    let (_, netns) = kernel::skb_device(skb_addr, &offsets);
-    ev.timestamp_ns = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
+    let (_, netns) = kernel::skb_device(skb_addr, offsets);
     ev.skb_addr = skb_addr;
     ev.netns_ino = netns;
     ev.ifindex = skb.ifindex;
     ev.len = skb.len;
     ev.hook = hook as u8;
-    emit(&ev);
+    emit(ev, &bytes, skb.len);
 }

@@ -117,9 +117,41 @@ pub struct TraceArgs {
     #[arg(long = "filter-dhcp", visible_alias = "dhcp")]
     pub dhcp: bool,
 
+    /// Only packets carrying this VLAN id at the hop (accelerated tag or 802.1Q/QinQ header).
+    #[arg(long = "filter-vlan", value_name = "VID", value_parser = clap::value_parser!(u16).range(0..4096))]
+    pub vlan: Option<u16>,
+
+    /// Only packets from or to this IPv4 or IPv6 address.
+    #[arg(long = "filter-host", value_name = "ADDR")]
+    pub host: Option<std::net::IpAddr>,
+
+    /// Only this IP protocol: udp, tcp, icmp, icmpv6 or a number.
+    #[arg(long = "filter-proto", value_name = "PROTO", value_parser = parse_proto)]
+    pub proto: Option<u8>,
+
+    /// Only TCP/UDP packets with this source or destination port.
+    #[arg(long = "filter-port", value_name = "PORT")]
+    pub port: Option<u16>,
+
     /// Do not report packets dropped by the kernel (kfree_skb).
     #[arg(long)]
     pub no_drops: bool,
+
+    /// Which kfree_skb hook reports drops.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub drop_hook: crate::probes::DropHook,
+
+    /// Do not attach the Open vSwitch datapath hooks (kprobes and tracepoints).
+    #[arg(long)]
+    pub no_ovs: bool,
+
+    /// Bytes of each matching packet to capture (0 to 512).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(0..=tracer_common::SNAPSHOT_MAX as i64))]
+    pub snapshot_len: u16,
+
+    /// Print the captured bytes (hex) with each event.
+    #[arg(long)]
+    pub output_snapshot: bool,
 
     /// Stop after this many events.
     #[arg(long, value_name = "N")]
@@ -144,6 +176,18 @@ pub struct TraceArgs {
     /// Kernel BTF to read offsets and drop reason names from.
     #[arg(long, default_value = crate::kernel::btf::VMLINUX_BTF, hide = true)]
     pub btf: PathBuf,
+}
+
+fn parse_proto(s: &str) -> Result<u8, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "icmp" => Ok(1),
+        "tcp" => Ok(6),
+        "udp" => Ok(17),
+        "icmpv6" | "ipv6-icmp" => Ok(58),
+        other => other
+            .parse()
+            .map_err(|_| format!("unknown protocol '{s}' (udp, tcp, icmp, icmpv6 or 0-255)")),
+    }
 }
 
 fn parse_ring_size(s: &str) -> Result<u32, String> {
@@ -212,6 +256,14 @@ mod tests {
         for bad in ["", "ns:", ":eth0", "averyveryverylongname"] {
             assert!(InterfaceSpec::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn protocols() {
+        assert_eq!(parse_proto("UDP"), Ok(17));
+        assert_eq!(parse_proto("icmpv6"), Ok(58));
+        assert_eq!(parse_proto("47"), Ok(47));
+        assert!(parse_proto("gre2").is_err());
     }
 
     #[test]

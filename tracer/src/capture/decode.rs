@@ -1,16 +1,30 @@
-//! Bytes from the ring buffer -> [`PacketEvent`].
+//! Bytes from the ring buffer -> [`Record`].
 
-use tracer_common::PacketEvent;
+use tracer_common::{EventRecord, PacketEvent, SNAPSHOT_MAX};
 
-/// Decodes one ring buffer record; `None` if it is not a whole event (a build mismatch between
-/// the two sides, which the size assertion in `tracer-common` should make impossible).
-pub fn decode_event(bytes: &[u8]) -> Option<PacketEvent> {
-    if bytes.len() < std::mem::size_of::<PacketEvent>() {
+/// One event and the packet bytes it carried.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub event: PacketEvent,
+    /// The first bytes of the packet (as many as `--snapshot-len` asked for and the packet had).
+    pub snapshot: Vec<u8>,
+}
+
+/// Decodes one ring buffer record; `None` if it is not a whole record (a build mismatch between
+/// the two sides, which the size assertions in `tracer-common` should make impossible).
+pub fn decode_record(bytes: &[u8]) -> Option<Record> {
+    if bytes.len() < std::mem::size_of::<EventRecord>() {
         return None;
     }
     // SAFETY: PacketEvent is Pod (any bit pattern is valid) and the length was checked; the
     // record may not be 8-byte aligned for us, hence the unaligned read.
-    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<PacketEvent>()) })
+    let event = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<PacketEvent>()) };
+    let start = std::mem::offset_of!(EventRecord, snapshot);
+    let len = (event.snapshot_len as usize).min(SNAPSHOT_MAX);
+    Some(Record {
+        event,
+        snapshot: bytes[start..start + len].to_vec(),
+    })
 }
 
 #[cfg(test)]
@@ -19,22 +33,26 @@ mod tests {
 
     #[test]
     fn short_records_are_rejected() {
-        assert!(decode_event(&[0u8; 10]).is_none());
+        assert!(decode_record(&[0u8; 10]).is_none());
+        assert!(decode_record(&[0u8; std::mem::size_of::<PacketEvent>()]).is_none());
     }
 
     #[test]
-    fn roundtrips_fields() {
-        let mut ev: PacketEvent = unsafe { std::mem::zeroed() };
-        ev.ifindex = 7;
-        ev.src_mac = [1, 2, 3, 4, 5, 6];
-        ev.dhcp_msg_type = 3;
-        let bytes: [u8; std::mem::size_of::<PacketEvent>()] = unsafe { std::mem::transmute(ev) };
+    fn roundtrips_fields_and_snapshot() {
+        let mut rec: EventRecord = unsafe { std::mem::zeroed() };
+        rec.event.ifindex = 7;
+        rec.event.src_mac = [1, 2, 3, 4, 5, 6];
+        rec.event.dhcp_msg_type = 3;
+        rec.event.snapshot_len = 4;
+        rec.snapshot[..5].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0x99]);
+        let bytes: [u8; std::mem::size_of::<EventRecord>()] = unsafe { std::mem::transmute(rec) };
         // Misaligned on purpose.
         let mut buf = vec![0u8; bytes.len() + 1];
         buf[1..].copy_from_slice(&bytes);
-        let back = decode_event(&buf[1..]).unwrap();
-        assert_eq!(back.ifindex, 7);
-        assert_eq!(back.src_mac, [1, 2, 3, 4, 5, 6]);
-        assert_eq!(back.dhcp_msg_type, 3);
+        let back = decode_record(&buf[1..]).unwrap();
+        assert_eq!(back.event.ifindex, 7);
+        assert_eq!(back.event.src_mac, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(back.event.dhcp_msg_type, 3);
+        assert_eq!(back.snapshot, vec![0xde, 0xad, 0xbe, 0xef]);
     }
 }

@@ -3,5 +3,5 @@
 mod decode;
 mod reader;
 
-pub use decode::decode_event;
+pub use decode::{decode_record, Record};
 pub use reader::EventReader;

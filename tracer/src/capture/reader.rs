@@ -1,11 +1,9 @@
 //! Async reader over the events ring buffer, plus the kernel's lost-event counter.
 
+use super::{decode_record, Record};
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::{unix::AsyncFd, Interest};
-use tracer_common::PacketEvent;
-
-use super::decode_event;
 
 pub struct EventReader {
     ring: AsyncFd<RingBuf<MapData>>,
@@ -27,7 +25,7 @@ impl EventReader {
     }
 
     /// Waits until events are available and appends all of them to `out`.
-    pub async fn read(&mut self, out: &mut Vec<PacketEvent>) -> Result<()> {
+    pub async fn read(&mut self, out: &mut Vec<Record>) -> Result<()> {
         let mut guard = self.ring.readable_mut().await?;
         self.malformed += take_all(guard.get_inner_mut(), out);
         guard.clear_ready();
@@ -35,7 +33,7 @@ impl EventReader {
     }
 
     /// Drains what is already in the ring buffer without waiting.
-    pub fn drain(&mut self, out: &mut Vec<PacketEvent>) {
+    pub fn drain(&mut self, out: &mut Vec<Record>) {
         self.malformed += take_all(self.ring.get_mut(), out);
     }
 
@@ -50,10 +48,10 @@ impl EventReader {
 }
 
 /// Moves every record out of the ring into `out`; returns how many did not decode.
-fn take_all(ring: &mut RingBuf<MapData>, out: &mut Vec<PacketEvent>) -> u64 {
+fn take_all(ring: &mut RingBuf<MapData>, out: &mut Vec<Record>) -> u64 {
     let mut malformed = 0;
     while let Some(item) = ring.next() {
-        match decode_event(&item) {
+        match decode_record(&item) {
             Some(ev) => out.push(ev),
             None => malformed += 1,
         }

@@ -1,12 +1,12 @@
 //! One packet observed at one hook, with names resolved.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
-use tracer_common::{event_flags, Hook, PacketEvent, VlanSource};
+use tracer_common::{event_flags, Hook, PacketEvent, TunnelKind, VlanSource};
 
 use super::Names;
-use crate::mac::Mac;
+use crate::{capture::Record, mac::Mac};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Vlan {
@@ -19,14 +19,32 @@ pub struct Vlan {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Ipv4 {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+pub struct Ip {
+    /// 4 or 6.
+    pub version: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub proto: u8,
+    /// IPv4 identification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sport: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dport: Option<u16>,
+    /// A non-first fragment (no transport header).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fragment: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Icmp {
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub code: u8,
+    /// Echo identifier and sequence (meaningful for echo request/reply).
+    pub id: u16,
+    pub seq: u16,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -37,17 +55,62 @@ pub struct Dhcp {
     /// BOOTREPLY when the message type option was not seen.
     pub message: String,
     pub chaddr: Mac,
+    pub secs: u16,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Tunnel {
+    /// "vxlan" or "geneve".
+    pub kind: &'static str,
+    pub vni: u32,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
+    pub outer_sport: u16,
+    /// Only the outer headers matched the filter.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outer_match: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PushVlan {
+    pub vid: u16,
+    pub pcp: u8,
+    pub tpid: u16,
+}
+
+/// What the Open vSwitch datapath did or was doing.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Ovs {
+    /// Datapath port number (receive/send/output), as `ovs-dpctl show` numbers them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    /// Name of that port, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_name: Option<String>,
+    /// The datapath action (`output`, `push_vlan`, `pop_vlan`, `userspace`, `set`, `ct`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_vlan: Option<PushVlan>,
+    /// `recirc` id or `hash` algorithm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arg: Option<u32>,
+    /// Upcall command: "miss" or "action".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upcall: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Hop {
     /// Nanoseconds since the first event of this run.
     pub t_ns: u64,
+    /// The packet's identity, the same at every hop (see `tracer_common::PacketEvent`).
+    pub fingerprint: String,
     pub netns: String,
     pub netns_ino: u32,
     pub ifname: String,
     pub ifindex: u32,
-    /// "ingress", "egress" or "drop".
+    /// "ingress", "egress", "drop", "ovs-receive", "ovs-action", "ovs-upcall" or "ovs-send".
     pub hook: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drop_reason: Option<String>,
@@ -59,12 +122,22 @@ pub struct Hop {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vlan>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ipv4: Option<Ipv4>,
+    pub ip: Option<Ip>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<Icmp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dhcp: Option<Dhcp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Tunnel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovs: Option<Ovs>,
     /// Kernel sk_buff address, for telling packets apart within a host.
     pub skb: String,
+    pub cpu: u32,
     pub truncated: bool,
+    /// The captured bytes, hex (only with `--output-snapshot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 pub fn dhcp_message_name(op: u8, msg_type: u8) -> String {
@@ -84,14 +157,45 @@ pub fn dhcp_message_name(op: u8, msg_type: u8) -> String {
     .to_string()
 }
 
+pub fn hook_name(raw: u8) -> &'static str {
+    match Hook::from_raw(raw) {
+        Some(Hook::TcIngress) => "ingress",
+        Some(Hook::TcEgress) => "egress",
+        Some(Hook::Drop) => "drop",
+        Some(Hook::OvsReceive) => "ovs-receive",
+        Some(Hook::OvsAction) => "ovs-action",
+        Some(Hook::OvsUpcall) => "ovs-upcall",
+        Some(Hook::OvsSend) => "ovs-send",
+        None => "unknown",
+    }
+}
+
+fn ip_addr(bytes: &[u8; 16], v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(*bytes))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    }
+}
+
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMPV6: u8 = 58;
+const OVS_ACTION_OUTPUT: u8 = 1;
+const OVS_ACTION_PUSH_VLAN: u8 = 4;
+
 impl Hop {
+    pub fn from_record(record: &Record, names: &mut Names, with_snapshot: bool) -> Self {
+        let mut hop = Self::from_event(&record.event, names);
+        if with_snapshot && !record.snapshot.is_empty() {
+            hop.snapshot = Some(record.snapshot.iter().map(|b| format!("{b:02x}")).collect());
+        }
+        hop
+    }
+
     pub fn from_event(ev: &PacketEvent, names: &mut Names) -> Self {
-        let hook = match Hook::from_raw(ev.hook) {
-            Some(Hook::TcIngress) => "ingress",
-            Some(Hook::TcEgress) => "egress",
-            Some(Hook::Drop) => "drop",
-            None => "unknown",
-        };
+        let hook = hook_name(ev.hook);
         let vlan = match VlanSource::from_raw(ev.vlan_source) {
             VlanSource::None => None,
             source => Some(Vlan {
@@ -106,20 +210,59 @@ impl Hop {
             }),
         };
         let has = |flag| ev.flags & flag != 0;
-        let ipv4 = has(event_flags::IPV4).then(|| Ipv4 {
-            src: Ipv4Addr::from(ev.saddr),
-            dst: Ipv4Addr::from(ev.daddr),
+        let v6 = has(event_flags::IPV6);
+        let l4 = has(event_flags::L4);
+        let word = |i: usize| u16::from_be_bytes([ev.l4_head[i], ev.l4_head[i + 1]]);
+        let ports = l4 && matches!(ev.ip_proto, IPPROTO_TCP | IPPROTO_UDP);
+        let ip = (has(event_flags::IPV4) || v6).then(|| Ip {
+            version: if v6 { 6 } else { 4 },
+            src: ip_addr(&ev.saddr, v6),
+            dst: ip_addr(&ev.daddr, v6),
             proto: ev.ip_proto,
-            sport: has(event_flags::L4_PORTS).then(|| u16::from_be(ev.sport)),
-            dport: has(event_flags::L4_PORTS).then(|| u16::from_be(ev.dport)),
+            id: (!v6).then(|| u16::from_be(ev.ip_id)),
+            sport: ports.then(|| word(0)),
+            dport: ports.then(|| word(2)),
+            fragment: has(event_flags::FRAGMENT),
         });
+        let icmp = (ip.is_some() && l4 && matches!(ev.ip_proto, IPPROTO_ICMP | IPPROTO_ICMPV6))
+            .then(|| Icmp {
+                kind: ev.l4_head[0],
+                code: ev.l4_head[1],
+                id: word(4),
+                seq: word(6),
+            });
         let dhcp = has(event_flags::DHCP).then(|| Dhcp {
             xid: format!("0x{:08x}", u32::from_be(ev.dhcp_xid)),
             message: dhcp_message_name(ev.bootp_op, ev.dhcp_msg_type),
             chaddr: Mac(ev.dhcp_chaddr),
+            secs: u16::from_be(ev.dhcp_secs),
         });
+        let tunnel = has(event_flags::TUNNEL).then(|| {
+            let t = &ev.tunnel;
+            Tunnel {
+                kind: match TunnelKind::from_raw(t.kind) {
+                    TunnelKind::Vxlan => "vxlan",
+                    TunnelKind::Geneve => "geneve",
+                    TunnelKind::None => "unknown",
+                },
+                vni: t.vni,
+                outer_src: ip_addr(&t.outer_saddr, t.outer_ipv6 != 0),
+                outer_dst: ip_addr(&t.outer_daddr, t.outer_ipv6 != 0),
+                outer_sport: t.outer_sport,
+                outer_match: has(event_flags::OUTER_MATCH),
+            }
+        });
+        let ovs = Self::ovs_section(ev, names);
+        if let (Some(Hook::OvsReceive | Hook::OvsSend), Some(port)) =
+            (Hook::from_raw(ev.hook), ovs.as_ref().and_then(|o| o.port))
+        {
+            // The vport's own netdev names its port number, straight from the kernel.
+            let name = names.ifname(ev.netns_ino, ev.ifindex);
+            names.learn_datapath_port(port, &name);
+        }
         Self {
             t_ns: names.relative_time(ev.timestamp_ns),
+            fingerprint: format!("{:016x}", ev.fingerprint),
             netns: names.netns_name(ev.netns_ino),
             netns_ino: ev.netns_ino,
             ifname: names.ifname(ev.netns_ino, ev.ifindex),
@@ -131,11 +274,58 @@ impl Hop {
             dst_mac: Mac(ev.dst_mac),
             ethertype: format!("0x{:04x}", u16::from_be(ev.ether_type)),
             vlan,
-            ipv4,
+            ip,
+            icmp,
             dhcp,
+            tunnel,
+            ovs,
             skb: format!("0x{:x}", ev.skb_addr),
+            cpu: ev.cpu,
             truncated: has(event_flags::TRUNCATED),
+            snapshot: None,
         }
+    }
+
+    fn ovs_section(ev: &PacketEvent, names: &Names) -> Option<Ovs> {
+        let hook = Hook::from_raw(ev.hook)?;
+        let o = &ev.ovs;
+        let mut out = Ovs {
+            port: None,
+            port_name: None,
+            action: None,
+            push_vlan: None,
+            arg: None,
+            upcall: None,
+        };
+        match hook {
+            Hook::OvsReceive | Hook::OvsSend => out.port = Some(o.port),
+            Hook::OvsAction => {
+                out.action = Some(names.ovs_action(o.action));
+                match o.action {
+                    OVS_ACTION_OUTPUT => out.port = Some(o.port),
+                    OVS_ACTION_PUSH_VLAN => {
+                        let tci = (o.arg & 0xffff) as u16;
+                        out.push_vlan = Some(PushVlan {
+                            vid: tci & 0x0fff,
+                            pcp: (tci >> 13) as u8,
+                            tpid: (o.arg >> 16) as u16,
+                        })
+                    }
+                    _ if o.arg != 0 => out.arg = Some(o.arg),
+                    _ => {}
+                }
+            }
+            Hook::OvsUpcall => {
+                out.upcall = Some(match o.upcall_cmd {
+                    1 => "miss",
+                    2 => "action",
+                    _ => "other",
+                })
+            }
+            _ => return None,
+        }
+        out.port_name = out.port.and_then(|p| names.datapath_port(p));
+        Some(out)
     }
 }
 
@@ -155,16 +345,15 @@ mod tests {
         ev.vlan_source = VlanSource::Accelerated as u8;
         ev.vlan_tci = (3 << 13) | 1000;
         ev.vlan_proto = 0x8100;
-        ev.saddr = [0, 0, 0, 0];
-        ev.daddr = [255, 255, 255, 255];
+        ev.daddr[..4].copy_from_slice(&[255, 255, 255, 255]);
         ev.ip_proto = 17;
-        ev.sport = 68u16.to_be();
-        ev.dport = 67u16.to_be();
+        ev.l4_head = [0, 68, 0, 67, 1, 0x34, 0xab, 0xcd];
         ev.dhcp_xid = 0x3903f326u32.to_be();
         ev.dhcp_msg_type = 1;
         ev.bootp_op = 1;
         ev.dhcp_chaddr = ev.src_mac;
-        ev.flags = event_flags::IPV4 | event_flags::L4_PORTS | event_flags::DHCP;
+        ev.flags = event_flags::IPV4 | event_flags::L4 | event_flags::DHCP;
+        ev.fingerprint = ev.compute_fingerprint();
         ev
     }
 
@@ -184,14 +373,16 @@ mod tests {
                 source: "accelerated"
             })
         );
-        let ip = hop.ipv4.unwrap();
+        let ip = hop.ip.unwrap();
         assert_eq!((ip.sport, ip.dport), (Some(68), Some(67)));
-        assert_eq!(ip.dst, Ipv4Addr::BROADCAST);
+        assert_eq!(ip.dst, IpAddr::V4(Ipv4Addr::BROADCAST));
+        assert_eq!(ip.version, 4);
         let dhcp = hop.dhcp.unwrap();
         assert_eq!(dhcp.xid, "0x3903f326");
         assert_eq!(dhcp.message, "DISCOVER");
         assert_eq!(dhcp.chaddr.to_string(), "fa:16:3e:fe:c7:87");
         assert_eq!(hop.drop_reason, None);
+        assert_eq!(hop.fingerprint.len(), 16);
     }
 
     #[test]
@@ -224,5 +415,66 @@ mod tests {
         assert_eq!(dhcp_message_name(2, 0), "BOOTREPLY");
         assert_eq!(dhcp_message_name(1, 5), "ACK");
         assert_eq!(dhcp_message_name(1, 42), "DHCP-42");
+    }
+
+    #[test]
+    fn ovs_push_vlan_and_output_port_names() {
+        let mut names = Names::for_test(&[(42, "root")], &[(42, 9, "eth2")]);
+        names.set_ovs_actions([(1, "output".into()), (4, "push_vlan".into())].into());
+        // The send probe teaches port 3 = eth2.
+        let mut send = dhcp_discover();
+        send.hook = Hook::OvsSend as u8;
+        send.ifindex = 9;
+        send.ovs.port = 3;
+        let hop = Hop::from_event(&send, &mut names);
+        assert_eq!(hop.ovs.unwrap().port, Some(3));
+
+        let mut push = dhcp_discover();
+        push.hook = Hook::OvsAction as u8;
+        push.ovs.action = 4;
+        push.ovs.arg = 0x8100 << 16 | 0x1000 | 1000;
+        let ovs = Hop::from_event(&push, &mut names).ovs.unwrap();
+        assert_eq!(ovs.action.as_deref(), Some("push_vlan"));
+        assert_eq!(
+            ovs.push_vlan,
+            Some(PushVlan {
+                vid: 1000,
+                pcp: 0,
+                tpid: 0x8100
+            })
+        );
+
+        let mut out = dhcp_discover();
+        out.hook = Hook::OvsAction as u8;
+        out.ovs.action = 1;
+        out.ovs.port = 3;
+        let ovs = Hop::from_event(&out, &mut names).ovs.unwrap();
+        assert_eq!(ovs.action.as_deref(), Some("output"));
+        assert_eq!(ovs.port_name.as_deref(), Some("eth2"));
+    }
+
+    #[test]
+    fn icmp_echo_and_ipv6_addresses() {
+        let mut ev = dhcp_discover();
+        ev.flags = event_flags::IPV6 | event_flags::L4;
+        ev.ip_proto = 58;
+        ev.saddr = "fe80::1".parse::<Ipv6Addr>().unwrap().octets();
+        ev.daddr = "fe80::2".parse::<Ipv6Addr>().unwrap().octets();
+        ev.l4_head = [128, 0, 0x12, 0x34, 0x00, 0x07, 0x00, 0x02];
+        let mut names = Names::for_test(&[], &[]);
+        let hop = Hop::from_event(&ev, &mut names);
+        let ip = hop.ip.unwrap();
+        assert_eq!(ip.version, 6);
+        assert_eq!(ip.src.to_string(), "fe80::1");
+        assert_eq!((ip.sport, ip.id), (None, None));
+        assert_eq!(
+            hop.icmp,
+            Some(Icmp {
+                kind: 128,
+                code: 0,
+                id: 7,
+                seq: 2
+            })
+        );
     }
 }

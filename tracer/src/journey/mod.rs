@@ -7,5 +7,5 @@ mod names;
 
 pub use hop::Hop;
 #[cfg(test)]
-pub use hop::{Dhcp, Ipv4};
+pub use hop::{Dhcp, Ip};
 pub use names::Names;

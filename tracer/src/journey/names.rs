@@ -11,6 +11,11 @@ pub struct Names {
     /// drop events elsewhere.
     ifnames: HashMap<(u32, u32), String>,
     drop_reasons: BTreeMap<u32, String>,
+    /// `enum ovs_action_attr` value -> `output`, `push_vlan`, ... (from the module's BTF).
+    ovs_actions: BTreeMap<u32, String>,
+    /// Datapath port number -> name: from `ovs-dpctl show` at start, then from what the vport
+    /// probes report (the kernel's own answer).
+    datapath_ports: HashMap<u32, String>,
     first_ts: Option<u64>,
 }
 
@@ -20,8 +25,35 @@ impl Names {
             netns,
             ifnames: HashMap::new(),
             drop_reasons,
+            ovs_actions: BTreeMap::new(),
+            datapath_ports: HashMap::new(),
             first_ts: None,
         }
+    }
+
+    pub fn set_ovs_actions(&mut self, actions: BTreeMap<u32, String>) {
+        self.ovs_actions = actions;
+    }
+
+    pub fn set_datapath_ports(&mut self, ports: HashMap<u32, String>) {
+        self.datapath_ports = ports;
+    }
+
+    pub fn learn_datapath_port(&mut self, port: u32, name: &str) {
+        if !name.starts_with("if#") {
+            self.datapath_ports.insert(port, name.to_string());
+        }
+    }
+
+    pub fn datapath_port(&self, port: u32) -> Option<String> {
+        self.datapath_ports.get(&port).cloned()
+    }
+
+    pub fn ovs_action(&self, value: u8) -> String {
+        self.ovs_actions
+            .get(&(value as u32))
+            .cloned()
+            .unwrap_or_else(|| format!("action#{value}"))
     }
 
     pub fn add_interface(&mut self, netns_ino: u32, ifindex: u32, name: &str) {

@@ -11,9 +11,14 @@ use tracer_common::{KernelOffsets, OFFSET_UNAVAILABLE};
 
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// The running kernel's BTF.
+/// Directory of per-module BTF (split on top of vmlinux's).
+const MODULE_BTF_DIR: &str = "/sys/kernel/btf";
+
+/// The running kernel's BTF, plus the Open vSwitch module's when it is loaded.
 pub struct KernelBtf {
     btf: Btf,
+    /// `/sys/kernel/btf/openvswitch`: `struct vport` and `enum ovs_drop_reason` live there.
+    openvswitch: Option<Btf>,
 }
 
 impl KernelBtf {
@@ -32,23 +37,23 @@ impl KernelBtf {
         let btf = Btf::from_file(path)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("cannot parse kernel BTF {}", path.display()))?;
-        Ok(Self { btf })
+        let module = path
+            .parent()
+            .unwrap_or(Path::new(MODULE_BTF_DIR))
+            .join("openvswitch");
+        // Absent when the module is not loaded; then the OVS probes are inactive anyway.
+        let openvswitch = module
+            .exists()
+            .then(|| Btf::from_split_file(&module, &btf).ok())
+            .flatten();
+        Ok(Self { btf, openvswitch })
     }
 
     /// Byte offset of `path` (e.g. `["ns", "inum"]`) inside `struct name`, descending into
     /// anonymous unions/structs and named nested structs. `None` if any step is missing or is a
     /// bitfield.
     pub fn field_offset(&self, name: &str, path: &[&str]) -> Option<u32> {
-        let mut ty = self.struct_by_name(name)?;
-        let mut offset_bits = 0u32;
-        for (i, field) in path.iter().enumerate() {
-            let (member_off, member_ty) = self.find_member(&ty, field)?;
-            offset_bits += member_off;
-            if i + 1 < path.len() {
-                ty = self.skip_modifiers(member_ty)?;
-            }
-        }
-        offset_bits.is_multiple_of(8).then_some(offset_bits / 8)
+        field_offset_in(&self.btf, name, path)
     }
 
     /// Offsets for [`KernelOffsets`]; a field the kernel lacks becomes [`OFFSET_UNAVAILABLE`].
@@ -71,79 +76,126 @@ impl KernelBtf {
             dev_nd_net: off("net_device", &["nd_net"]),
             net_inum: off("net", &["ns", "inum"]),
             skb_tail: off("sk_buff", &["tail"]),
+            vport_dev: self.vport_offset("dev"),
+            vport_port_no: self.vport_offset("port_no"),
         }
+    }
+
+    /// `enum ovs_action_attr` value -> lower-case name without prefix (`output`, `push_vlan`),
+    /// empty without the module.
+    pub fn ovs_actions(&self) -> BTreeMap<u32, String> {
+        let mut raw = BTreeMap::new();
+        if let Some(ovs) = &self.openvswitch {
+            enum_members(ovs, "ovs_action_attr", &mut raw);
+        }
+        raw.into_iter()
+            .filter_map(|(v, n)| {
+                let short = n.strip_prefix("OVS_ACTION_ATTR_")?;
+                Some((v, short.to_ascii_lowercase()))
+            })
+            .collect()
+    }
+
+    fn vport_offset(&self, field: &str) -> u16 {
+        self.openvswitch
+            .as_ref()
+            .and_then(|b| field_offset_in(b, "vport", &[field]))
+            .and_then(|o| u16::try_from(o).ok())
+            .unwrap_or(OFFSET_UNAVAILABLE)
     }
 
     /// Value -> name of every `enum skb_drop_reason` member, with the `SKB_DROP_REASON_` prefix
     /// removed (`NETFILTER_DROP`, `OVS_DROP_...`).
+    /// Open vSwitch's own reasons (`OVS_DROP_*`, `1 << 16 | n`) come from the module's BTF.
     pub fn drop_reasons(&self) -> BTreeMap<u32, String> {
         let mut names = BTreeMap::new();
-        for ty in self
-            .btf
-            .resolve_types_by_name("skb_drop_reason")
-            .unwrap_or_default()
-        {
-            if let Type::Enum(e) = ty {
-                for m in &e.members {
-                    if let Ok(name) = self.btf.resolve_name(m) {
-                        let short = name
-                            .strip_prefix("SKB_DROP_REASON_")
-                            .or_else(|| name.strip_prefix("SKB_"))
-                            .unwrap_or(&name);
-                        names.insert(m.val(), short.to_string());
-                    }
-                }
-            }
+        enum_members(&self.btf, "skb_drop_reason", &mut names);
+        if let Some(ovs) = &self.openvswitch {
+            enum_members(ovs, "ovs_drop_reason", &mut names);
         }
         names
     }
+}
 
-    fn struct_by_name(&self, name: &str) -> Option<btf_rs::Struct> {
-        self.btf
-            .resolve_types_by_name(name)
-            .ok()?
-            .into_iter()
-            .find_map(|t| match t {
-                Type::Struct(s) if !s.members.is_empty() => Some(s),
-                _ => None,
-            })
-    }
-
-    /// Finds `field` among the members of `ty`, looking inside anonymous members.
-    fn find_member(&self, ty: &btf_rs::Struct, field: &str) -> Option<(u32, Type)> {
-        for m in &ty.members {
-            let name = self.btf.resolve_name(m).unwrap_or_default();
-            if m.bitfield_size().is_some_and(|s| s != 0) && name == field {
-                return None;
-            }
-            let member_ty = self.btf.resolve_chained_type(m).ok()?;
-            if name == field {
-                return Some((m.bit_offset(), member_ty));
-            }
-            if name.is_empty() {
-                if let Some(inner) = self.skip_modifiers(member_ty) {
-                    if let Some((off, t)) = self.find_member(&inner, field) {
-                        return Some((m.bit_offset() + off, t));
+/// Adds every member of `enum name` to `out`, without the `SKB_DROP_REASON_`/`SKB_` prefix and
+/// skipping internal markers (`__...`).
+fn enum_members(btf: &Btf, name: &str, out: &mut BTreeMap<u32, String>) {
+    for ty in btf.resolve_types_by_name(name).unwrap_or_default() {
+        if let Type::Enum(e) = ty {
+            for m in &e.members {
+                if let Ok(name) = btf.resolve_name(m) {
+                    if name.starts_with("__") {
+                        continue;
                     }
+                    let short = name
+                        .strip_prefix("SKB_DROP_REASON_")
+                        .or_else(|| name.strip_prefix("SKB_"))
+                        .unwrap_or(&name);
+                    out.insert(m.val(), short.to_string());
                 }
             }
         }
-        None
     }
+}
 
-    /// Follows typedefs and qualifiers down to a struct or union.
-    fn skip_modifiers(&self, mut ty: Type) -> Option<btf_rs::Struct> {
-        for _ in 0..16 {
-            ty = match ty {
-                Type::Struct(s) | Type::Union(s) => return Some(s),
-                Type::Typedef(_) | Type::Const(_) | Type::Volatile(_) | Type::TypeTag(_) => {
-                    self.btf.resolve_chained_type(ty.as_btf_type()?).ok()?
-                }
-                _ => return None,
-            };
+/// Byte offset of `path` inside `struct name` of `btf` (see [`KernelBtf::field_offset`]).
+fn field_offset_in(btf: &Btf, name: &str, path: &[&str]) -> Option<u32> {
+    let mut ty = struct_by_name(btf, name)?;
+    let mut offset_bits = 0u32;
+    for (i, field) in path.iter().enumerate() {
+        let (member_off, member_ty) = find_member(btf, &ty, field)?;
+        offset_bits += member_off;
+        if i + 1 < path.len() {
+            ty = skip_modifiers(btf, member_ty)?;
         }
-        None
     }
+    offset_bits.is_multiple_of(8).then_some(offset_bits / 8)
+}
+
+fn struct_by_name(btf: &Btf, name: &str) -> Option<btf_rs::Struct> {
+    btf.resolve_types_by_name(name)
+        .ok()?
+        .into_iter()
+        .find_map(|t| match t {
+            Type::Struct(s) if !s.members.is_empty() => Some(s),
+            _ => None,
+        })
+}
+
+/// Finds `field` among the members of `ty`, looking inside anonymous members.
+fn find_member(btf: &Btf, ty: &btf_rs::Struct, field: &str) -> Option<(u32, Type)> {
+    for m in &ty.members {
+        let name = btf.resolve_name(m).unwrap_or_default();
+        if m.bitfield_size().is_some_and(|s| s != 0) && name == field {
+            return None;
+        }
+        let member_ty = btf.resolve_chained_type(m).ok()?;
+        if name == field {
+            return Some((m.bit_offset(), member_ty));
+        }
+        if name.is_empty() {
+            if let Some(inner) = skip_modifiers(btf, member_ty) {
+                if let Some((off, t)) = find_member(btf, &inner, field) {
+                    return Some((m.bit_offset() + off, t));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Follows typedefs and qualifiers down to a struct or union.
+fn skip_modifiers(btf: &Btf, mut ty: Type) -> Option<btf_rs::Struct> {
+    for _ in 0..16 {
+        ty = match ty {
+            Type::Struct(s) | Type::Union(s) => return Some(s),
+            Type::Typedef(_) | Type::Const(_) | Type::Volatile(_) | Type::TypeTag(_) => {
+                btf.resolve_chained_type(ty.as_btf_type()?).ok()?
+            }
+            _ => return None,
+        };
+    }
+    None
 }
 
 #[cfg(test)]

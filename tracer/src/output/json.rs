@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::journey::Hop;
+use crate::{journey::Hop, probes::HookStatus};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -12,6 +12,11 @@ pub enum Record<'a> {
         events: u64,
         lost_events: u64,
         interfaces: Vec<String>,
+        /// Every hook, attached or not (and why not).
+        hooks: Vec<HookStatus>,
+        /// Time to attach every hook, and to detach them all at the end.
+        attach_ms: f64,
+        detach_ms: f64,
     },
 }
 

@@ -6,8 +6,9 @@ use crate::journey::Hop;
 
 pub fn hop_line(hop: &Hop) -> String {
     let mut line = format!(
-        "{:>+11.6}s  {:<16} {:<15} {:<7} {} > {}",
+        "{:>+11.6}s  {}  {:<16} {:<15} {:<11} {} > {}",
         hop.t_ns as f64 / 1e9,
+        &hop.fingerprint[..8.min(hop.fingerprint.len())],
         hop.netns,
         hop.ifname,
         hop.hook,
@@ -18,15 +19,46 @@ pub fn hop_line(hop: &Hop) -> String {
         Some(v) => write!(line, "  vlan {:<4}", v.id).unwrap(),
         None => line.push_str("  vlan -   "),
     }
-    match &hop.ipv4 {
+    match &hop.ip {
         Some(ip) => match (ip.sport, ip.dport) {
+            (Some(s), Some(d)) if ip.version == 6 => {
+                write!(line, "  [{}]:{} > [{}]:{}", ip.src, s, ip.dst, d).unwrap()
+            }
             (Some(s), Some(d)) => write!(line, "  {}:{} > {}:{}", ip.src, s, ip.dst, d).unwrap(),
             _ => write!(line, "  {} > {} proto {}", ip.src, ip.dst, ip.proto).unwrap(),
         },
         None => write!(line, "  ethertype {}", hop.ethertype).unwrap(),
     }
+    if let Some(i) = &hop.icmp {
+        write!(line, "  icmp type {} id {} seq {}", i.kind, i.id, i.seq).unwrap();
+    }
     if let Some(d) = &hop.dhcp {
         write!(line, "  DHCP {} xid {}", d.message, d.xid).unwrap();
+    }
+    if let Some(t) = &hop.tunnel {
+        write!(
+            line,
+            "  in {} vni {} {} > {}",
+            t.kind, t.vni, t.outer_src, t.outer_dst
+        )
+        .unwrap();
+    }
+    if let Some(o) = &hop.ovs {
+        if let Some(a) = &o.action {
+            write!(line, "  ovs {a}").unwrap();
+        }
+        if let Some(v) = &o.push_vlan {
+            write!(line, " vid {}", v.vid).unwrap();
+        }
+        if let Some(p) = o.port {
+            write!(line, " port {p}").unwrap();
+            if let Some(n) = &o.port_name {
+                write!(line, " ({n})").unwrap();
+            }
+        }
+        if let Some(u) = o.upcall {
+            write!(line, "  upcall {u}").unwrap();
+        }
     }
     write!(line, "  len {}", hop.len).unwrap();
     if let Some(reason) = &hop.drop_reason {
@@ -35,6 +67,9 @@ pub fn hop_line(hop: &Hop) -> String {
     if hop.truncated {
         line.push_str("  (truncated)");
     }
+    if let Some(s) = &hop.snapshot {
+        write!(line, "\n    {s}").unwrap();
+    }
     line
 }
 
@@ -42,13 +77,14 @@ pub fn hop_line(hop: &Hop) -> String {
 mod tests {
     use super::*;
     use crate::{
-        journey::{Dhcp, Ipv4},
+        journey::{Dhcp, Ip},
         mac::Mac,
     };
 
     fn hop() -> Hop {
         Hop {
             t_ns: 1_500_000,
+            fingerprint: "0123456789abcdef".into(),
             netns: "ns-client".into(),
             netns_ino: 1,
             ifname: "veth-c".into(),
@@ -60,27 +96,39 @@ mod tests {
             dst_mac: Mac([0xff; 6]),
             ethertype: "0x0800".into(),
             vlan: None,
-            ipv4: Some(Ipv4 {
+            ip: Some(Ip {
+                version: 4,
                 src: [0, 0, 0, 0].into(),
                 dst: [255, 255, 255, 255].into(),
                 proto: 17,
+                id: Some(0),
                 sport: Some(68),
                 dport: Some(67),
+                fragment: false,
             }),
+            icmp: None,
             dhcp: Some(Dhcp {
                 xid: "0x01020304".into(),
                 message: "DISCOVER".into(),
                 chaddr: Mac([2, 0, 0, 0, 0, 1]),
+                secs: 0,
             }),
+            tunnel: None,
+            ovs: None,
             skb: "0x0".into(),
+            cpu: 0,
             truncated: false,
+            snapshot: None,
         }
     }
 
     #[test]
     fn dhcp_line_has_place_addresses_and_message() {
         let line = hop_line(&hop());
-        assert!(line.starts_with("  +0.001500s  ns-client"), "{line}");
+        assert!(
+            line.starts_with("  +0.001500s  01234567  ns-client"),
+            "{line}"
+        );
         for part in [
             "veth-c",
             "egress",

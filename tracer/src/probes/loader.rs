@@ -3,17 +3,20 @@
 use anyhow::{Context as _, Result};
 use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
-    programs::{BtfTracePoint, SchedClassifier},
+    programs::{BtfTracePoint, KProbe, Program, SchedClassifier, TracePoint},
     Btf, Ebpf, EbpfLoader,
 };
 use tracer_common::{
-    Filter, KernelOffsets, EVENTS_MAP, FILTER_GLOBAL, KFREE_SKB_PROGRAM, LOST_MAP, OFFSETS_GLOBAL,
-    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+    Filter, KernelOffsets, TracepointOffsets, EVENTS_MAP, FILTER_GLOBAL, KFREE_SKB_BTF_PROGRAM,
+    KFREE_SKB_TP_PROGRAM, LOST_MAP, OFFSETS_GLOBAL, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
+    TRACEPOINT_OFFSETS_GLOBAL,
 };
 
 use super::{
-    drops::DropProbe,
+    drops::{DropHook, DropProbe},
+    ovs::{self, OvsLink},
     tc::{AttachMode, Interface, TcAttachment},
+    HookStatus,
 };
 
 /// The eBPF object built from `tracer-ebpf` by build.rs.
@@ -22,6 +25,7 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 pub struct ProbeConfig {
     pub filter: Filter,
     pub offsets: KernelOffsets,
+    pub tracepoint_offsets: TracepointOffsets,
     /// Ring buffer size in bytes (a power of two multiple of the page size).
     pub ring_buffer_bytes: u32,
 }
@@ -32,6 +36,7 @@ pub struct LoadedProbes {
     ebpf: Ebpf,
     /// Parsed once: the drop probe needs it again to resolve its attach point.
     btf: Btf,
+    tracepoint_offsets: TracepointOffsets,
 }
 
 impl LoadedProbes {
@@ -41,54 +46,119 @@ impl LoadedProbes {
             .btf(Some(&btf))
             .override_global(FILTER_GLOBAL, &config.filter, true)
             .override_global(OFFSETS_GLOBAL, &config.offsets, true)
+            .override_global(TRACEPOINT_OFFSETS_GLOBAL, &config.tracepoint_offsets, true)
             .map_max_entries(EVENTS_MAP, config.ring_buffer_bytes)
             .load(EBPF_OBJECT)
             .context("cannot load the eBPF object")?;
-        let mut probes = Self { ebpf, btf };
+        let mut probes = Self {
+            ebpf,
+            btf,
+            tracepoint_offsets: config.tracepoint_offsets,
+        };
         for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
-            probes
-                .classifier(name)?
+            let program: &mut SchedClassifier = probes.program(name)?.try_into()?;
+            program
                 .load()
                 .with_context(|| format!("the kernel rejected the TC program {name}"))?;
         }
         Ok(probes)
     }
 
-    fn classifier(&mut self, name: &str) -> Result<&mut SchedClassifier> {
-        let program = self
-            .ebpf
+    fn program(&mut self, name: &str) -> Result<&mut Program> {
+        self.ebpf
             .program_mut(name)
-            .with_context(|| format!("program {name} missing from the eBPF object"))?;
-        Ok(program.try_into()?)
+            .with_context(|| format!("program {name} missing from the eBPF object"))
     }
 
     /// Attaches the ingress and egress classifiers to one interface.
     pub fn attach_tc(&mut self, iface: &Interface, mode: AttachMode) -> Result<TcAttachment> {
-        let ebpf = &mut self.ebpf;
-        let mut programs = ebpf.programs_mut();
+        let (ingress, egress) = self.classifiers()?;
+        TcAttachment::attach(ingress, egress, iface, mode)
+    }
+
+    /// The loaded ingress and egress classifiers, borrowed together.
+    pub fn classifiers(&mut self) -> Result<(&mut SchedClassifier, &mut SchedClassifier)> {
         let mut ingress = None;
         let mut egress = None;
-        for (name, program) in &mut programs {
+        for (name, program) in self.ebpf.programs_mut() {
             match name {
                 TC_INGRESS_PROGRAM => ingress = Some(program),
                 TC_EGRESS_PROGRAM => egress = Some(program),
                 _ => {}
             }
         }
-        let ingress: &mut SchedClassifier =
-            ingress.context("ingress program missing")?.try_into()?;
-        let egress: &mut SchedClassifier = egress.context("egress program missing")?.try_into()?;
-        TcAttachment::attach(ingress, egress, iface, mode)
+        Ok((
+            ingress.context("ingress program missing")?.try_into()?,
+            egress.context("egress program missing")?.try_into()?,
+        ))
     }
 
-    /// Loads and attaches the drop tracepoint.
-    pub fn attach_drops(&mut self) -> Result<DropProbe> {
-        let program: &mut BtfTracePoint = self
-            .ebpf
-            .program_mut(KFREE_SKB_PROGRAM)
-            .context("drop program missing from the eBPF object")?
-            .try_into()?;
-        DropProbe::attach(program, &self.btf)
+    /// Loads and attaches the drop probe with the hook `mode` asks for.
+    pub fn attach_drops(&mut self, mode: DropHook) -> Result<DropProbe> {
+        let btf_attempt = match mode {
+            DropHook::Tracepoint => None,
+            _ => {
+                let program: &mut BtfTracePoint = self
+                    .ebpf
+                    .program_mut(KFREE_SKB_BTF_PROGRAM)
+                    .context("drop program missing from the eBPF object")?
+                    .try_into()?;
+                Some(DropProbe::attach_btf(program, &self.btf))
+            }
+        };
+        match (mode, btf_attempt) {
+            (_, Some(Ok(p))) => Ok(p),
+            (DropHook::Btf, Some(Err(e))) => Err(e),
+            (_, previous) => {
+                let offset = self.tracepoint_offsets.kfree_skb_skbaddr;
+                let program: &mut TracePoint = self.program(KFREE_SKB_TP_PROGRAM)?.try_into()?;
+                DropProbe::attach_tracepoint(program, offset).map_err(|e| match previous {
+                    Some(Err(btf_err)) => e.context(format!("{btf_err:#}; fallback")),
+                    _ => e,
+                })
+            }
+        }
+    }
+
+    /// Attaches every Open vSwitch datapath hook the kernel has. Returns the links of those that
+    /// attached and one status per hook.
+    pub fn attach_ovs(&mut self) -> (Vec<OvsLink>, Vec<HookStatus>) {
+        let mut links = Vec::new();
+        let mut statuses = Vec::new();
+        let labels = ovs::KPROBES
+            .iter()
+            .map(|(_, f)| format!("kprobe/{f}"))
+            .chain(
+                ovs::TRACEPOINTS
+                    .iter()
+                    .map(|(_, tp)| format!("tracepoint/openvswitch:{tp}")),
+            );
+        if !ovs::module_loaded() {
+            for label in labels {
+                statuses.push(HookStatus::inactive(
+                    label,
+                    "the openvswitch module is not loaded".into(),
+                ));
+            }
+            return (links, statuses);
+        }
+        for (program, function) in ovs::KPROBES {
+            let result = self
+                .program(program)
+                .and_then(|p| Ok(<&mut KProbe>::try_from(p)?))
+                .and_then(|p| ovs::attach_kprobe(p, function));
+            statuses.push(ovs::status(format!("kprobe/{function}"), &result));
+            links.extend(result.ok());
+        }
+        for (program, tp) in ovs::TRACEPOINTS {
+            let result = self
+                .program(program)
+                .and_then(|p| Ok(<&mut TracePoint>::try_from(p)?))
+                .and_then(|p| ovs::attach_tracepoint(p, tp));
+            statuses.push(ovs::status(format!("tracepoint/openvswitch:{tp}"), &result));
+            links.extend(result.ok());
+        }
+        (links, statuses)
     }
 
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>> {

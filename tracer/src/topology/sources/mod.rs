@@ -1,6 +1,7 @@
 //! One module per source of topology facts. Each reads one thing (netlink, OVSDB, OpenFlow,
-//! libvirt XML, dnsmasq) and knows nothing of the others; [`super::discover`] joins them.
+//! the kernel datapath, libvirt XML, dnsmasq) and knows nothing of the others; [`super::discover`] joins them.
 
+pub mod datapath;
 pub mod dnsmasq;
 pub mod libvirt;
 pub mod links;

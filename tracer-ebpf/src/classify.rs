@@ -1,0 +1,50 @@
+//! Parse, then filter: the decision every hook makes about a packet. A tunnelled packet is
+//! parsed twice into one event, outer headers first, and matches if either layer does.
+
+use tracer_common::{event_flags, Filter, PacketEvent};
+
+use crate::{filter, parse};
+
+/// Where the parsable bytes start.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At the Ethernet header.
+    L2,
+    /// At the network header; `ev.ether_type` is already set (a packet without MAC header).
+    L3,
+}
+
+/// Fills `ev` from the packet and returns whether it matches `f`. The fingerprint is computed
+/// here, once the innermost headers are known.
+#[inline(always)]
+pub fn classify<B: parse::PacketBytes>(
+    b: &B,
+    ev: &mut PacketEvent,
+    f: &Filter,
+    start: Start,
+) -> bool {
+    let encap = match start {
+        Start::L2 => parse::parse_l2(b, ev, 0, true).and_then(|l3| parse::parse_l3(b, ev, l3)),
+        Start::L3 => parse::parse_l3(b, ev, 0),
+    };
+    let outer = filter::matches(f, ev);
+    let matched = match encap {
+        None => outer,
+        Some(encap) => {
+            parse::enter_tunnel(ev, &encap);
+            if let Some(l3) = parse::parse_l2(b, ev, encap.inner, false) {
+                // A tunnel inside a tunnel is not followed further.
+                let _ = parse::parse_l3(b, ev, l3);
+            }
+            let inner = filter::matches(f, ev);
+            if outer && !inner {
+                ev.flags |= event_flags::OUTER_MATCH;
+            }
+            outer || inner
+        }
+    };
+    if matched {
+        ev.fingerprint = ev.compute_fingerprint();
+    }
+    matched
+}
