@@ -38,3 +38,8 @@ pub fn ip(netns: &str, args: &[&str]) -> Result<String> {
     full.extend_from_slice(args);
     run("ip", &full)
 }
+
+/// `ping -c COUNT` from `netns`, 0.2 s apart; fails if no reply comes back.
+pub fn ping(netns: &str, dst: &str, count: &str) {
+    in_netns(netns, "ping", &["-c", count, "-i", "0.2", "-W", "1", dst]).unwrap();
+}

@@ -62,3 +62,19 @@ pub fn qdisc_kinds(netns: &str, dev: &str) -> Result<Vec<String>> {
 pub fn filters(netns: &str, dev: &str, hook: &str) -> Result<String> {
     in_netns(netns, "tc", &["filter", "show", "dev", dev, hook])
 }
+
+/// Panics unless nothing pathtrace attached remains in the lab's namespaces and its programs
+/// are unloaded.
+pub fn assert_nothing_left(lab: &crate::Lab) {
+    for ns in lab.namespaces() {
+        let left = attached_programs(ns).unwrap();
+        assert!(left.is_empty(), "programs still attached in {ns}: {left:?}");
+    }
+    // Program memory is released by the kernel shortly after the last fd closes.
+    crate::dhcp::wait_for(
+        std::time::Duration::from_secs(3),
+        "pathtrace programs to be unloaded",
+        || Ok(!pathtrace_programs_loaded()?),
+    )
+    .unwrap();
+}

@@ -11,6 +11,7 @@ pub mod journeys;
 pub mod kernel_state;
 pub mod lab;
 pub mod ovs;
+pub mod scenarios;
 pub mod topologies;
 pub mod tracer;
 

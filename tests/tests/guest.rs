@@ -451,3 +451,123 @@ fn vlan_sub_interfaces_and_tunnels_are_discovered() {
         "{path:#}"
     );
 }
+
+/// The hop of `group` at (netns, ifname, hook), with its time.
+fn find_hop<'a>(group: &[&'a Value], netns: &str, ifname: &str, hook: &str) -> &'a Value {
+    group
+        .iter()
+        .copied()
+        .find(|h| h["netns"] == netns && h["ifname"] == ifname && h["hook"] == hook)
+        .unwrap_or_else(|| panic!("no {hook} at {netns}:{ifname} in {group:#?}"))
+}
+
+#[test]
+fn ovs_datapath_entry_vlan_push_and_output_are_followed() {
+    let mut lab = Lab::new("s004t");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    let ifaces = [
+        format!("root:{}", topo.tap),
+        format!("root:{}", topo.qvb),
+        format!("root:{}", topo.qvo),
+        "root:eth2".to_string(),
+        "root:eth2-net".to_string(),
+        format!("{}:tapdhcp", topo.qdhcp),
+    ];
+    let mut args = vec![
+        "trace",
+        "--output",
+        "json",
+        "--filter-dhcp",
+        "--filter-mac",
+        topo.vm_mac,
+    ];
+    for i in &ifaces {
+        args.extend(["-i", i.as_str()]);
+    }
+    let tracer = Tracer::start(&args).unwrap();
+    let lease = acquire_lease(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient).unwrap();
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lease, topo.reserved_ip);
+    let summary = out.summary();
+    for hook in [
+        "kprobe/ovs_vport_receive",
+        "kprobe/ovs_vport_send",
+        "tracepoint/openvswitch:ovs_do_execute_action",
+        "tracepoint/openvswitch:ovs_dp_upcall",
+    ] {
+        assert_eq!(
+            named(&summary["hooks"], "hook", hook)["active"],
+            true,
+            "{summary}"
+        );
+    }
+    assert_eq!(summary["lost_events"], 0);
+
+    let hops = out.hops();
+    if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
+        std::fs::write(
+            std::path::Path::new(&dir).join("trace-seed004.jsonl"),
+            &out.stdout,
+        )
+        .unwrap();
+    }
+    // The first DISCOVER, one fingerprint from the VM's tap to the DHCP server's port, across
+    // two datapath passes (br-int+br-eth2, then br-net) and the upcall that set up the flows.
+    let discover = hops
+        .iter()
+        .find(|h| h["dhcp"]["message"] == "DISCOVER" && h["hook"] == "ingress")
+        .unwrap_or_else(|| panic!("no DISCOVER: {hops:#?}"));
+    let group: Vec<&Value> = hops
+        .iter()
+        .filter(|h| h["fingerprint"] == discover["fingerprint"])
+        .collect();
+    let t = |h: &Value| h["t_ns"].as_u64().unwrap();
+    let tap_in = find_hop(&group, "root", &topo.tap, "ingress");
+    let qvo_in = find_hop(&group, "root", &topo.qvo, "ingress");
+    let entry = find_hop(&group, "root", &topo.qvo, "ovs-receive");
+    // br-int's NORMAL tags it 1 for the patch port, br-eth2's flow rewrites it to 1000: the
+    // datapath applies that as push_vlan(1) ... pop_vlan, push_vlan(1000).
+    let push = group
+        .iter()
+        .find(|h| h["ovs"]["action"] == "push_vlan" && h["ovs"]["push_vlan"]["vid"] == 1000)
+        .unwrap_or_else(|| panic!("no push_vlan(vid=1000) action: {group:#?}"));
+    let output = group
+        .iter()
+        .find(|h| h["ovs"]["action"] == "output" && h["ovs"]["port_name"] == "eth2")
+        .unwrap_or_else(|| panic!("no output:eth2 action: {group:#?}"));
+    let leave = find_hop(&group, "root", "eth2", "ovs-send");
+    assert_eq!(leave["vlan"]["id"], 1000, "{leave}");
+    assert_eq!(leave["ovs"]["port"], output["ovs"]["port"]);
+    let wire = find_hop(&group, "root", "eth2", "egress");
+    assert_eq!(wire["vlan"]["id"], 1000, "{wire}");
+    let net_in = find_hop(&group, "root", "eth2-net", "ovs-receive");
+    let server = find_hop(&group, &topo.qdhcp, "tapdhcp", "ingress");
+    assert!(server["vlan"].is_null(), "untagged at the server: {server}");
+    let order = [tap_in, qvo_in, entry, push, leave, wire, net_in, server];
+    for pair in order.windows(2) {
+        assert!(t(pair[0]) <= t(pair[1]), "out of order: {pair:#?}");
+    }
+    // The reply comes back the other way: tag 1000 popped in the datapath before qvo.
+    let offer = hops
+        .iter()
+        .find(|h| h["dhcp"]["message"] == "OFFER" && h["hook"] == "ovs-action")
+        .unwrap_or_else(|| panic!("no OFFER in the datapath: {hops:#?}"));
+    let offer_group: Vec<&Value> = hops
+        .iter()
+        .filter(|h| h["fingerprint"] == offer["fingerprint"])
+        .collect();
+    assert!(
+        offer_group.iter().any(|h| h["ovs"]["action"] == "pop_vlan"),
+        "{offer_group:#?}"
+    );
+    find_hop(&offer_group, "root", &topo.qvo, "ovs-send");
+    find_hop(&offer_group, "root", &topo.tap, "egress");
+}
+
+#[test]
+fn geneve_inner_packet_is_matched_on_the_underlay() {
+    pathtrace_testbed::scenarios::tunnel_inner_packet_is_followed(
+        pathtrace_testbed::scenarios::Tunnel::Geneve,
+    );
+}

@@ -2,11 +2,11 @@
 //! and DHCP clients, the real pathtrace binary with its eBPF programs attached. Need root.
 
 use pathtrace_testbed::{
-    cmd::{in_netns, ip, run},
+    cmd::{in_netns, ping, run},
     dhcp::{acquire_lease, DhcpClient},
-    journeys::{assert_hops_are_where_they_say, by_fingerprint, place, Place},
-    kernel_state::{attached_programs, filters, pathtrace_programs_loaded, qdisc_kinds},
-    serial,
+    journeys::{assert_hops_are_where_they_say, by_fingerprint, place},
+    kernel_state::{assert_nothing_left, attached_programs, filters, qdisc_kinds},
+    scenarios, serial,
     topologies::DhcpOnBridge,
     tracer, Lab, Tracer,
 };
@@ -43,20 +43,6 @@ fn assert_subsequence(path: &[(String, String, String)], expected: &[(&str, &str
             "hop {want:?} missing or out of order in {path:#?}"
         );
     }
-}
-
-fn assert_nothing_left(lab: &Lab) {
-    for ns in lab.namespaces() {
-        let left = attached_programs(ns).unwrap();
-        assert!(left.is_empty(), "programs still attached in {ns}: {left:?}");
-    }
-    // Program memory is released by the kernel shortly after the last fd closes.
-    pathtrace_testbed::dhcp::wait_for(
-        std::time::Duration::from_secs(3),
-        "pathtrace programs to be unloaded",
-        || Ok(!pathtrace_programs_loaded()?),
-    )
-    .unwrap();
 }
 
 fn dhcp_exchange(client: DhcpClient) {
@@ -162,10 +148,6 @@ fn veth_pair(lab: &mut Lab) -> (String, String) {
     lab.addr(&a, "va", "10.88.0.1/24").unwrap();
     lab.addr(&b, "vb", "10.88.0.2/24").unwrap();
     (a, b)
-}
-
-fn ping(netns: &str, dst: &str, count: &str) {
-    in_netns(netns, "ping", &["-c", count, "-i", "0.2", "-W", "1", dst]).unwrap();
 }
 
 fn ping_is_seen_then_signal_cleans_up(signal: i32, mode: &str) {
@@ -461,75 +443,7 @@ fn ping_across_a_bridge_is_one_fingerprint_per_packet_hop_by_hop() {
 #[test]
 fn vxlan_inner_packet_is_matched_on_the_underlay() {
     let _serial = serial();
-    let mut lab = Lab::new("vx");
-    let u1 = lab.netns("u1").unwrap();
-    let u2 = lab.netns("u2").unwrap();
-    lab.veth((&u1, "ul0"), (&u2, "ul0")).unwrap();
-    lab.addr(&u1, "ul0", "10.90.0.1/24").unwrap();
-    lab.addr(&u2, "ul0", "10.90.0.2/24").unwrap();
-    for (ns, local, remote, overlay) in [
-        (&u1, "10.90.0.1", "10.90.0.2", "192.168.90.1/24"),
-        (&u2, "10.90.0.2", "10.90.0.1", "192.168.90.2/24"),
-    ] {
-        ip(
-            ns,
-            &[
-                "link", "add", "vx0", "type", "vxlan", "id", "42", "local", local, "remote",
-                remote, "dstport", "4789", "dev", "ul0",
-            ],
-        )
-        .unwrap();
-        lab.addr(ns, "vx0", overlay).unwrap();
-        ip(ns, &["link", "set", "vx0", "up"]).unwrap();
-    }
-    let inner_mac = lab.mac_of(&u1, "vx0").unwrap();
-    // The underlay MACs are not the filter's: only the encapsulated frame can match.
-    let ifaces = [
-        format!("{u1}:vx0"),
-        format!("{u1}:ul0"),
-        format!("{u2}:ul0"),
-    ];
-    let args = trace_args(
-        &[
-            "--filter-mac",
-            &inner_mac,
-            "--filter-proto",
-            "icmp",
-            "--no-drops",
-        ],
-        &ifaces,
-    );
-    let tracer = Tracer::start(&args).unwrap();
-    ping(&u1, "192.168.90.2", "2");
-    let out = tracer.stop(libc::SIGINT).unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let hops = out.hops();
-    let requests: Vec<&Value> = hops.iter().filter(|h| h["icmp"]["type"] == 8).collect();
-    let packets = by_fingerprint(requests.iter().copied());
-    assert_eq!(packets.len(), 2, "two echo requests: {hops:#?}");
-    for (fp, group) in packets {
-        let places: Vec<_> = group.iter().map(|h| place(h)).collect();
-        let want: Vec<Place> = [
-            (u1.as_str(), "vx0", "egress"),
-            (u1.as_str(), "ul0", "egress"),
-            (u2.as_str(), "ul0", "ingress"),
-        ]
-        .iter()
-        .map(|(n, i, h)| (n.to_string(), i.to_string(), h.to_string()))
-        .collect();
-        assert_eq!(places, want, "request {fp}");
-        // Overlay hop: plain. Underlay hops: the inner packet, with the tunnel around it.
-        assert!(group[0]["tunnel"].is_null(), "{}", group[0]);
-        for h in &group[1..] {
-            assert_eq!(h["ip"]["src"], "192.168.90.1", "{h}");
-            assert_eq!(h["src_mac"], inner_mac.as_str(), "{h}");
-            assert_eq!(h["tunnel"]["kind"], "vxlan", "{h}");
-            assert_eq!(h["tunnel"]["vni"], 42, "{h}");
-            assert_eq!(h["tunnel"]["outer_src"], "10.90.0.1", "{h}");
-            assert_eq!(h["tunnel"]["outer_dst"], "10.90.0.2", "{h}");
-        }
-    }
-    assert_nothing_left(&lab);
+    scenarios::tunnel_inner_packet_is_followed(scenarios::Tunnel::Vxlan);
 }
 
 #[test]
