@@ -75,5 +75,18 @@ pub fn emit<S: Snapshot>(event: &mut PacketEvent, snapshot: &S, available: u32) 
         };
         core::ptr::addr_of_mut!((*record).event).write(*event);
     }
-    entry.submit(0);
+    // Waking the reader costs an irq_work per event; instead it is woken once a batch is
+    // waiting, and polls on a short timer for the stragglers of a quiet trace.
+    let pending = EVENTS.query(BPF_RB_AVAIL_DATA);
+    entry.submit(if pending >= WAKEUP_BATCH_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    });
 }
+
+/// Pending bytes that justify waking userspace (a few dozen events).
+const WAKEUP_BATCH_BYTES: u64 = 32 << 10;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;

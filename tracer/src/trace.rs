@@ -99,14 +99,7 @@ impl Attached {
     fn detach(self) -> Result<()> {
         drop(self.drops);
         drop(self.ovs);
-        let mut first_error = None;
-        for a in self.tc {
-            if let Err(e) = a.detach() {
-                tracing::warn!("{e:#}");
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        probes::tc::detach_all(self.tc)
     }
 }
 
@@ -135,9 +128,8 @@ pub fn run(args: TraceArgs) -> Result<()> {
         ovs: Vec::new(),
     };
     let attach_start = Instant::now();
+    attached.tc = loaded.attach_tc(&interfaces, args.tc_attach)?;
     for iface in &interfaces {
-        // On error, `attached` is dropped and what was attached so far is detached.
-        attached.tc.push(loaded.attach_tc(iface, args.tc_attach)?);
         names.add_interface(iface.netns.ino, iface.ifindex, &iface.name);
     }
     let mut hooks = vec![HookStatus::active("tc".into(), tc_summary(&attached.tc))];
@@ -247,6 +239,9 @@ fn tc_summary(tc: &[TcAttachment]) -> String {
     format!("{} interfaces, {}", tc.len(), modes.join("+"))
 }
 
+/// How long an event can wait in the ring buffer when traffic is too sparse to wake us.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
 struct Summary {
     events: u64,
     lost: u64,
@@ -274,6 +269,8 @@ async fn event_loop(
     // Loss is reported as it happens, not only at the end: an operator watching a busy host
     // must know the picture is incomplete while looking at it.
     let mut loss_check = tokio::time::interval(Duration::from_secs(1));
+    // The kernel side wakes us only once a batch is waiting; this collects the rest.
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
     let mut lost_reported = 0u64;
     let mut print = |batch: &mut Vec<_>, events: &mut u64| {
         for rec in batch.drain(..) {
@@ -295,6 +292,7 @@ async fn event_loop(
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
             _ = &mut timeout => break,
+            _ = poll.tick() => { reader.drain(&mut batch); print(&mut batch, &mut events); }
             _ = loss_check.tick() => {
                 let lost = reader.lost()?;
                 if lost > lost_reported {

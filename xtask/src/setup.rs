@@ -32,6 +32,8 @@ const HOST_PACKAGES: &[&str] = &[
     "busybox-static",
     "openvswitch-switch",
     "util-linux",
+    // `cargo xtask bench`: TCP throughput with and without pathtrace attached.
+    "iperf3",
     // `dot` renders `pathtrace topology --format dot` in the tests.
     "graphviz",
     // `virsh` (test driver, no daemon) produces real domain XML for the libvirt parser tests.

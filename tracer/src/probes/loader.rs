@@ -1,5 +1,7 @@
 //! Loads the embedded eBPF object with the filter and kernel offsets baked into `.rodata`.
 
+use std::os::fd::AsFd as _;
+
 use anyhow::{Context as _, Result};
 use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
@@ -15,7 +17,7 @@ use tracer_common::{
 use super::{
     drops::{DropHook, DropProbe},
     ovs::{self, OvsLink},
-    tc::{AttachMode, Interface, TcAttachment},
+    tc::{self, AttachMode, Interface, TcAttachment},
     HookStatus,
 };
 
@@ -70,10 +72,24 @@ impl LoadedProbes {
             .with_context(|| format!("program {name} missing from the eBPF object"))
     }
 
-    /// Attaches the ingress and egress classifiers to one interface.
-    pub fn attach_tc(&mut self, iface: &Interface, mode: AttachMode) -> Result<TcAttachment> {
+    /// Attaches the ingress and egress classifiers to every interface (tcx links or netlink
+    /// filters, see [`AttachMode::resolve`]). On error nothing stays attached.
+    pub fn attach_tc(
+        &mut self,
+        ifaces: &[Interface],
+        mode: AttachMode,
+    ) -> Result<Vec<TcAttachment>> {
         let (ingress, egress) = self.classifiers()?;
-        TcAttachment::attach(ingress, egress, iface, mode)
+        if mode.resolve(ifaces.len()) == AttachMode::Tcx {
+            let (i, e) = (ingress.fd()?.as_fd(), egress.fd()?.as_fd());
+            return tc::attach_tcx_all(i, e, ifaces);
+        }
+        let mut done = Vec::new();
+        for iface in ifaces {
+            // On error, `done` is dropped and what was attached so far is detached.
+            done.push(TcAttachment::attach_netlink(ingress, egress, iface)?);
+        }
+        Ok(done)
     }
 
     /// The loaded ingress and egress classifiers, borrowed together.

@@ -8,6 +8,7 @@ mod drops;
 mod loader;
 pub mod ovs;
 pub mod tc;
+mod tcx;
 
 use serde::Serialize;
 
