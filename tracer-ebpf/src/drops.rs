@@ -8,10 +8,7 @@ use aya_ebpf::{
 };
 use tracer_common::{filter_flags, Hook, OFFSET_UNAVAILABLE};
 
-use crate::{
-    emit::{self, emit},
-    filter, kernel,
-};
+use crate::{emit::emit, filter, kernel};
 
 #[btf_tracepoint(function = "kfree_skb")]
 pub fn pathtrace_kfree_skb(ctx: BtfTracePointContext) -> i32 {
@@ -42,17 +39,11 @@ pub fn pathtrace_kfree_skb_tp(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn observe_drop(skb: u64, reason: u32) -> Option<()> {
-    let f = filter::filter();
-    if f.flags & filter_flags::DROPS == 0 {
+    if filter::filter().flags & filter_flags::DROPS == 0 {
         return None;
     }
-    let ev = emit::scratch(Hook::Drop)?;
-    let bytes = kernel::classify_skb(skb, f, ev)?;
-    let (ifindex, netns) = kernel::skb_device(skb, kernel::offsets());
-    ev.netns_ino = netns;
-    ev.ifindex = ifindex;
+    let (ev, bytes) = kernel::skb_event(skb, Hook::Drop)?;
     ev.drop_reason = reason;
-    ev.hook = Hook::Drop as u8;
     emit(ev, &bytes, bytes.available());
     Some(())
 }

@@ -4,13 +4,13 @@
 
 use aya_ebpf::helpers::{bpf_probe_read_kernel, generated as gen};
 use tracer_common::{
-    Filter, KernelOffsets, PacketEvent, TracepointOffsets, VlanSource, OFFSET_UNAVAILABLE,
+    Filter, Hook, KernelOffsets, PacketEvent, TracepointOffsets, VlanSource, OFFSET_UNAVAILABLE,
 };
 
 use crate::{
     classify::{classify, Start},
-    emit::Snapshot,
-    parse,
+    emit::{self, Snapshot},
+    filter, parse,
 };
 
 #[no_mangle]
@@ -132,4 +132,17 @@ pub fn classify_skb(skb: u64, f: &Filter, ev: &mut PacketEvent) -> Option<Kernel
     ev.skb_addr = skb;
     ev.len = read_at(skb, o.skb_len).unwrap_or(0);
     Some(bytes)
+}
+
+/// The event for `skb` at `hook`, placed on the skb's device, if its packet matches the filter;
+/// the caller adds what is specific to its hook and emits it.
+#[inline(always)]
+pub fn skb_event(skb: u64, hook: Hook) -> Option<(&'static mut PacketEvent, KernelBytes)> {
+    let ev = emit::scratch(hook)?;
+    let bytes = classify_skb(skb, filter::filter(), ev)?;
+    let (ifindex, netns) = skb_device(skb, offsets());
+    ev.netns_ino = netns;
+    ev.ifindex = ifindex;
+    ev.hook = hook as u8;
+    Some((ev, bytes))
 }

@@ -71,13 +71,7 @@ fn action_event(ctx: &TracePointContext) -> Option<()> {
     // SAFETY: offsets come from this kernel's tracepoint format.
     let skb: u64 = unsafe { ctx.read_at(t.ovs_action_skbaddr as usize) }.ok()?;
     let action: u8 = unsafe { ctx.read_at(t.ovs_action_type as usize) }.ok()?;
-    let f = filter::filter();
-    let ev = emit::scratch(Hook::OvsAction)?;
-    let bytes = kernel::classify_skb(skb, f, ev)?;
-    let (ifindex, netns) = kernel::skb_device(skb, kernel::offsets());
-    ev.netns_ino = netns;
-    ev.ifindex = ifindex;
-    ev.hook = Hook::OvsAction as u8;
+    let (ev, bytes) = kernel::skb_event(skb, Hook::OvsAction)?;
     ev.ovs.action = action;
     if t.ovs_action_data != OFFSET_UNAVAILABLE {
         let data: u64 = unsafe { ctx.read_at(t.ovs_action_data as usize) }.unwrap_or(0);
@@ -114,13 +108,7 @@ fn upcall_event(ctx: &TracePointContext) -> Option<()> {
         return None;
     }
     let skb: u64 = unsafe { ctx.read_at(t.ovs_upcall_skbaddr as usize) }.ok()?;
-    let f = filter::filter();
-    let ev = emit::scratch(Hook::OvsUpcall)?;
-    let bytes = kernel::classify_skb(skb, f, ev)?;
-    let (ifindex, netns) = kernel::skb_device(skb, kernel::offsets());
-    ev.netns_ino = netns;
-    ev.ifindex = ifindex;
-    ev.hook = Hook::OvsUpcall as u8;
+    let (ev, bytes) = kernel::skb_event(skb, Hook::OvsUpcall)?;
     if t.ovs_upcall_cmd != OFFSET_UNAVAILABLE {
         ev.ovs.upcall_cmd = unsafe { ctx.read_at::<u8>(t.ovs_upcall_cmd as usize) }.unwrap_or(0);
     }
