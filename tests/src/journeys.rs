@@ -38,6 +38,17 @@ pub fn by_fingerprint<'a>(
         .collect()
 }
 
+/// Every hop of the first packet that has a hop satisfying `first` (same fingerprint).
+pub fn packet_where(hops: &[Value], first: impl Fn(&Value) -> bool) -> Vec<&Value> {
+    let seed = hops
+        .iter()
+        .find(|h| first(h))
+        .unwrap_or_else(|| panic!("no such hop in {hops:#?}"));
+    hops.iter()
+        .filter(|h| h["fingerprint"] == seed["fingerprint"])
+        .collect()
+}
+
 /// The inode of a named network namespace (what pathtrace reports as `netns_ino`).
 pub fn netns_inode(netns: &str) -> Result<u64> {
     Ok(std::fs::metadata(format!("/run/netns/{netns}"))

@@ -5,6 +5,7 @@
 use pathtrace_testbed::{
     cmd::run,
     dhcp::{acquire_lease, DhcpClient},
+    journeys::packet_where,
     kernel_state::{attached_programs, qdisc_kinds},
     topologies::{BridgeLink, DhcpOnBridge, Seed004},
     tracer::{self, named, source_status},
@@ -514,14 +515,9 @@ fn ovs_datapath_entry_vlan_push_and_output_are_followed() {
     }
     // The first DISCOVER, one fingerprint from the VM's tap to the DHCP server's port, across
     // two datapath passes (br-int+br-eth2, then br-net) and the upcall that set up the flows.
-    let discover = hops
-        .iter()
-        .find(|h| h["dhcp"]["message"] == "DISCOVER" && h["hook"] == "ingress")
-        .unwrap_or_else(|| panic!("no DISCOVER: {hops:#?}"));
-    let group: Vec<&Value> = hops
-        .iter()
-        .filter(|h| h["fingerprint"] == discover["fingerprint"])
-        .collect();
+    let group = packet_where(&hops, |h| {
+        h["dhcp"]["message"] == "DISCOVER" && h["hook"] == "ingress"
+    });
     let t = |h: &Value| h["t_ns"].as_u64().unwrap();
     let tap_in = find_hop(&group, "root", &topo.tap, "ingress");
     let qvo_in = find_hop(&group, "root", &topo.qvo, "ingress");
@@ -549,14 +545,9 @@ fn ovs_datapath_entry_vlan_push_and_output_are_followed() {
         assert!(t(pair[0]) <= t(pair[1]), "out of order: {pair:#?}");
     }
     // The reply comes back the other way: tag 1000 popped in the datapath before qvo.
-    let offer = hops
-        .iter()
-        .find(|h| h["dhcp"]["message"] == "OFFER" && h["hook"] == "ovs-action")
-        .unwrap_or_else(|| panic!("no OFFER in the datapath: {hops:#?}"));
-    let offer_group: Vec<&Value> = hops
-        .iter()
-        .filter(|h| h["fingerprint"] == offer["fingerprint"])
-        .collect();
+    let offer_group = packet_where(&hops, |h| {
+        h["dhcp"]["message"] == "OFFER" && h["hook"] == "ovs-action"
+    });
     assert!(
         offer_group.iter().any(|h| h["ovs"]["action"] == "pop_vlan"),
         "{offer_group:#?}"
