@@ -85,6 +85,18 @@ pub fn acquire_lease(
     iface: &str,
     client: DhcpClient,
 ) -> Result<String> {
+    acquire_lease_within(lab, netns, iface, client, 60)
+}
+
+/// [`acquire_lease`], giving up after `secs` seconds (for exchanges meant to fail).
+pub fn acquire_lease_within(
+    lab: &mut Lab,
+    netns: &str,
+    iface: &str,
+    client: DhcpClient,
+    secs: u32,
+) -> Result<String> {
+    let secs = secs.to_string();
     let dir = lab.workdir()?;
     let script = dir.join("dhcp-script.sh");
     // Configures the address only: the default scripts would rewrite the host's resolv.conf.
@@ -116,7 +128,7 @@ pub fn acquire_lease(
                 netns,
                 "timeout",
                 &[
-                    "60", "dhclient", "-1", "-v", "-sf", &script, "-pf", &pid, "-lf", &leases,
+                    &secs, "dhclient", "-1", "-v", "-sf", &script, "-pf", &pid, "-lf", &leases,
                     iface,
                 ],
             )?;
@@ -126,7 +138,7 @@ pub fn acquire_lease(
                 netns,
                 "timeout",
                 &[
-                    "60", "busybox", "udhcpc", "-f", "-q", "-n", "-t", "5", "-i", iface, "-s",
+                    &secs, "busybox", "udhcpc", "-f", "-q", "-n", "-t", "5", "-i", iface, "-s",
                     &script,
                 ],
             )?;

@@ -2,6 +2,9 @@
 //! virtme-ng): the same pathtrace binary must load and see packets on a kernel other than the
 //! host's, with tcx and with the netlink fallback.
 
+#[path = "guest/journeys.rs"]
+mod journeys;
+
 use pathtrace_testbed::{
     cmd::run,
     dhcp::{acquire_lease, DhcpClient},

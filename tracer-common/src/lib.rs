@@ -7,7 +7,7 @@
 //!
 //! One record in the ring buffer is an [`EventRecord`]: a fixed [`PacketEvent`] (what was seen,
 //! where, and the [packet fingerprint](PacketEvent::compute_fingerprint)) followed by a snapshot
-//! of the packet's first bytes.
+//! of the packet's first bytes, in an area sized to fit it.
 #![no_std]
 
 /// Name of the ring buffer map that carries [`EventRecord`]s to userspace.
@@ -15,6 +15,15 @@ pub const EVENTS_MAP: &str = "EVENTS";
 /// Name of the per-CPU array (one `u64` slot, index 0) counting events the kernel side could not
 /// deliver because the ring buffer was full.
 pub const LOST_MAP: &str = "LOST";
+/// Name of the array map, indexed by ifindex, of the network namespace inode of the interface
+/// the TC programs are attached to with that ifindex; 0 where no attached interface has the
+/// index, or where attached interfaces in several namespaces share it. The TC programs read the
+/// namespace from it instead of following `skb->dev->nd_net` (three dependent kernel reads), and
+/// fall back to those reads on 0 or an index past the end.
+pub const NETNS_BY_IFINDEX_MAP: &str = "NETNS_BY_IFINDEX";
+/// Entries of [`NETNS_BY_IFINDEX_MAP`] (256 KiB): ifindexes only grow, and long-lived hosts with
+/// interface churn reach tens of thousands.
+pub const NETNS_BY_IFINDEX_ENTRIES: u32 = 1 << 16;
 /// Name of the `.rodata` global holding the [`Filter`].
 pub const FILTER_GLOBAL: &str = "FILTER";
 /// Name of the `.rodata` global holding the [`KernelOffsets`].
@@ -305,6 +314,10 @@ pub struct PacketEvent {
 }
 
 // No implicit holes: each section starts where the previous field ended.
+// The eBPF side clears saddr, daddr and l4_head as one 40-byte, 4-aligned run.
+const _: () = assert!(core::mem::offset_of!(PacketEvent, saddr) == 44);
+const _: () = assert!(core::mem::offset_of!(PacketEvent, daddr) == 60);
+const _: () = assert!(core::mem::offset_of!(PacketEvent, l4_head) == 76);
 const _: () = assert!(core::mem::offset_of!(PacketEvent, ovs) == 128);
 const _: () = assert!(core::mem::offset_of!(PacketEvent, tunnel) == 140);
 const _: () = assert!(core::mem::offset_of!(PacketEvent, cpu) == 180);
@@ -412,20 +425,36 @@ impl PacketEvent {
     }
 }
 
-/// One ring buffer record: the event and a snapshot of the packet.
+/// One ring buffer record: the event and a snapshot of the packet, in a snapshot area of `N`
+/// bytes, `N` one of [`SNAPSHOT_CLASSES`].
+///
+/// The kernel side reserves the smallest class that holds the snapshot it takes, because the
+/// reservation size (a verifier constant) is what each event costs in ring buffer space and
+/// cache lines: a 100-byte packet takes a 128-byte area, not 512. Userspace therefore reads a
+/// record as a [`PacketEvent`] followed by [`PacketEvent::snapshot_len`] bytes, and never
+/// assumes a record size.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct EventRecord {
+pub struct EventRecord<const N: usize> {
     /// What was seen and where.
     pub event: PacketEvent,
     /// The first [`PacketEvent::snapshot_len`] bytes of the packet from its Ethernet header, as
     /// they are at this hook (an out-of-band VLAN tag is not in them; see
     /// [`PacketEvent::vlan_source`]). Lets userspace decode options and write pcapng. The rest is
     /// unspecified.
-    pub snapshot: [u8; SNAPSHOT_MAX],
+    pub snapshot: [u8; N],
 }
 
-const _: () = assert!(core::mem::size_of::<EventRecord>() == 184 + SNAPSHOT_MAX);
+/// Snapshot area sizes a record can have (see [`EventRecord`]): none, then powers of two up to
+/// [`SNAPSHOT_MAX`].
+pub const SNAPSHOT_CLASSES: [usize; 5] = [0, 64, 128, 256, SNAPSHOT_MAX];
+
+/// Offset of the snapshot in every record class.
+pub const SNAPSHOT_OFFSET: usize = core::mem::size_of::<PacketEvent>();
+
+const _: () = assert!(core::mem::size_of::<EventRecord<0>>() == 184);
+const _: () = assert!(core::mem::size_of::<EventRecord<SNAPSHOT_MAX>>() == 184 + SNAPSHOT_MAX);
+const _: () = assert!(core::mem::offset_of!(EventRecord<64>, snapshot) == SNAPSHOT_OFFSET);
 
 /// Bits of [`Filter::flags`]: each enabled criterion must match for a packet to be reported.
 ///

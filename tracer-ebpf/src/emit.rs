@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use tracer_common::{EventRecord, Hook, PacketEvent, SNAPSHOT_MAX};
 
-use crate::filter;
+use crate::{filter, mem};
 
 /// Default size; userspace resizes it at load time (`--ring-buffer-size`).
 #[map(name = "EVENTS")]
@@ -31,7 +31,7 @@ pub fn scratch(hook: Hook) -> Option<&'static mut PacketEvent> {
     let p = SCRATCH.get_ptr_mut(hook as u32)?;
     // SAFETY: per-CPU slot owned by this program for the duration of its run.
     unsafe {
-        core::ptr::write_bytes(p, 0, 1);
+        mem::zero(p);
         Some(&mut *p)
     }
 }
@@ -50,7 +50,30 @@ pub trait Snapshot {
 pub fn emit<S: Snapshot>(event: &mut PacketEvent, snapshot: &S, available: u32) {
     event.timestamp_ns = unsafe { bpf_ktime_get_ns() };
     event.cpu = unsafe { bpf_get_smp_processor_id() };
-    let Some(mut entry) = EVENTS.reserve::<EventRecord>(0) else {
+    let mut len = filter::filter().snapshot_len as u32;
+    if len > available {
+        len = available;
+    }
+    // The smallest record class that holds the snapshot (see `EventRecord`): the reservation
+    // size must be a constant for the verifier, hence one branch per class.
+    if len == 0 {
+        emit_in::<0, S>(event, snapshot, 0)
+    } else if len <= 64 {
+        emit_in::<64, S>(event, snapshot, len)
+    } else if len <= 128 {
+        emit_in::<128, S>(event, snapshot, len)
+    } else if len <= 256 {
+        emit_in::<256, S>(event, snapshot, len)
+    } else {
+        emit_in::<SNAPSHOT_MAX, S>(event, snapshot, len)
+    }
+}
+
+/// [`emit`] into a record with an `N`-byte snapshot area; `len` is 0 for `N == 0`, else
+/// 1..=`N`.
+#[inline(always)]
+fn emit_in<const N: usize, S: Snapshot>(event: &mut PacketEvent, snapshot: &S, len: u32) {
+    let Some(mut entry) = EVENTS.reserve::<EventRecord<N>>(0) else {
         if let Some(lost) = LOST.get_ptr_mut(0) {
             // SAFETY: per-CPU slot, only this CPU writes it while the program runs.
             unsafe { *lost += 1 };
@@ -58,31 +81,41 @@ pub fn emit<S: Snapshot>(event: &mut PacketEvent, snapshot: &S, available: u32) 
         return;
     };
     let record = entry.as_mut_ptr();
-    let mut len = filter::filter().snapshot_len as u32;
-    if len > available {
-        len = available;
-    }
-    if len > SNAPSHOT_MAX as u32 {
-        len = SNAPSHOT_MAX as u32;
-    }
-    // SAFETY: `record` points to a reserved, writable EventRecord.
+    // Restated as a mask (N is a power of two) so the verifier sees the copy bounded by the
+    // area: the compiler would fold a comparison into the caller's, which the verifier loses
+    // track of. `black_box` keeps the mask from being folded as well.
+    let len = if N == 0 {
+        0
+    } else {
+        ((core::hint::black_box(len).wrapping_sub(1)) & (N as u32 - 1)) + 1
+    };
+    // SAFETY: `record` points to a reserved, writable, 8-aligned record.
     unsafe {
         let dst = core::ptr::addr_of_mut!((*record).snapshot) as *mut u8;
-        event.snapshot_len = if len > 0 && snapshot.copy_to(dst, len) {
+        event.snapshot_len = if N > 0 && len > 0 && snapshot.copy_to(dst, len) {
             len as u16
         } else {
             0
         };
-        core::ptr::addr_of_mut!((*record).event).write(*event);
+        mem::copy(core::ptr::addr_of_mut!((*record).event), event);
     }
-    // Waking the reader costs an irq_work per event; instead it is woken once a batch is
-    // waiting, and polls on a short timer for the stragglers of a quiet trace.
+    // Waking the reader costs an irq_work (a self-IPI, a VM exit when virtualised) per event.
+    // Instead the event that makes the backlog cross a batch wakes it, once; a reader already
+    // busy draining needs no wakeup, and a short poll timer in userspace picks up the stragglers
+    // of a quiet trace or a crossing raced by another CPU.
+    let record_bytes = const { ring_bytes(core::mem::size_of::<EventRecord<N>>()) };
     let pending = EVENTS.query(BPF_RB_AVAIL_DATA);
-    entry.submit(if pending >= WAKEUP_BATCH_BYTES {
+    let crossed = pending >= WAKEUP_BATCH_BYTES && pending < WAKEUP_BATCH_BYTES + record_bytes;
+    entry.submit(if crossed {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
     });
+}
+
+/// Ring buffer space a record of `size` bytes takes: an 8-byte header, rounded up to 8.
+const fn ring_bytes(size: usize) -> u64 {
+    ((size + 8 + 7) & !7) as u64
 }
 
 /// Pending bytes that justify waking userspace (a few dozen events).

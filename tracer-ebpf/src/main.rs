@@ -9,6 +9,7 @@ mod drops;
 mod emit;
 mod filter;
 mod kernel;
+mod mem;
 mod ovs;
 mod parse;
 mod tc;

@@ -5,11 +5,16 @@
 //! program behave exactly as if pathtrace were not there.
 
 use aya_ebpf::{
-    helpers::generated::bpf_skb_load_bytes, macros::classifier, programs::TcContext,
+    helpers::generated::bpf_skb_load_bytes,
+    macros::{classifier, map},
+    maps::Array,
+    programs::TcContext,
     EbpfContext as _,
 };
 use network_types::eth::EthHdr;
-use tracer_common::{filter_flags, tunnel_ports, Filter, Hook, VlanSource};
+use tracer_common::{
+    filter_flags, tunnel_ports, Filter, Hook, VlanSource, NETNS_BY_IFINDEX_ENTRIES,
+};
 
 use crate::{
     classify::{classify, Start},
@@ -18,6 +23,10 @@ use crate::{
 };
 
 const TC_ACT_UNSPEC: i32 = -1;
+
+/// See `tracer_common::NETNS_BY_IFINDEX_MAP`; filled by userspace when it attaches.
+#[map(name = "NETNS_BY_IFINDEX")]
+static NETNS_BY_IFINDEX: Array<u32> = Array::with_max_entries(NETNS_BY_IFINDEX_ENTRIES, 0);
 const IPV4_PROTO_OFF: usize = 9;
 const IPV6_NEXT_HEADER_OFF: usize = 6;
 const IPV6_HDR_LEN: usize = 40;
@@ -27,6 +36,18 @@ struct SkbBytes<'a>(&'a TcContext);
 impl parse::PacketBytes for SkbBytes<'_> {
     #[inline(always)]
     fn read<T>(&self, off: usize) -> Option<T> {
+        // Headers are nearly always in the linear part, where a bounds check replaces a helper
+        // call; the helper also reaches paged data (some drivers' ingress).
+        match direct::<T>(self.0, off) {
+            Some(v) => Some(v),
+            None => self.read_payload(off),
+        }
+    }
+
+    #[inline(always)]
+    fn read_payload<T>(&self, off: usize) -> Option<T> {
+        // Only the helper: direct reads at DHCP option offsets defeat the verifier's packet
+        // range tracking once LLVM has rewritten the bounds checks.
         self.0.load::<T>(off).ok()
     }
 }
@@ -54,7 +75,7 @@ pub fn pathtrace_tc_egress(ctx: TcContext) -> i32 {
 /// Reads a `T` at `off` straight from the linear packet data (no helper call), or `None` if the
 /// bytes are not in the linear part.
 #[inline(always)]
-fn direct<T: Copy>(ctx: &TcContext, off: usize) -> Option<T> {
+fn direct<T>(ctx: &TcContext, off: usize) -> Option<T> {
     let start = ctx.data() + off;
     if start + core::mem::size_of::<T>() > ctx.data_end() {
         return None;
@@ -132,8 +153,10 @@ fn observe(ctx: &TcContext, hook: Hook) {
     // The TC context is the kernel's struct sk_buff, so its address identifies the skb just as
     // the other probes' skb argument does.
     let skb_addr = ctx.skb.skb as u64;
-    let offsets = kernel::offsets();
-    let (_, netns) = kernel::skb_device(skb_addr, offsets);
+    let netns = match NETNS_BY_IFINDEX.get(skb.ifindex) {
+        Some(&ino) if ino != 0 => ino,
+        _ => kernel::skb_device(skb_addr, kernel::offsets()).1,
+    };
     ev.skb_addr = skb_addr;
     ev.netns_ino = netns;
     ev.ifindex = skb.ifindex;

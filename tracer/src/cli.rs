@@ -11,11 +11,44 @@ use crate::{mac::Mac, output::Format, probes::AttachMode};
 #[command(
     name = "pathtrace",
     version,
-    about = "Follow packets through a virtualised host's datapath with eBPF"
+    about = "Follow packets through a virtualised host's datapath with eBPF",
+    args_conflicts_with_subcommands = true,
+    after_help = "Example: pathtrace --dhcp fa:16:3e:fe:c7:87   (exit 0 delivered, 1 stopped or unseen, 2 error)"
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// Follow the DHCP exchange of this MAC (a VM NIC, an OVS port's attached-mac or a link's
+    /// MAC) to its DHCP server and back, and say where it stops.
+    #[arg(long, value_name = "MAC")]
+    pub dhcp: Option<Mac>,
+
+    /// Give up waiting after this many seconds (default 60); the exchange ends it earlier.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    #[command(flatten)]
+    pub journey: JourneyArgs,
+}
+
+/// Options of the journey commands (`pathtrace --dhcp MAC`, `pathtrace trace --mac MAC`).
+#[derive(Args, Debug, Clone)]
+pub struct JourneyArgs {
+    /// Print the journey as one JSON document (see README).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write every captured packet to this pcapng file, one interface per hop.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,13 +134,22 @@ pub struct TraceArgs {
     /// Interface to watch: IFNAME (this namespace), NETNS:IFNAME, or NETNS:* for every
     /// interface of a namespace. NETNS is an `ip netns` name or a path such as
     /// /proc/PID/ns/net. Repeat for each hop.
+    /// Without it, `--mac` follows the MAC along its expected path (attached where the
+    /// discovered topology says), with a verdict at the end.
     #[arg(
         short,
         long = "interface",
         value_name = "[NETNS:]IFNAME",
-        required = true
+        required_unless_present = "mac"
     )]
     pub interfaces: Vec<String>,
+
+    /// With --mac and no --interface: only ICMP (ping) packets.
+    #[arg(long, conflicts_with = "dhcp")]
+    pub icmp: bool,
+
+    #[command(flatten)]
+    pub journey: JourneyArgs,
 
     /// Only packets from or to this MAC, or DHCP packets whose client hardware address it is.
     #[arg(long = "filter-mac", visible_alias = "mac", value_name = "MAC")]

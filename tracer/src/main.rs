@@ -6,6 +6,7 @@
 
 mod capture;
 mod cli;
+mod follow;
 mod journey;
 mod kernel;
 mod mac;
@@ -52,13 +53,22 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let result = match cli.command {
-        cli::Command::Trace(args) => trace::run(args),
-        cli::Command::Topology(args) => show::topology(args),
-        cli::Command::Path(args) => show::path(args),
+    let result = match (cli.command, cli.dhcp) {
+        (Some(cli::Command::Trace(args)), _) => trace::run(args),
+        (Some(cli::Command::Topology(args)), _) => show::topology(args).map(|()| 0),
+        (Some(cli::Command::Path(args)), _) => show::path(args).map(|()| 0),
+        (None, Some(mac)) => follow::run(follow::Request {
+            timeout: cli.timeout,
+            count: cli.count,
+            ..follow::Request::dhcp(mac, &cli.journey)
+        }),
+        (None, None) => {
+            eprintln!("pathtrace: nothing to do: give --dhcp MAC or a command (see --help)");
+            return ExitCode::from(EXIT_ERROR);
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             // One line: the chain of contexts, outermost first.
             eprintln!("pathtrace: error: {e:#}");

@@ -67,7 +67,7 @@ fn resolve_interface(topo: &Topology, spec: &str) -> Result<topology::IfaceKey> 
 }
 
 /// A closed pipe (`| head`) is not an error worth a message.
-fn write_stdout(text: &str) -> Result<()> {
+pub fn write_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 
 use pathtrace_testbed::{cmd::ip, Lab};
 
+use crate::bench_baseline;
+
 /// A MAC no interface of the bench has: the filter rejects everything.
 const UNUSED_MAC: &str = "02:00:5e:00:53:99";
 
@@ -208,8 +210,54 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Per-packet program time with a filter that rejects (`filter_mac` unused) or reports.
-fn cost_per_packet(bin: &Path, p: &Pair, filter_mac: &str, results: &Path) -> Result<f64> {
+/// Program time per run of ours and of the empty baseline, from one traffic run.
+struct Cost {
+    ours_ns: f64,
+    baseline_ns: f64,
+}
+
+impl Cost {
+    /// What our instructions cost: the instrument's overhead taken out.
+    fn net_ns(&self) -> f64 {
+        self.ours_ns - self.baseline_ns
+    }
+
+    fn json(&self) -> Value {
+        json!({"raw_ns": self.ours_ns, "baseline_ns": self.baseline_ns, "net_ns": self.net_ns()})
+    }
+}
+
+/// Attaches the empty baseline program on `ifname` in `netns`.
+fn attach_baseline(
+    prog: &std::os::fd::OwnedFd,
+    netns: &str,
+    ifname: &str,
+    attach_type: u32,
+) -> Result<std::os::fd::OwnedFd> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter_netns(netns)?;
+            let name = std::ffi::CString::new(ifname)?;
+            // SAFETY: a valid C string.
+            let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+            if ifindex == 0 {
+                bail!("no {ifname} in {netns}");
+            }
+            bench_baseline::attach(prog, ifindex, attach_type)
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("attach thread panicked"))?
+    })
+}
+
+/// Per-packet program time with a filter that rejects (`filter_mac` unused) or reports, with
+/// the empty baseline program on the same two hooks in the same run.
+fn cost_per_packet(bin: &Path, p: &Pair, filter_mac: &str, results: &Path) -> Result<Cost> {
+    let empty = bench_baseline::load_empty()?;
+    let _links = [
+        attach_baseline(&empty, &p.a, "va", bench_baseline::BPF_TCX_EGRESS)?,
+        attach_baseline(&empty, &p.b, "vb", bench_baseline::BPF_TCX_INGRESS)?,
+    ];
     let traced = Traced::start(
         bin,
         p,
@@ -217,17 +265,23 @@ fn cost_per_packet(bin: &Path, p: &Pair, filter_mac: &str, results: &Path) -> Re
         &results.join("bench-capture-cost.jsonl"),
     )?;
     let before = tc_stats()?;
+    let base_before = bench_baseline::stats(&empty)?;
     generate(&p.a, 20_000, 2.0)?;
     let after = tc_stats()?;
+    let base_after = bench_baseline::stats(&empty)?;
     let summary = traced.stop()?;
     let runs = after.1 - before.1;
-    if runs < 40_000 {
-        bail!("only {runs} program runs for 40,000 packets x 2 hooks");
+    let base_runs = base_after.1 - base_before.1;
+    if runs < 40_000 || base_runs < 40_000 {
+        bail!("only {runs} program runs ({base_runs} baseline) for 40,000 packets x 2 hooks");
     }
     if filter_mac != UNUSED_MAC && summary["events"].as_u64().unwrap_or(0) < 80_000 {
         bail!("matching run reported too few events: {summary}");
     }
-    Ok((after.0 - before.0) as f64 / runs as f64)
+    Ok(Cost {
+        ours_ns: (after.0 - before.0) as f64 / runs as f64,
+        baseline_ns: (base_after.0 - base_before.0) as f64 / base_runs as f64,
+    })
 }
 
 pub fn run(bin: &Path, results: &Path) -> Result<Value> {
@@ -235,10 +289,17 @@ pub fn run(bin: &Path, results: &Path) -> Result<Value> {
 
     eprintln!("==> per-packet program cost (bpf_stats)");
     let stats = BpfStats::enable()?;
-    let nomatch_ns = cost_per_packet(bin, &p, UNUSED_MAC, results)?;
-    let match_ns = cost_per_packet(bin, &p, &p.mac_a, results)?;
+    let nomatch = cost_per_packet(bin, &p, UNUSED_MAC, results)?;
+    let matching = cost_per_packet(bin, &p, &p.mac_a, results)?;
     drop(stats);
-    eprintln!("    non-matching {nomatch_ns:.1} ns, matching {match_ns:.1} ns");
+    for (what, c) in [("non-matching", &nomatch), ("matching", &matching)] {
+        eprintln!(
+            "    {what}: {:.1} ns net ({:.1} ns measured, {:.1} ns for an empty program)",
+            c.net_ns(),
+            c.ours_ns,
+            c.baseline_ns
+        );
+    }
 
     eprintln!("==> TCP throughput with / without pathtrace (iperf3, interleaved)");
     let mut server = Command::new("ip")
@@ -296,8 +357,10 @@ pub fn run(bin: &Path, results: &Path) -> Result<Value> {
     let attach = attach_many(bin, results)?;
 
     Ok(json!({
-        "tc_ns_per_packet_nonmatching": nomatch_ns,
-        "tc_ns_per_packet_matching": match_ns,
+        "tc_ns_per_packet_nonmatching": nomatch.net_ns(),
+        "tc_ns_per_packet_matching": matching.net_ns(),
+        "tc_cost_nonmatching": nomatch.json(),
+        "tc_cost_matching": matching.json(),
         "iperf3_gbps_without": without,
         "iperf3_gbps_with": with,
         "throughput_ratio": with / without,

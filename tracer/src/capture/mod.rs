@@ -2,6 +2,7 @@
 
 mod decode;
 mod reader;
+pub mod session;
 
 pub use decode::{decode_record, Record};
 pub use reader::EventReader;

@@ -1,6 +1,8 @@
 //! Renderers. They format; they take no decisions.
 
+pub mod journey_text;
 pub mod json;
+pub mod pcapng;
 
 /// The snake_case name an enum has in the JSON output, so text, DOT and JSON agree.
 pub fn json_name<T: serde::Serialize>(value: &T) -> String {

@@ -109,7 +109,7 @@ fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outc
 
 /// Some(true/false) when the flow can be evaluated, None when it matches on something the
 /// expected packet does not define.
-fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
+pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
     let tci = pkt.vlan.map_or(0u64, |v| 0x1000 | u64::from(v));
     for (k, v) in &f.matches {
         let ok = match k.as_str() {

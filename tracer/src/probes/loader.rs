@@ -4,14 +4,14 @@ use std::os::fd::AsFd as _;
 
 use anyhow::{Context as _, Result};
 use aya::{
-    maps::{MapData, PerCpuArray, RingBuf},
+    maps::{Array, MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, KProbe, Program, SchedClassifier, TracePoint},
     Btf, Ebpf, EbpfLoader,
 };
 use tracer_common::{
     Filter, KernelOffsets, TracepointOffsets, EVENTS_MAP, FILTER_GLOBAL, KFREE_SKB_BTF_PROGRAM,
-    KFREE_SKB_TP_PROGRAM, LOST_MAP, OFFSETS_GLOBAL, TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM,
-    TRACEPOINT_OFFSETS_GLOBAL,
+    KFREE_SKB_TP_PROGRAM, LOST_MAP, NETNS_BY_IFINDEX_ENTRIES, NETNS_BY_IFINDEX_MAP, OFFSETS_GLOBAL,
+    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM, TRACEPOINT_OFFSETS_GLOBAL,
 };
 
 use super::{
@@ -20,6 +20,27 @@ use super::{
     tc::{self, AttachMode, Interface, TcAttachment},
     HookStatus,
 };
+
+/// The entries of the ifindex -> namespace map: one per ifindex in range whose attached
+/// interfaces are all in one namespace (others stay 0: the programs then ask the kernel).
+fn netns_by_ifindex(ifaces: &[Interface]) -> Vec<(u32, u32)> {
+    let mut seen: std::collections::BTreeMap<u32, Option<u32>> = Default::default();
+    for i in ifaces
+        .iter()
+        .filter(|i| i.ifindex < NETNS_BY_IFINDEX_ENTRIES)
+    {
+        seen.entry(i.ifindex)
+            .and_modify(|ino| {
+                if *ino != Some(i.netns.ino) {
+                    *ino = None;
+                }
+            })
+            .or_insert(Some(i.netns.ino));
+    }
+    seen.into_iter()
+        .filter_map(|(ifindex, ino)| Some((ifindex, ino?)))
+        .collect()
+}
 
 /// The eBPF object built from `tracer-ebpf` by build.rs.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
@@ -79,6 +100,7 @@ impl LoadedProbes {
         ifaces: &[Interface],
         mode: AttachMode,
     ) -> Result<Vec<TcAttachment>> {
+        self.publish_netns(ifaces)?;
         let (ingress, egress) = self.classifiers()?;
         if mode.resolve(ifaces.len()) == AttachMode::Tcx {
             let (i, e) = (ingress.fd()?.as_fd(), egress.fd()?.as_fd());
@@ -90,6 +112,21 @@ impl LoadedProbes {
             done.push(TcAttachment::attach_netlink(ingress, egress, iface)?);
         }
         Ok(done)
+    }
+
+    /// Fills the ifindex -> namespace map the TC programs read (see [`NETNS_BY_IFINDEX_MAP`]).
+    fn publish_netns(&mut self, ifaces: &[Interface]) -> Result<()> {
+        let map = self
+            .ebpf
+            .map_mut(NETNS_BY_IFINDEX_MAP)
+            .context("ifindex map missing")?;
+        let mut by_ifindex: Array<_, u32> = Array::try_from(map)?;
+        for (ifindex, ino) in netns_by_ifindex(ifaces) {
+            by_ifindex
+                .set(ifindex, ino, 0)
+                .with_context(|| format!("cannot record the namespace of ifindex {ifindex}"))?;
+        }
+        Ok(())
     }
 
     /// The loaded ingress and egress classifiers, borrowed together.
@@ -191,5 +228,36 @@ impl LoadedProbes {
             .take_map(LOST_MAP)
             .context("lost counter missing")?;
         Ok(PerCpuArray::try_from(map)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netns::Netns;
+
+    fn iface(ino: u32, ifindex: u32) -> Interface {
+        Interface {
+            netns: Netns {
+                ino,
+                name: format!("ns{ino}"),
+                path: format!("/run/netns/ns{ino}").into(),
+            },
+            name: format!("if{ifindex}"),
+            ifindex,
+        }
+    }
+
+    #[test]
+    fn shared_ifindexes_are_left_to_the_kernel() {
+        let ifaces = [
+            iface(10, 2),
+            iface(10, 3),
+            iface(11, 2), // same ifindex, other namespace
+            iface(11, 7),
+            iface(11, 7), // listed twice, same namespace
+            iface(12, NETNS_BY_IFINDEX_ENTRIES),
+        ];
+        assert_eq!(netns_by_ifindex(&ifaces), vec![(3, 10), (7, 11)]);
     }
 }

@@ -230,9 +230,14 @@ pub fn processes() -> Vec<Process> {
         if comm.trim() != "dnsmasq" {
             continue;
         }
+        // A dead dnsmasq not yet reaped by its parent (a zombie) has an empty command line
+        // and serves nothing.
         let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
             continue;
         };
+        if cmdline.is_empty() {
+            continue;
+        }
         let args: Vec<String> = cmdline
             .split(|b| *b == 0)
             .filter(|a| !a.is_empty())

@@ -1,0 +1,280 @@
+//! Journeys: `pathtrace --dhcp MAC` on seed 004 with real OVS, dnsmasq and dhclient, healthy and with
+//! one fault each: pathtrace must name the hop where the exchange stops and why. Runs in the VM
+//! (`--features guest`), where the kernel has the OVS datapath.
+
+use pathtrace_testbed::{
+    cmd::run,
+    dhcp::{acquire_lease, acquire_lease_within, DhcpClient},
+    kernel_state::assert_nothing_left,
+    topologies::{BridgeLink, Seed004},
+    Lab, Tracer,
+};
+use serde_json::Value;
+
+/// Starts `pathtrace --dhcp` for the seed's VM, runs dhclient in the VM (giving up after
+/// `client_secs`), and returns pathtrace's exit code and JSON report.
+fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i32, Value) {
+    let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let tracer = Tracer::start(&[
+        "--dhcp",
+        topo.vm_mac,
+        "--json",
+        "--libvirt-xml",
+        libvirt,
+        "--timeout",
+        timeout,
+    ])
+    .unwrap();
+    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
+    let out = tracer.wait().unwrap();
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
+    if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
+        let name = format!(
+            "journey-{}.json",
+            report["reason"]
+                .as_str()
+                .map_or("delivered", |r| r.split(':').next().unwrap_or("stopped"))
+                .replace(' ', "-")
+                .to_lowercase()
+        );
+        let _ = std::fs::write(std::path::Path::new(&dir).join(name), &out.stdout);
+    }
+    assert_eq!(
+        lease.is_ok(),
+        report["verdict"] == "delivered",
+        "lease {lease:?} vs report {report:#}"
+    );
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn reason(report: &Value) -> String {
+    report["reason"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn healthy_path_is_delivered_with_all_four_messages_and_the_reserved_ip() {
+    let mut lab = Lab::new("jok");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    let (code, r) = journey(&mut lab, &topo, 60, "60");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "delivered", "{r:#}");
+    for m in ["DISCOVER", "OFFER", "REQUEST", "ACK"] {
+        assert_eq!(r["dhcp"][m]["seen"], true, "{m}: {r:#}");
+        assert_eq!(r["dhcp"][m]["delivered"], true, "{m}: {r:#}");
+    }
+    assert_eq!(r["dhcp"]["offered_ip"], topo.reserved_ip, "{r:#}");
+    assert_eq!(r["dhcp"]["reserved_ip"], topo.reserved_ip);
+    assert_eq!(r["dhcp"]["matches_host_entry"], true);
+    assert_eq!(r["dhcp"]["server"], "10.10.10.3");
+    assert_eq!(r["lost_events"], 0);
+    // The DISCOVER's hops: on the tap first, inferred across the patch ports, tagged 1000 on
+    // eth2, untagged into the DHCP namespace.
+    let discover = r["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["summary"].as_str().unwrap().contains("DISCOVER"))
+        .unwrap();
+    let hops = discover["hops"].as_array().unwrap();
+    assert_eq!(hops[0]["name"], topo.tap.as_str(), "{discover:#}");
+    assert_eq!(hops[0]["hook"], "ingress");
+    let patch: Vec<_> = hops.iter().filter(|h| h["inferred"] == true).collect();
+    assert!(
+        patch.iter().any(|h| h["name"] == "int-br-eth2")
+            && patch.iter().any(|h| h["name"] == "phy-br-eth2"),
+        "{discover:#}"
+    );
+    let eth2 = hops
+        .iter()
+        .find(|h| h["name"] == "eth2" && h["hook"] == "egress")
+        .unwrap();
+    assert_eq!(eth2["vlan"], 1000, "{eth2}");
+    let push = hops
+        .iter()
+        .find(|h| {
+            h["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("push_vlan vid 1000"))
+        })
+        .unwrap_or_else(|| panic!("{discover:#}"));
+    assert_eq!(push["bridge"], "br-eth2", "{push}");
+    assert!(
+        push["detail"]
+            .as_str()
+            .unwrap()
+            .contains("mod_vlan_vid:1000"),
+        "{push}"
+    );
+    let last = hops.iter().rfind(|h| h["path_hop"].is_number()).unwrap();
+    assert_eq!(last["name"], "tapdhcp");
+    assert!(last["vlan"].is_null());
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn openflow_drop_flow_on_br_eth2_is_named() {
+    let mut lab = Lab::new("jdrop");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    let phy = topo.ovs.ofport("phy-br-eth2").unwrap();
+    run(
+        "ovs-ofctl",
+        &[
+            "add-flow",
+            "br-eth2",
+            &format!("priority=10,in_port={phy},udp,tp_dst=67,actions=drop"),
+        ],
+    )
+    .unwrap();
+    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "br-eth2", "{r:#}");
+    assert!(reason(&r).contains("tp_dst=67"), "{r:#}");
+    assert!(reason(&r).contains("OpenFlow"), "{r:#}");
+    assert_eq!(r["dhcp"]["DISCOVER"]["seen"], true);
+    assert_eq!(r["dhcp"]["OFFER"]["seen"], false);
+}
+
+#[test]
+fn dnsmasq_gone_names_the_server_side() {
+    let mut lab = Lab::new("jsrv");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let tracer = Tracer::start(&[
+        "--dhcp",
+        topo.vm_mac,
+        "--json",
+        "--libvirt-xml",
+        libvirt,
+        "--timeout",
+        "12",
+    ])
+    .unwrap();
+    // The server dies after pathtrace found it: the DISCOVER still reaches its port.
+    let pids = run("ip", &["netns", "pids", &topo.qdhcp]).unwrap();
+    for pid in pids.split_whitespace() {
+        run("kill", &[pid]).unwrap();
+    }
+    let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 8);
+    assert!(lease.is_err());
+    let out = tracer.wait().unwrap();
+    let r: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
+    assert_eq!(r["dhcp"]["OFFER"]["seen"], false);
+    assert_eq!(r["stopped_at"]["ifname"], "tapdhcp", "{r:#}");
+    assert_eq!(r["stopped_at"]["netns"], topo.qdhcp.as_str(), "{r:#}");
+    assert!(
+        reason(&r).contains("no reply from the DHCP server"),
+        "{r:#}"
+    );
+    assert!(reason(&r).contains("is gone"), "{r:#}");
+}
+
+#[test]
+fn qvo_down_is_a_link_down_after_qvb() {
+    let mut lab = Lab::new("jdown");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    run("ip", &["link", "set", &topo.qvo, "down"]).unwrap();
+    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("link down"), "{r:#}");
+    assert!(reason(&r).contains(&topo.qvo), "{r:#}");
+    let at = r["stopped_at"]["ifname"].as_str().unwrap();
+    assert!(
+        at == topo.qvb || at == topo.qbr || at == topo.tap,
+        "stopped before qvo: {r:#}"
+    );
+}
+
+#[test]
+fn missing_vlan_translation_is_a_tag_mismatch() {
+    let mut lab = Lab::new("jvlan");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    // br-eth2 forwards tag 1 unchanged: the server's port only carries 1000.
+    topo.ovs
+        .replace_flows("br-eth2", &["priority=1,actions=NORMAL".into()])
+        .unwrap();
+    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("VLAN tag mismatch"), "{r:#}");
+    assert!(reason(&r).contains("tagged VLAN 1 "), "{r:#}");
+    assert!(reason(&r).contains("1000"), "{r:#}");
+}
+
+#[test]
+fn nftables_drop_on_the_qbr_bridge_is_named_by_kfree_skb() {
+    let mut lab = Lab::new("jnft");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    // A security-group style rule on the bridge: the VM's DHCP requests do not pass qbr.
+    let rules = format!(
+        "add table bridge pathtrace_sg; \
+         add chain bridge pathtrace_sg sg {{ type filter hook forward priority 0; }}; \
+         add rule bridge pathtrace_sg sg iifname \"{}\" udp dport 67 drop",
+        topo.tap
+    );
+    run("nft", &[&rules]).unwrap();
+    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    run("nft", &["delete", "table", "bridge", "pathtrace_sg"]).unwrap();
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("NETFILTER_DROP"), "{r:#}");
+    let at = r["stopped_at"]["ifname"].as_str().unwrap();
+    assert!(at == topo.tap || at == topo.qbr, "{r:#}");
+}
+
+#[test]
+fn oversized_frames_stop_at_the_bridge_with_the_mtu_reason() {
+    let mut lab = Lab::new("jmtu");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    // The VM gets its lease first, then the qbr port towards OVS shrinks to 1400.
+    let lease = acquire_lease(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient).unwrap();
+    assert_eq!(lease, topo.reserved_ip);
+    run("ip", &["link", "set", &topo.qvb, "mtu", "1400"]).unwrap();
+    let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let tracer = Tracer::start(&[
+        "trace",
+        "--mac",
+        topo.vm_mac,
+        "--icmp",
+        "--json",
+        "--libvirt-xml",
+        libvirt,
+        "--timeout",
+        "10",
+        "--count",
+        "1",
+    ])
+    .unwrap();
+    // A 1500-byte IP packet: 1514-byte frames.
+    let _ = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &topo.vm,
+            "ping",
+            "-c",
+            "2",
+            "-W",
+            "1",
+            "-M",
+            "do",
+            "-s",
+            "1472",
+            "10.10.10.3",
+        ],
+    );
+    let out = tracer.wait().unwrap();
+    let r: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("MTU"), "{r:#}");
+    assert!(reason(&r).contains("1400"), "{r:#}");
+    let at = r["stopped_at"]["ifname"].as_str().unwrap();
+    assert!(at == topo.tap || at == topo.qbr, "{r:#}");
+}

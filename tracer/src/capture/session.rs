@@ -1,0 +1,279 @@
+//! One capture session: load the probes, attach them (TC on the given interfaces, drops, OVS),
+//! pump events until the caller or a signal says stop, and detach everything. Shared by
+//! `pathtrace trace` (an event stream) and the journey commands (`--dhcp`, `trace --mac`).
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result};
+use tokio::signal::unix::{signal, SignalKind};
+use tracer_common::Filter;
+
+use super::{EventReader, Record};
+use crate::{
+    journey::Names,
+    kernel::{btf::KernelBtf, tracefs},
+    netns::NetnsTable,
+    probes::{
+        self, AttachMode, DropHook, DropProbe, HookStatus, Interface, LoadedProbes, OvsLink,
+        ProbeConfig, TcAttachment,
+    },
+    topology::sources::datapath,
+};
+
+pub struct SessionOptions<'a> {
+    pub interfaces: Vec<Interface>,
+    pub filter: Filter,
+    pub btf: &'a Path,
+    pub tc_attach: AttachMode,
+    /// `None`: no drop probe.
+    pub drops: Option<DropHook>,
+    pub ovs: bool,
+    pub ring_buffer_bytes: u32,
+}
+
+/// Everything attached for this run; dropping it detaches all of it.
+struct Attached {
+    tc: Vec<TcAttachment>,
+    drops: Option<DropProbe>,
+    ovs: Vec<OvsLink>,
+}
+
+impl Attached {
+    fn detach(self) -> Result<()> {
+        drop(self.drops);
+        drop(self.ovs);
+        probes::tc::detach_all(self.tc)
+    }
+}
+
+pub struct Session {
+    pub names: Names,
+    pub hooks: Vec<HookStatus>,
+    pub interfaces: Vec<Interface>,
+    pub attach_ms: f64,
+    attached: Attached,
+    reader: EventReader,
+    runtime: tokio::runtime::Runtime,
+    /// Kept alive: its drop would unload the programs under the attachments.
+    _loaded: LoadedProbes,
+}
+
+/// What the caller's record handler wants next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+/// Why the pump stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopCause {
+    Caller,
+    Signal,
+    Timeout,
+}
+
+/// How long an event can wait in the ring buffer when traffic is too sparse to wake us.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+impl Session {
+    /// Loads and attaches. `tracefs` must have been ensured while the process was still
+    /// single-threaded (see [`tracefs::ensure_mounted`]). On error nothing stays attached.
+    pub fn start(opts: SessionOptions<'_>, table: NetnsTable) -> Result<Self> {
+        let btf = KernelBtf::from_file(opts.btf)?;
+        let config = ProbeConfig {
+            filter: opts.filter,
+            offsets: btf.offsets(),
+            tracepoint_offsets: tracefs::offsets(),
+            ring_buffer_bytes: opts.ring_buffer_bytes,
+        };
+        let mut loaded = LoadedProbes::load(&config)?;
+        let mut names = Names::new(table, btf.drop_reasons());
+        names.set_ovs_actions(btf.ovs_actions());
+        let attach_start = Instant::now();
+        let mut attached = Attached {
+            tc: loaded.attach_tc(&opts.interfaces, opts.tc_attach)?,
+            drops: None,
+            ovs: Vec::new(),
+        };
+        for iface in &opts.interfaces {
+            names.add_interface(iface.netns.ino, iface.ifindex, &iface.name);
+        }
+        let mut hooks = vec![HookStatus::active("tc".into(), tc_summary(&attached.tc))];
+        match opts.drops {
+            None => hooks.push(HookStatus::inactive(
+                "kfree_skb".into(),
+                "--no-drops".into(),
+            )),
+            Some(mode) => match loaded.attach_drops(mode) {
+                Ok(p) => {
+                    hooks.push(HookStatus::active(p.describe().into(), String::new()));
+                    attached.drops = Some(p);
+                }
+                Err(e) => hooks.push(HookStatus::inactive("kfree_skb".into(), format!("{e:#}"))),
+            },
+        }
+        if opts.ovs {
+            let (links, statuses) = loaded.attach_ovs();
+            if !links.is_empty() {
+                names.set_datapath_ports(datapath::ports());
+            }
+            attached.ovs = links;
+            hooks.extend(statuses);
+        } else {
+            hooks.push(HookStatus::inactive("ovs".into(), "--no-ovs".into()));
+        }
+        let attach_ms = attach_start.elapsed().as_secs_f64() * 1e3;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the event loop")?;
+        let reader = {
+            let _in_runtime = runtime.enter();
+            EventReader::new(loaded.take_events()?, loaded.take_lost_counter()?)?
+        };
+        Ok(Self {
+            names,
+            hooks,
+            interfaces: opts.interfaces,
+            attach_ms,
+            attached,
+            reader,
+            runtime,
+            _loaded: loaded,
+        })
+    }
+
+    /// The "attached to ..." line and one line per inactive hook, on stderr.
+    pub fn announce(&self) {
+        let modes: Vec<String> = self
+            .attached
+            .tc
+            .iter()
+            .map(|a| format!("{} ({:?})", a.iface, a.mode).to_lowercase())
+            .collect();
+        let active: Vec<&str> = self
+            .hooks
+            .iter()
+            .skip(1)
+            .filter(|h| h.active)
+            .map(|h| h.hook.as_str())
+            .collect();
+        eprintln!(
+            "pathtrace: attached to {} interface(s): {}; also: {} ({:.0} ms). Ctrl-C to stop.",
+            self.attached.tc.len(),
+            modes.join(", "),
+            if active.is_empty() {
+                "nothing else".to_string()
+            } else {
+                active.join(", ")
+            },
+            self.attach_ms,
+        );
+        for h in self.hooks.iter().filter(|h| !h.active) {
+            eprintln!("pathtrace: inactive: {}: {}", h.hook, h.detail);
+        }
+    }
+
+    /// Delivers records to `on_records` until it says stop, `timeout` passes or a signal
+    /// (SIGINT, SIGTERM, SIGHUP) arrives; `on_tick` runs every `tick` with the lost count so
+    /// far. Returns why it stopped and the events lost in total.
+    pub fn pump(
+        &mut self,
+        timeout: Option<Duration>,
+        tick: Duration,
+        mut on_records: impl FnMut(&mut Vec<Record>, &mut Names) -> Control,
+        mut on_tick: impl FnMut(u64),
+    ) -> Result<(StopCause, u64)> {
+        let reader = &mut self.reader;
+        let names = &mut self.names;
+        self.runtime.block_on(async {
+            let mut sigint = signal(SignalKind::interrupt())?;
+            let mut sigterm = signal(SignalKind::terminate())?;
+            let mut sighup = signal(SignalKind::hangup())?;
+            let deadline = async {
+                match timeout {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(deadline);
+            let mut ticks = tokio::time::interval(tick);
+            // The kernel side wakes us only once a batch is waiting; this collects the rest.
+            let mut poll = tokio::time::interval(POLL_INTERVAL);
+            let mut batch = Vec::new();
+            let cause = loop {
+                let control = tokio::select! {
+                    r = reader.read(&mut batch) => { r?; on_records(&mut batch, names) }
+                    _ = poll.tick() => { reader.drain(&mut batch); on_records(&mut batch, names) }
+                    _ = ticks.tick() => { on_tick(reader.lost()?); Control::Continue }
+                    _ = sigint.recv() => break StopCause::Signal,
+                    _ = sigterm.recv() => break StopCause::Signal,
+                    _ = sighup.recv() => break StopCause::Signal,
+                    _ = &mut deadline => break StopCause::Timeout,
+                };
+                if control == Control::Stop {
+                    break StopCause::Caller;
+                }
+            };
+            if cause != StopCause::Caller {
+                reader.drain(&mut batch);
+                on_records(&mut batch, names);
+            }
+            let lost = reader.lost()? + reader.malformed;
+            anyhow::Ok((cause, lost))
+        })
+    }
+
+    /// Detaches everything; returns how long it took in milliseconds.
+    pub fn finish(self) -> Result<f64> {
+        let start = Instant::now();
+        self.attached.detach()?;
+        Ok(start.elapsed().as_secs_f64() * 1e3)
+    }
+}
+
+/// "8 interfaces, tcx" (or "netlink", or both when the kernel mixed them).
+fn tc_summary(tc: &[TcAttachment]) -> String {
+    let mut modes: Vec<String> = tc
+        .iter()
+        .map(|a| format!("{:?}", a.mode).to_lowercase())
+        .collect();
+    modes.sort();
+    modes.dedup();
+    format!("{} interfaces, {}", tc.len(), modes.join("+"))
+}
+
+/// The namespace table and interfaces for `--interface` style specs.
+pub fn resolve_interfaces(specs: &[String], table: &mut NetnsTable) -> Result<Vec<Interface>> {
+    let mut out: Vec<Interface> = Vec::new();
+    for raw in specs {
+        let spec = crate::cli::InterfaceSpec::parse(raw).map_err(anyhow::Error::msg)?;
+        let netns = match &spec.netns {
+            Some(ns) => table.resolve(ns)?,
+            None => table.own(),
+        };
+        let found = match &spec.name {
+            Some(name) => vec![probes::tc::lookup(&netns, name)?],
+            None => probes::tc::all_in(&netns)?,
+        };
+        for iface in found {
+            push_unique(&mut out, iface);
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "no interface to attach to");
+    Ok(out)
+}
+
+/// Adds `iface` unless the same (namespace, ifindex) is already there.
+pub fn push_unique(out: &mut Vec<Interface>, iface: Interface) {
+    if !out
+        .iter()
+        .any(|i| i.netns.ino == iface.netns.ino && i.ifindex == iface.ifindex)
+    {
+        out.push(iface);
+    }
+}
