@@ -11,11 +11,10 @@ use pathtrace_testbed::{
 };
 use serde_json::Value;
 
-/// Starts `pathtrace --dhcp` for the seed's VM, runs dhclient in the VM (giving up after
-/// `client_secs`), and returns pathtrace's exit code and JSON report.
-fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i32, Value) {
+/// Starts `pathtrace --dhcp` for the seed's VM, attached and waiting.
+fn start_journey(topo: &Seed004, timeout: &str) -> Tracer {
     let libvirt = topo.libvirt_dir.to_str().unwrap();
-    let tracer = Tracer::start(&[
+    Tracer::start(&[
         "--dhcp",
         topo.vm_mac,
         "--json",
@@ -24,8 +23,11 @@ fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i
         "--timeout",
         timeout,
     ])
-    .unwrap();
-    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
+    .unwrap()
+}
+
+/// Waits for pathtrace to end; its exit code and JSON report (kept in the results).
+fn finish_journey(tracer: Tracer) -> (i32, Value) {
     let out = tracer.wait().unwrap();
     let report: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
@@ -40,12 +42,21 @@ fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i
         );
         let _ = std::fs::write(std::path::Path::new(&dir).join(name), &out.stdout);
     }
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// [`start_journey`], dhclient in the VM (giving up after `client_secs`), [`finish_journey`];
+/// the lease and the verdict must agree.
+fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i32, Value) {
+    let tracer = start_journey(topo, timeout);
+    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
+    let (code, report) = finish_journey(tracer);
     assert_eq!(
         lease.is_ok(),
         report["verdict"] == "delivered",
         "lease {lease:?} vs report {report:#}"
     );
-    (out.status.code().unwrap_or(-1), report)
+    (code, report)
 }
 
 fn reason(report: &Value) -> String {
@@ -140,17 +151,7 @@ fn openflow_drop_flow_on_br_eth2_is_named() {
 fn dnsmasq_gone_names_the_server_side() {
     let mut lab = Lab::new("jsrv");
     let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
-    let libvirt = topo.libvirt_dir.to_str().unwrap();
-    let tracer = Tracer::start(&[
-        "--dhcp",
-        topo.vm_mac,
-        "--json",
-        "--libvirt-xml",
-        libvirt,
-        "--timeout",
-        "12",
-    ])
-    .unwrap();
+    let tracer = start_journey(&topo, "12");
     // The server dies after pathtrace found it: the DISCOVER still reaches its port.
     let pids = run("ip", &["netns", "pids", &topo.qdhcp]).unwrap();
     for pid in pids.split_whitespace() {
@@ -158,9 +159,8 @@ fn dnsmasq_gone_names_the_server_side() {
     }
     let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 8);
     assert!(lease.is_err());
-    let out = tracer.wait().unwrap();
-    let r: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    let (code, r) = finish_journey(tracer);
+    assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
     assert_eq!(r["dhcp"]["OFFER"]["seen"], false);

@@ -240,10 +240,11 @@ pub fn progress(
 pub fn rows(
     group: &PacketGroup,
     path: &[OrientedHop<'_>],
+    progress: &Progress,
     ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<JourneyHop> {
     let t0 = group.sightings[0].hop.t_ns;
-    let furthest = progress(group, path, ovs_bridge_of).furthest;
+    let furthest = progress.furthest;
     let mut placed: Vec<(Option<usize>, &Sighting)> = group
         .sightings
         .iter()

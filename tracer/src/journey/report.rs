@@ -129,7 +129,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
             way: g.way,
             summary: summary(g),
             verdict,
-            hops: correlate::rows(g, &path, &bridge_of),
+            hops: correlate::rows(g, &path, &progress, &bridge_of),
         });
     }
     let dhcp = (inputs.mode == Mode::Dhcp).then(|| dhcp_report(&groups, &packets, inputs.path));
