@@ -20,12 +20,22 @@ pub struct DhcpServerConfig<'a> {
     pub range: (&'a str, &'a str),
     /// Static leases (MAC, IP), as Neutron writes them into dnsmasq's host file.
     pub hosts: &'a [(&'a str, &'a str)],
+    /// The Neutron DHCP agent's state directory for this network: when given, the host file
+    /// and the `interface` file go there, as the agent writes them.
+    pub agent_state: Option<&'a std::path::Path>,
 }
 
 /// Starts dnsmasq (DHCP only, no DNS) in the foreground inside `netns`; the lab kills it.
 pub fn start_dnsmasq(lab: &mut Lab, cfg: &DhcpServerConfig) -> Result<()> {
     let dir = lab.workdir()?;
-    let hostsfile = dir.join(format!("{}.hosts", cfg.netns));
+    let hostsfile = match cfg.agent_state {
+        Some(state) => {
+            std::fs::create_dir_all(state)?;
+            std::fs::write(state.join("interface"), format!("{}\n", cfg.iface))?;
+            state.join("host")
+        }
+        None => dir.join(format!("{}.hosts", cfg.netns)),
+    };
     let lines: String = cfg
         .hosts
         .iter()

@@ -48,6 +48,16 @@ impl Lab {
         Ok(full)
     }
 
+    /// Creates a namespace named the way an OpenStack agent names its own, `<kind>-<id>`
+    /// (`qdhcp-<network>`), with this lab's prefix as the id; returns its full name.
+    pub fn agent_netns(&mut self, kind: &str) -> Result<String> {
+        let full = format!("{kind}-{}", self.prefix);
+        run("ip", &["netns", "add", &full])?;
+        self.namespaces.push(full.clone());
+        ip(&full, &["link", "set", "lo", "up"])?;
+        Ok(full)
+    }
+
     /// A locally administered unicast MAC unique to this lab.
     pub fn next_mac(&mut self) -> String {
         self.macs += 1;

@@ -43,6 +43,7 @@ impl DhcpOnBridge {
                 iface: "eth0",
                 range: ("10.77.0.100", "10.77.0.150"),
                 hosts: &[(&client_mac, reserved_ip)],
+                agent_state: None,
             },
         )?;
         Ok(Self {
@@ -111,6 +112,7 @@ impl LinuxComputeNode {
                 iface: "brs",
                 range: ("10.78.0.100", "10.78.0.150"),
                 hosts: &[(&vm_mac, reserved_ip)],
+                agent_state: None,
             },
         )?;
         Ok(Self {
@@ -157,6 +159,9 @@ pub struct Seed004 {
     /// Directory holding the domain XML (`--libvirt-xml`).
     pub libvirt_dir: std::path::PathBuf,
     pub domain: &'static str,
+    /// The Neutron DHCP agent state directory (`--neutron-dhcp-dir`): `<network>/host` and
+    /// `<network>/interface` for the `qdhcp-<network>` namespace.
+    pub neutron_dhcp_dir: std::path::PathBuf,
 }
 
 impl Seed004 {
@@ -165,7 +170,7 @@ impl Seed004 {
     pub fn build(lab: &mut Lab, link: BridgeLink) -> Result<Self> {
         let mut ovs = Ovs::start()?;
         let vm = lab.netns("vm")?;
-        let qdhcp = lab.netns("qdhcp")?;
+        let qdhcp = lab.agent_netns("qdhcp")?;
         let vm_mac = "fa:16:3e:fe:c7:87";
         let [tap, qbr, qvb, qvo] = ["tap", "qbr", "qvb", "qvo"].map(|p| format!("{p}{}", Self::ID));
         // libvirt gives the tap the guest MAC with the first byte set to 0xfe.
@@ -320,6 +325,9 @@ impl Seed004 {
             ],
         )?;
         let reserved_ip = "10.10.10.2";
+        // As the Neutron DHCP agent lays it out: /var/lib/neutron/dhcp/<network>/{host,interface}.
+        let neutron_dhcp_dir = lab.workdir()?.join("neutron-dhcp");
+        let network = qdhcp.trim_start_matches("qdhcp-").to_string();
         start_dnsmasq(
             lab,
             &DhcpServerConfig {
@@ -327,6 +335,7 @@ impl Seed004 {
                 iface: "tapdhcp",
                 range: ("10.10.10.100", "10.10.10.150"),
                 hosts: &[(vm_mac, reserved_ip)],
+                agent_state: Some(&neutron_dhcp_dir.join(&network)),
             },
         )?;
 
@@ -370,6 +379,7 @@ impl Seed004 {
             qvo,
             libvirt_dir,
             domain,
+            neutron_dhcp_dir,
         })
     }
 }

@@ -73,6 +73,12 @@ pub struct DiscoveryArgs {
     /// /var/lib/nova/instances.
     #[arg(long = "libvirt-xml", value_name = "PATH")]
     pub libvirt_xml: Vec<PathBuf>,
+
+    /// Neutron DHCP agent state directory: for a `qdhcp-<network>` namespace where no dnsmasq
+    /// runs, its `<network>/host` and `<network>/interface` still say where the server
+    /// should listen and which address the MAC should get.
+    #[arg(long, value_name = "DIR", default_value = crate::topology::sources::neutron_dhcp::DEFAULT_DIR)]
+    pub neutron_dhcp_dir: PathBuf,
 }
 
 impl DiscoveryArgs {
@@ -80,6 +86,7 @@ impl DiscoveryArgs {
         crate::topology::Options {
             ovsdb: self.ovsdb.clone(),
             libvirt_xml: self.libvirt_xml.clone(),
+            neutron_dhcp_dir: self.neutron_dhcp_dir.clone(),
         }
     }
 }

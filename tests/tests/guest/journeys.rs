@@ -14,12 +14,15 @@ use serde_json::Value;
 /// Starts `pathtrace --dhcp` for the seed's VM, attached and waiting.
 fn start_journey(topo: &Seed004, timeout: &str) -> Tracer {
     let libvirt = topo.libvirt_dir.to_str().unwrap();
+    let neutron = topo.neutron_dhcp_dir.to_str().unwrap();
     Tracer::start(&[
         "--dhcp",
         topo.vm_mac,
         "--json",
         "--libvirt-xml",
         libvirt,
+        "--neutron-dhcp-dir",
+        neutron,
         "--timeout",
         timeout,
     ])
@@ -147,29 +150,59 @@ fn openflow_drop_flow_on_br_eth2_is_named() {
     assert_eq!(r["dhcp"]["OFFER"]["seen"], false);
 }
 
-#[test]
-fn dnsmasq_gone_names_the_server_side() {
-    let mut lab = Lab::new("jsrv");
-    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
-    let tracer = start_journey(&topo, "12");
-    // The server dies after pathtrace found it: the DISCOVER still reaches its port.
+/// Kills every process of the seed's DHCP namespace (its dnsmasq).
+fn stop_dnsmasq(topo: &Seed004) {
     let pids = run("ip", &["netns", "pids", &topo.qdhcp]).unwrap();
+    assert!(!pids.trim().is_empty(), "no dnsmasq in {}", topo.qdhcp);
     for pid in pids.split_whitespace() {
         run("kill", &[pid]).unwrap();
     }
-    let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 8);
-    assert!(lease.is_err());
-    let (code, r) = finish_journey(tracer);
-    assert_eq!(code, 1, "{r:#}");
+}
+
+/// The DISCOVER reaches the DHCP namespace's port and nothing answers: stopped there, the
+/// reason names the server side.
+fn assert_server_side_silent(r: &Value, topo: &Seed004) {
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
     assert_eq!(r["dhcp"]["OFFER"]["seen"], false);
     assert_eq!(r["stopped_at"]["ifname"], "tapdhcp", "{r:#}");
     assert_eq!(r["stopped_at"]["netns"], topo.qdhcp.as_str(), "{r:#}");
     assert!(
-        reason(&r).contains("no reply from the DHCP server"),
+        reason(r).contains("no reply from the DHCP server")
+            && reason(r).contains(&format!("no DHCP server runs in namespace {}", topo.qdhcp)),
         "{r:#}"
     );
+}
+
+#[test]
+fn dnsmasq_not_running_in_the_qdhcp_namespace_names_the_server_side() {
+    let mut lab = Lab::new("jnosrv");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    // Down before pathtrace starts: the path must still end in the qdhcp namespace, from the
+    // Neutron agent's state (interface and host files).
+    stop_dnsmasq(&topo);
+    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_server_side_silent(&r, &topo);
+    assert!(reason(&r).contains("none ran there"), "{r:#}");
+    assert_eq!(r["expected_next"]["name"], "dnsmasq (not running)", "{r:#}");
+    // The reserved address still comes from the agent's host file.
+    assert_eq!(r["dhcp"]["reserved_ip"], topo.reserved_ip, "{r:#}");
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn dnsmasq_gone_names_the_server_side() {
+    let mut lab = Lab::new("jsrv");
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
+    let tracer = start_journey(&topo, "12");
+    // The server dies after pathtrace found it: the DISCOVER still reaches its port.
+    stop_dnsmasq(&topo);
+    let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 8);
+    assert!(lease.is_err());
+    let (code, r) = finish_journey(tracer);
+    assert_eq!(code, 1, "{r:#}");
+    assert_server_side_silent(&r, &topo);
     assert!(reason(&r).contains("is gone"), "{r:#}");
 }
 

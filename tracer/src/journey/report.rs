@@ -244,18 +244,21 @@ fn silence(path: &ExpectedPath, after: &Topology, side: &str, after_msg: &str) -
             after
                 .dhcp_servers
                 .iter()
-                .find(|d| d.pid == s.pid || d.netns_name == s.netns)
+                .find(|d| d.pid.is_some() && (d.pid == s.pid || d.netns_name == s.netns))
         });
+        let reached = at.map_or("the server side".into(), |h| h.name.clone());
         match (server, running) {
             (Some(s), None) => format!(
-                "no reply from the DHCP server: the {after_msg} reached {} but no DHCP server runs in namespace {} (dnsmasq pid {} is gone)",
-                at.map_or("the server side".into(), |h| h.name.clone()),
+                "no reply from the DHCP server: the {after_msg} reached {reached} but no DHCP server runs in namespace {} ({})",
                 s.netns,
-                s.pid
+                match s.pid {
+                    Some(pid) => format!("dnsmasq pid {pid} is gone"),
+                    None => "none ran there when pathtrace started either: start the DHCP agent's dnsmasq for this network".into(),
+                }
             ),
             (_, Some(d)) => format!(
-                "no reply from the DHCP server: {} pid {} in {} received the {after_msg} and did not answer (check its log, host entries and ranges)",
-                d.program, d.pid, d.netns_name
+                "no reply from the DHCP server: {} in {} received the {after_msg} and did not answer (check its log, host entries and ranges)",
+                d.label(), d.netns_name
             ),
             (None, None) => format!("no reply from a DHCP server to the {after_msg}"),
         }

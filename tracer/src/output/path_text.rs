@@ -92,8 +92,8 @@ pub fn render(p: &ExpectedPath) -> String {
     if let Some(d) = &p.dhcp_server {
         let _ = writeln!(
             out,
-            "DHCP server: dnsmasq pid {} in {} on {}; reserved address {}",
-            d.pid,
+            "DHCP server: {} in {} on {}; reserved address {}",
+            d.label,
             d.netns,
             d.interfaces.join(","),
             d.reserved_ip

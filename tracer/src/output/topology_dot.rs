@@ -63,8 +63,8 @@ pub fn render(topo: &Topology) -> String {
         let _ = writeln!(
             out,
             "  {} [label={}, shape=note];",
-            quote(&graph::dhcp_id(d.pid)),
-            quote(&format!("{} pid {}", d.program, d.pid))
+            quote(&graph::dhcp_id(d)),
+            quote(&d.label())
         );
     }
     for e in &topo.edges {

@@ -95,9 +95,8 @@ pub fn render(topo: &Topology, only: Option<u32>) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "\ndhcp {} pid {} in netns {} on {} ({} host entries)",
-            d.program,
-            d.pid,
+            "\ndhcp {} in netns {} on {} ({} host entries)",
+            d.label(),
             d.netns_name,
             if ifaces.is_empty() {
                 "no interface".into()

@@ -45,7 +45,10 @@ pub struct ExpectedPath {
 
 #[derive(Debug, Serialize)]
 pub struct DhcpExpectation {
-    pub pid: u32,
+    /// `None`: the server is configured (a Neutron DHCP namespace) but not running.
+    pub pid: Option<u32>,
+    /// `dnsmasq pid N` or `dnsmasq (not running)`.
+    pub label: String,
     pub netns: String,
     pub interfaces: Vec<String>,
     /// The address the host files reserve for this MAC.
@@ -160,13 +163,14 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
         );
     }
     let walk = match goal {
+        // A running server with a host entry for the MAC first; one that is configured but
+        // not running last, so that the path still ends where the answer should come from.
         Goal::Dhcp => graph.shortest_to(start, |n| match n {
-            Node::Dhcp(d) => Some(u32::from(
-                !topo.dhcp_servers[d]
-                    .hosts
-                    .iter()
-                    .any(|h| h.macs.contains(&mac)),
-            )),
+            Node::Dhcp(d) => {
+                let d = &topo.dhcp_servers[d];
+                let no_entry = !d.hosts.iter().any(|h| h.macs.contains(&mac));
+                Some(u32::from(no_entry) + 2 * u32::from(d.pid.is_none()))
+            }
             _ => None,
         }),
         Goal::Uplink => graph.shortest_to(start, |n| match n {
@@ -200,18 +204,29 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
     if let (Goal::Dhcp, Some(Node::Dhcp(d))) = (goal, walk.last()) {
         let d = &topo.dhcp_servers[*d];
         let host = d.hosts.iter().find(|h| h.macs.contains(&mac));
+        if d.pid.is_none() {
+            path.notes.push(format!(
+                "no DHCP server runs in {}: nothing will answer{}",
+                d.netns_name,
+                d.config_dir.as_ref().map_or(String::new(), |dir| format!(
+                    " (the Neutron DHCP agent's state for it is in {dir})"
+                ))
+            ));
+            path.blocked_at.get_or_insert(path.hops.len());
+        }
         if host.is_none() {
             path.notes.push(format!(
-                "dnsmasq pid {} has no host entry for {mac}: it answers only if a dynamic range covers the subnet",
-                d.pid
+                "{} has no host entry for {mac}: it answers only if a dynamic range covers the subnet",
+                d.label()
             ));
         }
         if host.is_some_and(|h| h.ignore) {
             path.notes
-                .push(format!("dnsmasq pid {} is told to ignore {mac}", d.pid));
+                .push(format!("{} is told to ignore {mac}", d.label()));
         }
         path.dhcp_server = Some(DhcpExpectation {
             pid: d.pid,
+            label: d.label(),
             netns: d.netns_name.clone(),
             interfaces: d
                 .listens_on
@@ -272,7 +287,7 @@ fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath 
             Node::Dhcp(d) => {
                 let s = &topo.dhcp_servers[d];
                 hop.kind = HopKind::DhcpServer;
-                hop.name = format!("{} pid {}", s.program, s.pid);
+                hop.name = s.label();
                 hop.netns = Some(s.netns_name.clone());
                 hop.netns_ino = Some(s.netns);
                 hop.kernel_visible = false;
@@ -604,8 +619,8 @@ pub fn fmt_vlan(v: Option<u16>) -> String {
 mod tests {
     use super::*;
     use crate::topology::{
-        model::{Interface, OvsBridge, OvsInterface, OvsPort},
-        sources::openflow::parse_dump,
+        model::{DhcpServer, Interface, OvsBridge, OvsInterface, OvsPort},
+        sources::{dnsmasq::HostEntry, openflow::parse_dump},
     };
 
     fn link(netns: u32, ifindex: u32, name: &str, kind: LinkKind) -> Interface {
@@ -725,5 +740,88 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("02:00:00:00:02:02 (vm:eth0)"), "{err}");
+    }
+
+    fn server(pid: Option<u32>, netns: u32, on: IfaceKey, host_for: Option<Mac>) -> DhcpServer {
+        DhcpServer {
+            pid,
+            program: "dnsmasq".into(),
+            config_dir: pid.is_none().then(|| "/var/lib/neutron/dhcp/n1".into()),
+            netns,
+            netns_name: format!("qdhcp-n{netns}"),
+            interfaces: Vec::new(),
+            listens_on: vec![on],
+            ranges: Vec::new(),
+            hostsfiles: Vec::new(),
+            hosts: host_for
+                .into_iter()
+                .map(|m| HostEntry {
+                    macs: vec![m],
+                    ip: Some("10.0.0.2".parse().unwrap()),
+                    hostname: None,
+                    lease_time: None,
+                    ignore: false,
+                    origin: "host:1".into(),
+                })
+                .collect(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// hand_built plus two DHCP namespaces on br-int (tag 7): ports tapa (netns 3) and tapb
+    /// (netns 4).
+    fn with_dhcp_namespaces(a: Option<u32>, b: Option<u32>, host_on_b: Mac) -> Topology {
+        let key = |netns, ifindex| IfaceKey { netns, ifindex };
+        let mut topo = hand_built("priority=1 actions=NORMAL\n");
+        for (ns, ofport) in [(3, 3), (4, 4)] {
+            let name = format!("tap{}", if ns == 3 { 'a' } else { 'b' });
+            topo.interfaces
+                .push(link(ns, 9, &name, LinkKind::Openvswitch));
+            topo.ovs_bridges[0]
+                .ports
+                .push(port(&name, ofport, Some(7), key(ns, 9)));
+        }
+        topo.dhcp_servers = vec![
+            server(a, 3, key(3, 9), None),
+            server(b, 4, key(4, 9), Some(host_on_b)),
+        ];
+        topo
+    }
+
+    #[test]
+    fn a_running_server_is_preferred_to_a_configured_one_that_is_down() {
+        let mac = Mac([2, 0, 0, 0, 2, 2]);
+        let topo = with_dhcp_namespaces(Some(10), None, mac);
+        let p = compute(&topo, mac, &Goal::Dhcp).unwrap();
+        assert_eq!(p.hops.last().unwrap().name, "dnsmasq pid 10");
+        assert_eq!(p.blocked_at, None);
+        assert_eq!(p.dhcp_server.as_ref().unwrap().pid, Some(10));
+    }
+
+    #[test]
+    fn with_no_server_running_the_path_ends_where_it_should_listen() {
+        let mac = Mac([2, 0, 0, 0, 2, 2]);
+        let topo = with_dhcp_namespaces(None, None, mac);
+        let p = compute(&topo, mac, &Goal::Dhcp).unwrap();
+        let last = p.hops.last().unwrap();
+        assert_eq!(last.name, "dnsmasq (not running)");
+        assert_eq!(
+            last.netns.as_deref(),
+            Some("qdhcp-n4"),
+            "the one with the host entry"
+        );
+        assert_eq!(p.hops[p.hops.len() - 2].name, "tapb");
+        assert_eq!(p.blocked_at, Some(p.hops.len()));
+        let server = p.dhcp_server.as_ref().unwrap();
+        assert_eq!(server.pid, None);
+        assert_eq!(server.reserved_ip, Some("10.0.0.2".parse().unwrap()));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("no DHCP server runs in qdhcp-n4")
+                    && n.contains("/var/lib/neutron/dhcp/n1")),
+            "{:?}",
+            p.notes
+        );
     }
 }

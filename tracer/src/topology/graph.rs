@@ -50,8 +50,8 @@ pub fn vm_id(name: &str) -> String {
     format!("vm:{name}")
 }
 
-pub fn dhcp_id(pid: u32) -> String {
-    format!("dhcp:{pid}")
+pub fn dhcp_id(d: &crate::topology::model::DhcpServer) -> String {
+    format!("dhcp:{}", d.id())
 }
 
 /// Derives every edge from the facts in `topo`.
@@ -116,7 +116,7 @@ pub fn edges(topo: &Topology) -> Vec<Edge> {
     }
     for d in &topo.dhcp_servers {
         for k in &d.listens_on {
-            push(dhcp_id(d.pid), iface_id(*k), EdgeKind::DhcpListens);
+            push(dhcp_id(d), iface_id(*k), EdgeKind::DhcpListens);
         }
     }
     out

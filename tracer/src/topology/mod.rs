@@ -10,16 +10,28 @@ use std::{collections::HashMap, path::PathBuf};
 use anyhow::{Context as _, Result};
 
 pub use model::{IfaceKey, Interface, LinkKind, SourceStatus, Topology};
-use sources::{dnsmasq, libvirt, links, openflow, ovsdb};
+use sources::{dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb};
 
 use crate::netns::NetnsTable;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// OVSDB socket given by the user: it must work. `None`: look in the default places.
     pub ovsdb: Option<String>,
     /// Domain XML files or directories; empty: libvirt's and Nova's default places.
     pub libvirt_xml: Vec<PathBuf>,
+    /// Neutron DHCP agent state directory, read for `qdhcp-` namespaces without a dnsmasq.
+    pub neutron_dhcp_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            ovsdb: None,
+            libvirt_xml: Vec::new(),
+            neutron_dhcp_dir: neutron_dhcp::DEFAULT_DIR.into(),
+        }
+    }
 }
 
 pub fn discover(opts: &Options) -> Result<Topology> {
@@ -28,7 +40,7 @@ pub fn discover(opts: &Options) -> Result<Topology> {
     discover_links(&mut topo, &table)?;
     discover_ovs(&mut topo, opts)?;
     discover_vms(&mut topo, opts);
-    discover_dhcp(&mut topo);
+    discover_dhcp(&mut topo, &opts.neutron_dhcp_dir);
     topo.edges = graph::edges(&topo);
     Ok(topo)
 }
@@ -227,17 +239,9 @@ fn find_tap(topo: &Topology, dev: &str, guest: crate::mac::Mac) -> Option<IfaceK
         .map(|i| i.key)
 }
 
-fn discover_dhcp(topo: &mut Topology) {
+fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
     let procs = dnsmasq::processes();
-    if procs.is_empty() {
-        topo.report(
-            "dnsmasq",
-            SourceStatus::Absent,
-            "no dnsmasq process running".into(),
-        );
-        return;
-    }
-    for p in procs {
+    for p in &procs {
         let (cfg, mut problems) = dnsmasq::parse_args(&p.args, &|f| dnsmasq::read_as(p.pid, f));
         let mut hosts = cfg.hosts;
         for file in &cfg.hostsfiles {
@@ -247,16 +251,11 @@ fn discover_dhcp(topo: &mut Topology) {
             }
         }
         let netns = p.netns.unwrap_or(0);
-        let listens_on = topo
-            .interfaces
-            .iter()
-            .filter(|i| i.key.netns == netns && i.kind != LinkKind::Loopback)
-            .filter(|i| cfg.interfaces.is_empty() || cfg.interfaces.contains(&i.name))
-            .map(|i| i.key)
-            .collect();
+        let listens_on = listening(topo, netns, &cfg.interfaces);
         topo.dhcp_servers.push(model::DhcpServer {
-            pid: p.pid,
+            pid: Some(p.pid),
             program: "dnsmasq".into(),
+            config_dir: None,
             netns,
             netns_name: topo.netns_name(netns),
             interfaces: cfg.interfaces,
@@ -267,8 +266,66 @@ fn discover_dhcp(topo: &mut Topology) {
             problems,
         });
     }
-    let detail = format!("{} dnsmasq processes", topo.dhcp_servers.len());
+    let silent = silent_neutron_networks(topo, neutron_dir);
+    let detail = match (procs.len(), silent) {
+        (0, 0) => {
+            topo.report(
+                "dnsmasq",
+                SourceStatus::Absent,
+                "no dnsmasq process running, no qdhcp- namespace".into(),
+            );
+            return;
+        }
+        (n, 0) => format!("{n} dnsmasq processes"),
+        (n, s) => format!("{n} dnsmasq processes; {s} qdhcp- namespaces without one"),
+    };
     topo.report("dnsmasq", SourceStatus::Found, detail);
+}
+
+/// Links of `netns` a server bound to `names` (empty: all) listens on.
+fn listening(topo: &Topology, netns: u32, names: &[String]) -> Vec<IfaceKey> {
+    topo.interfaces
+        .iter()
+        .filter(|i| i.key.netns == netns && i.kind != LinkKind::Loopback)
+        .filter(|i| names.is_empty() || names.contains(&i.name))
+        .map(|i| i.key)
+        .collect()
+}
+
+/// A Neutron DHCP namespace without a dnsmasq still marks where the server should listen:
+/// adds it as a server that is not running, with the agent's host entries. Returns how many.
+fn silent_neutron_networks(topo: &mut Topology, neutron_dir: &std::path::Path) -> usize {
+    let mut added = 0;
+    for ns in topo.namespaces.clone() {
+        let Some(network) = neutron_dhcp::network_of(&ns.name) else {
+            continue;
+        };
+        if topo.dhcp_servers.iter().any(|d| d.netns == ns.ino) {
+            continue;
+        }
+        let state = neutron_dhcp::read(neutron_dir, network);
+        let interfaces: Vec<String> = state.interface.into_iter().collect();
+        let mut problems = state.problems;
+        problems.push(match state.last_pid {
+            Some(pid) => format!("no dnsmasq runs in {} (its pid file names {pid})", ns.name),
+            None => format!("no dnsmasq runs in {}", ns.name),
+        });
+        topo.dhcp_servers.push(model::DhcpServer {
+            pid: None,
+            program: "dnsmasq".into(),
+            config_dir: state.dir,
+            netns: ns.ino,
+            netns_name: ns.name.clone(),
+            listens_on: listening(topo, ns.ino, &interfaces),
+            interfaces,
+            ranges: Vec::new(),
+            hostsfiles: state.hostsfile.into_iter().collect(),
+            hosts: state.hosts,
+            problems,
+        });
+        added += 1;
+    }
+    added
 }
 
 /// A `--dhcp-hostsfile` (a file) or `--dhcp-hostsdir` (every file in it).

@@ -196,8 +196,14 @@ pub struct VmNic {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct DhcpServer {
-    pub pid: u32,
+    /// `None`: configured but not running (a Neutron `qdhcp-` namespace whose dnsmasq is
+    /// down), so a path can still end where the server should be listening.
+    pub pid: Option<u32>,
     pub program: String,
+    /// Neutron's per-network state directory this server's configuration came from, when
+    /// it was read from there rather than from a running process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_dir: Option<String>,
     pub netns: u32,
     pub netns_name: String,
     /// `--interface` values; empty means every interface of the namespace.
@@ -211,6 +217,24 @@ pub struct DhcpServer {
     pub hosts: Vec<crate::topology::sources::dnsmasq::HostEntry>,
     /// Host files that could not be read or parsed, with the reason.
     pub problems: Vec<String>,
+}
+
+impl DhcpServer {
+    /// `dnsmasq pid 42`, or `dnsmasq (not running)`.
+    pub fn label(&self) -> String {
+        match self.pid {
+            Some(pid) => format!("{} pid {pid}", self.program),
+            None => format!("{} (not running)", self.program),
+        }
+    }
+
+    /// A stable id for graphs: the pid, or the namespace of a server that is not running.
+    pub fn id(&self) -> String {
+        match self.pid {
+            Some(pid) => pid.to_string(),
+            None => format!("{}:down", self.netns_name),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
