@@ -7,10 +7,13 @@ use pathtrace_testbed::{
     journeys::{assert_hops_are_where_they_say, by_fingerprint, place},
     kernel_state::{assert_nothing_left, attached_programs, filters, qdisc_kinds},
     scenarios, serial,
-    topologies::DhcpOnBridge,
+    topologies::{DhcpOnBridge, LinuxComputeNode},
     tracer, Lab, Tracer,
 };
 use serde_json::Value;
+
+#[path = "host/journeys.rs"]
+mod journeys;
 
 fn trace_args<'a>(extra: &[&'a str], ifaces: &'a [String]) -> Vec<&'a str> {
     let mut args = vec!["trace", "--output", "json"];
@@ -559,6 +562,52 @@ fn bad_input_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn bad_input_to_the_dhcp_journey_is_one_line_and_exit_2() {
+    let _serial = serial();
+    let mut lab = Lab::new("errj");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    assert_clean_error(
+        &["--dhcp", "fa:16:3e:zz:c7:87"],
+        "invalid MAC address",
+        &lab,
+    );
+    assert_clean_error(&["--dhcp", "fa16.3efe"], "invalid MAC address", &lab);
+    // One digit off the VM's MAC: not on this host, and the closest one is named.
+    let mut other = topo.vm_mac.clone();
+    let last = other.pop().unwrap();
+    other.push(if last == '0' { '1' } else { '0' });
+    assert_clean_error(&["--dhcp", &other], "is not on this host", &lab);
+    assert_clean_error(&["--dhcp", &other], &topo.vm_mac, &lab);
+    assert_clean_error(
+        &["--dhcp", &topo.vm_mac, "--ovsdb", "/nonexistent/db.sock"],
+        "OVSDB socket /nonexistent/db.sock does not exist",
+        &lab,
+    );
+    // The same MAC in the other notations is the same VM: the error is about OVSDB, not the MAC.
+    let dashed = topo.vm_mac.to_uppercase().replace(':', "-");
+    assert_clean_error(
+        &["--dhcp", &dashed, "--ovsdb", "/nonexistent/db.sock"],
+        "OVSDB socket",
+        &lab,
+    );
+    assert_clean_error(
+        &["--dhcp", &topo.vm_mac, "--timeout", "soon"],
+        "invalid value 'soon'",
+        &lab,
+    );
+    // Without the lab's dnsmasq there is no DHCP server to go to (or none reachable).
+    let pids = run("ip", &["netns", "pids", &topo.srv]).unwrap();
+    for pid in pids.split_whitespace() {
+        run("kill", &[pid]).unwrap();
+    }
+    assert_clean_error(
+        &["--dhcp", &topo.vm_mac],
+        "no path from",
+        &lab,
+    );
+}
+
+#[test]
 fn unprivileged_user_gets_one_line_and_exit_2() {
     let _serial = serial();
     let lab = Lab::new("unpriv");
@@ -581,6 +630,20 @@ fn unprivileged_user_gets_one_line_and_exit_2() {
         stderr.contains("insufficient privileges: missing CAP_BPF"),
         "{stderr}"
     );
+    let out = run_output(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        bin.to_str().unwrap(),
+        "--dhcp",
+        "fa:16:3e:fe:c7:87",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("insufficient privileges"), "{stderr}");
     assert_nothing_left(&lab);
 }
 

@@ -47,6 +47,11 @@ pub struct JourneyArgs {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 
+    /// Also write what was seen and the topology before and after to FILE, to judge it again
+    /// elsewhere with `pathtrace replay FILE` (or attach it to a bug report).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
 }
@@ -59,6 +64,23 @@ pub enum Command {
     Topology(TopologyArgs),
     /// Print the path a packet from MAC is expected to take, hop by hop.
     Path(PathArgs),
+    /// Judge a journey recorded with `--record FILE` again: no probes, no privileges needed.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A file written by `pathtrace --dhcp MAC --record FILE` or `trace --mac MAC --record FILE`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Print the journey as one JSON document (see README).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the recorded packets to this pcapng file, one interface per hop.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 /// Where discovery looks, shared by every command that discovers.

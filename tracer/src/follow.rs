@@ -13,9 +13,10 @@ use tracer_common::{filter_flags, Filter, SNAPSHOT_MAX};
 
 use crate::{
     capture::session::{push_unique, Control, Session, SessionOptions},
-    cli::{JourneyArgs, TraceArgs},
+    cli::{JourneyArgs, ReplayArgs, TraceArgs},
     journey::{
         correlate::Sighting,
+        recording::Recording,
         report::{self, Inputs, Mode, Report},
         verdict::Outcome,
         Hop,
@@ -26,7 +27,7 @@ use crate::{
     output,
     path::{self, ExpectedPath, Goal, HopKind},
     probes::{AttachMode, DropHook, Interface},
-    topology,
+    topology::{self, Topology},
 };
 
 pub struct Request {
@@ -34,6 +35,8 @@ pub struct Request {
     pub mode: Mode,
     pub json: bool,
     pub pcap: Option<PathBuf>,
+    /// `--record FILE`: the sightings and both topologies, for `pathtrace replay`.
+    pub record: Option<PathBuf>,
     pub timeout: Option<f64>,
     /// Stop after this many packets (distinct fingerprints).
     pub count: Option<u64>,
@@ -54,6 +57,7 @@ impl Request {
             mode,
             json: journey.json,
             pcap: journey.pcap.clone(),
+            record: journey.record.clone(),
             timeout: None,
             count: None,
             discovery: journey.discovery.options(),
@@ -113,13 +117,7 @@ pub fn run(req: Request) -> Result<u8> {
     privileges::require_tracing_privileges()?;
     let tracefs = tracefs::ensure_mounted();
     let before = topology::discover(&req.discovery)?;
-    let expected = match req.mode {
-        Mode::Dhcp => path::compute(&before, req.mac, &Goal::Dhcp)?,
-        // Towards the uplink; a host without one (a lab, a network node's view) still has the
-        // way to the DHCP server.
-        _ => path::compute(&before, req.mac, &Goal::Uplink)
-            .or_else(|e| path::compute(&before, req.mac, &Goal::Dhcp).map_err(|_| e))?,
-    };
+    let expected = expected_path(&before, req.mac, req.mode)?;
     let mut table = NetnsTable::discover()?;
     let interfaces = path_interfaces(&expected, &mut table)?;
     let mut filter = req.filter;
@@ -211,26 +209,81 @@ pub fn run(req: Request) -> Result<u8> {
             tracing::warn!("rediscovery after the trace failed, using the first one: {e:#}")
         })
         .ok();
-    let after = rediscovered.as_ref().unwrap_or(&before);
-    if let Some(file) = &req.pcap {
-        output::pcapng::write(file, &sightings)
+    let after = rediscovered.unwrap_or_else(|| before.clone());
+    if let Some(file) = &req.record {
+        Recording::new(
+            req.mac,
+            req.mode,
+            lost,
+            hooks.clone(),
+            before.clone(),
+            after.clone(),
+            &sightings,
+        )
+        .write(file)?;
+    }
+    conclude(
+        Inputs {
+            mac: req.mac,
+            mode: req.mode,
+            path: &expected,
+            before: &before,
+            after: &after,
+            sightings,
+            lost_events: lost,
+            hooks,
+        },
+        req.json,
+        req.pcap.as_deref(),
+    )
+}
+
+/// Where the packets should go: to the DHCP server for DHCP; otherwise towards the uplink,
+/// and on a host without one (a lab, a network node's view) the way to the DHCP server.
+fn expected_path(topo: &Topology, mac: Mac, mode: Mode) -> Result<ExpectedPath> {
+    match mode {
+        Mode::Dhcp => path::compute(topo, mac, &Goal::Dhcp),
+        _ => path::compute(topo, mac, &Goal::Uplink)
+            .or_else(|e| path::compute(topo, mac, &Goal::Dhcp).map_err(|_| e)),
+    }
+}
+
+/// From what was seen to the printed verdict and the exit status; the same for a live run and
+/// a replay.
+fn conclude(inputs: Inputs<'_>, json: bool, pcap: Option<&std::path::Path>) -> Result<u8> {
+    if let Some(file) = pcap {
+        output::pcapng::write(file, &inputs.sightings)
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
-    let report = report::build(Inputs {
-        mac: req.mac,
-        mode: req.mode,
-        path: &expected,
-        before: &before,
-        after,
-        sightings,
-        lost_events: lost,
-        hooks,
-    });
-    print(&report, &expected, req.json)?;
+    let expected = inputs.path;
+    let report = report::build(inputs);
+    print(&report, expected, json)?;
     Ok(match report.verdict {
         Outcome::Delivered => 0,
         _ => EXIT_NOT_DELIVERED,
     })
+}
+
+/// `pathtrace replay FILE`.
+pub fn replay(args: &ReplayArgs) -> Result<u8> {
+    let rec = Recording::read(&args.file)?;
+    let expected = expected_path(&rec.before, rec.mac, rec.mode)
+        .context("the recorded topology has no path for the recorded MAC")?;
+    let sightings = rec.sightings()?;
+    conclude(
+        Inputs {
+            mac: rec.mac,
+            mode: rec.mode,
+            path: &expected,
+            before: &rec.before,
+            after: &rec.after,
+            sightings,
+            lost_events: rec.lost_events,
+            hooks: rec.hooks.clone(),
+        },
+        args.json,
+        args.pcap.as_deref(),
+    )
 }
 
 fn print(report: &Report, expected: &ExpectedPath, json: bool) -> Result<()> {

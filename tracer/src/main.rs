@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         (Some(cli::Command::Trace(args)), _) => trace::run(args),
         (Some(cli::Command::Topology(args)), _) => show::topology(args).map(|()| 0),
         (Some(cli::Command::Path(args)), _) => show::path(args).map(|()| 0),
+        (Some(cli::Command::Replay(args)), _) => follow::replay(&args),
         (None, Some(mac)) => follow::run(follow::Request {
             timeout: cli.timeout,
             count: cli.count,

@@ -5,55 +5,46 @@
 use pathtrace_testbed::{
     cmd::run,
     dhcp::{acquire_lease, acquire_lease_within, DhcpClient},
+    journey_run::{reason, Journey},
     kernel_state::assert_nothing_left,
     topologies::{BridgeLink, Seed004},
-    Lab, Tracer,
+    Lab,
 };
 use serde_json::Value;
 
 /// Starts `pathtrace --dhcp` for the seed's VM, attached and waiting.
-fn start_journey(topo: &Seed004, timeout: &str) -> Tracer {
+fn start_journey(lab: &mut Lab, name: &str, topo: &Seed004, timeout: &str) -> Journey {
     let libvirt = topo.libvirt_dir.to_str().unwrap();
     let neutron = topo.neutron_dhcp_dir.to_str().unwrap();
-    Tracer::start(&[
-        "--dhcp",
-        topo.vm_mac,
-        "--json",
-        "--libvirt-xml",
-        libvirt,
-        "--neutron-dhcp-dir",
-        neutron,
-        "--timeout",
-        timeout,
-    ])
+    Journey::start(
+        lab,
+        name,
+        &[
+            "--dhcp",
+            topo.vm_mac,
+            "--libvirt-xml",
+            libvirt,
+            "--neutron-dhcp-dir",
+            neutron,
+            "--timeout",
+            timeout,
+        ],
+    )
     .unwrap()
 }
 
-/// Waits for pathtrace to end; its exit code and JSON report (kept in the results).
-fn finish_journey(tracer: Tracer) -> (i32, Value) {
-    let out = tracer.wait().unwrap();
-    let report: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
-    if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
-        let name = format!(
-            "journey-{}.json",
-            report["reason"]
-                .as_str()
-                .map_or("delivered", |r| r.split(':').next().unwrap_or("stopped"))
-                .replace(' ', "-")
-                .to_lowercase()
-        );
-        let _ = std::fs::write(std::path::Path::new(&dir).join(name), &out.stdout);
-    }
-    (out.status.code().unwrap_or(-1), report)
-}
-
-/// [`start_journey`], dhclient in the VM (giving up after `client_secs`), [`finish_journey`];
-/// the lease and the verdict must agree.
-fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i32, Value) {
-    let tracer = start_journey(topo, timeout);
+/// [`start_journey`], dhclient in the VM (giving up after `client_secs`), then the report; the
+/// lease and the verdict must agree.
+fn journey(
+    lab: &mut Lab,
+    name: &str,
+    topo: &Seed004,
+    client_secs: u32,
+    timeout: &str,
+) -> (i32, Value) {
+    let run = start_journey(lab, name, topo, timeout);
     let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
-    let (code, report) = finish_journey(tracer);
+    let (code, report) = run.finish();
     assert_eq!(
         lease.is_ok(),
         report["verdict"] == "delivered",
@@ -62,15 +53,11 @@ fn journey(lab: &mut Lab, topo: &Seed004, client_secs: u32, timeout: &str) -> (i
     (code, report)
 }
 
-fn reason(report: &Value) -> String {
-    report["reason"].as_str().unwrap_or_default().to_string()
-}
-
 #[test]
 fn healthy_path_is_delivered_with_all_four_messages_and_the_reserved_ip() {
     let mut lab = Lab::new("jok");
     let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
-    let (code, r) = journey(&mut lab, &topo, 60, "60");
+    let (code, r) = journey(&mut lab, "seed004-healthy", &topo, 60, "60");
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["verdict"], "delivered", "{r:#}");
     for m in ["DISCOVER", "OFFER", "REQUEST", "ACK"] {
@@ -140,7 +127,7 @@ fn openflow_drop_flow_on_br_eth2_is_named() {
         ],
     )
     .unwrap();
-    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    let (code, r) = journey(&mut lab, "seed004-openflow-drop", &topo, 8, "12");
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["stopped_at"]["ifname"], "br-eth2", "{r:#}");
@@ -181,7 +168,7 @@ fn dnsmasq_not_running_in_the_qdhcp_namespace_names_the_server_side() {
     // Down before pathtrace starts: the path must still end in the qdhcp namespace, from the
     // Neutron agent's state (interface and host files).
     stop_dnsmasq(&topo);
-    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    let (code, r) = journey(&mut lab, "seed004-dnsmasq-not-running", &topo, 8, "12");
     assert_eq!(code, 1, "{r:#}");
     assert_server_side_silent(&r, &topo);
     assert!(reason(&r).contains("none ran there"), "{r:#}");
@@ -195,12 +182,12 @@ fn dnsmasq_not_running_in_the_qdhcp_namespace_names_the_server_side() {
 fn dnsmasq_gone_names_the_server_side() {
     let mut lab = Lab::new("jsrv");
     let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
-    let tracer = start_journey(&topo, "12");
+    let journey = start_journey(&mut lab, "seed004-dnsmasq-killed", &topo, "12");
     // The server dies after pathtrace found it: the DISCOVER still reaches its port.
     stop_dnsmasq(&topo);
     let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 8);
     assert!(lease.is_err());
-    let (code, r) = finish_journey(tracer);
+    let (code, r) = journey.finish();
     assert_eq!(code, 1, "{r:#}");
     assert_server_side_silent(&r, &topo);
     assert!(reason(&r).contains("is gone"), "{r:#}");
@@ -211,7 +198,7 @@ fn qvo_down_is_a_link_down_after_qvb() {
     let mut lab = Lab::new("jdown");
     let topo = Seed004::build(&mut lab, BridgeLink::Patch).unwrap();
     run("ip", &["link", "set", &topo.qvo, "down"]).unwrap();
-    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    let (code, r) = journey(&mut lab, "seed004-qvo-down", &topo, 8, "12");
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert!(reason(&r).contains("link down"), "{r:#}");
@@ -231,7 +218,7 @@ fn missing_vlan_translation_is_a_tag_mismatch() {
     topo.ovs
         .replace_flows("br-eth2", &["priority=1,actions=NORMAL".into()])
         .unwrap();
-    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    let (code, r) = journey(&mut lab, "seed004-no-vlan-translation", &topo, 8, "12");
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert!(reason(&r).contains("VLAN tag mismatch"), "{r:#}");
@@ -251,7 +238,7 @@ fn nftables_drop_on_the_qbr_bridge_is_named_by_kfree_skb() {
         topo.tap
     );
     run("nft", &[&rules]).unwrap();
-    let (code, r) = journey(&mut lab, &topo, 8, "12");
+    let (code, r) = journey(&mut lab, "seed004-nft-drop-on-qbr", &topo, 8, "12");
     run("nft", &["delete", "table", "bridge", "pathtrace_sg"]).unwrap();
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
@@ -269,19 +256,22 @@ fn oversized_frames_stop_at_the_bridge_with_the_mtu_reason() {
     assert_eq!(lease, topo.reserved_ip);
     run("ip", &["link", "set", &topo.qvb, "mtu", "1400"]).unwrap();
     let libvirt = topo.libvirt_dir.to_str().unwrap();
-    let tracer = Tracer::start(&[
-        "trace",
-        "--mac",
-        topo.vm_mac,
-        "--icmp",
-        "--json",
-        "--libvirt-xml",
-        libvirt,
-        "--timeout",
-        "10",
-        "--count",
-        "1",
-    ])
+    let pings = Journey::start(
+        &mut lab,
+        "seed004-mtu-1400-on-qvb",
+        &[
+            "trace",
+            "--mac",
+            topo.vm_mac,
+            "--icmp",
+            "--libvirt-xml",
+            libvirt,
+            "--timeout",
+            "10",
+            "--count",
+            "1",
+        ],
+    )
     .unwrap();
     // A 1500-byte IP packet: 1514-byte frames.
     let _ = run(
@@ -302,9 +292,8 @@ fn oversized_frames_stop_at_the_bridge_with_the_mtu_reason() {
             "10.10.10.3",
         ],
     );
-    let out = tracer.wait().unwrap();
-    let r: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    let (code, r) = pings.finish();
+    assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert!(reason(&r).contains("MTU"), "{r:#}");
     assert!(reason(&r).contains("1400"), "{r:#}");

@@ -2,23 +2,24 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracer_common::{event_flags, Hook, PacketEvent, TunnelKind, VlanSource};
 
 use super::Names;
 use crate::{capture::Record, mac::Mac};
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Vlan {
     pub id: u16,
     pub pcp: u8,
     /// 0x8100 or 0x88a8.
     pub tpid: u16,
     /// "accelerated" (out of band in the skb) or "in-packet".
-    pub source: &'static str,
+    #[serde(deserialize_with = "static_str")]
+    pub source: Label,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Ip {
     /// 4 or 6.
     pub version: u8,
@@ -33,11 +34,11 @@ pub struct Ip {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dport: Option<u16>,
     /// A non-first fragment (no transport header).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fragment: bool,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Icmp {
     #[serde(rename = "type")]
     pub kind: u8,
@@ -47,7 +48,7 @@ pub struct Icmp {
     pub seq: u16,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Dhcp {
     /// Transaction id, as hex in the usual notation (`0x3903f326`).
     pub xid: String,
@@ -58,20 +59,21 @@ pub struct Dhcp {
     pub secs: u16,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Tunnel {
     /// "vxlan" or "geneve".
-    pub kind: &'static str,
+    #[serde(deserialize_with = "static_str")]
+    pub kind: Label,
     pub vni: u32,
     pub outer_src: IpAddr,
     pub outer_dst: IpAddr,
     pub outer_sport: u16,
     /// Only the outer headers matched the filter.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub outer_match: bool,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PushVlan {
     pub vid: u16,
     pub pcp: u8,
@@ -79,7 +81,7 @@ pub struct PushVlan {
 }
 
 /// What the Open vSwitch datapath did or was doing.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Ovs {
     /// Datapath port number (receive/send/output), as `ovs-dpctl show` numbers them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,11 +98,15 @@ pub struct Ovs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arg: Option<u32>,
     /// Upcall command: "miss" or "action".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upcall: Option<&'static str>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "static_str_opt"
+    )]
+    pub upcall: Option<Label>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Hop {
     /// Nanoseconds since the first event of this run.
     pub t_ns: u64,
@@ -111,7 +117,8 @@ pub struct Hop {
     pub ifname: String,
     pub ifindex: u32,
     /// "ingress", "egress", "drop", "ovs-receive", "ovs-action", "ovs-upcall" or "ovs-send".
-    pub hook: &'static str,
+    #[serde(deserialize_with = "static_str")]
+    pub hook: Label,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drop_reason: Option<String>,
     pub len: u32,
@@ -138,6 +145,46 @@ pub struct Hop {
     /// The captured bytes, hex (only with `--output-snapshot`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+}
+
+/// A fixed name (hook, VLAN source, tunnel kind, upcall command). An alias rather than
+/// `&'static str` in the fields, so serde's derive reads it with [`static_str`] instead of
+/// borrowing it from the input.
+pub type Label = &'static str;
+
+/// Every value the [`Label`] fields take, so that a recorded hop reads back into
+/// the same type (`pathtrace replay`) without leaking or widening the type to `String`.
+const STATIC_VALUES: &[&str] = &[
+    "ingress",
+    "egress",
+    "drop",
+    "ovs-receive",
+    "ovs-action",
+    "ovs-upcall",
+    "ovs-send",
+    "accelerated",
+    "in-packet",
+    "vxlan",
+    "geneve",
+    "miss",
+    "action",
+    "other",
+    "unknown",
+];
+
+fn static_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let s = String::deserialize(d)?;
+    STATIC_VALUES
+        .iter()
+        .find(|v| **v == s)
+        .copied()
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown value {s:?}")))
+}
+
+fn static_str_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<&'static str>, D::Error> {
+    static_str(d).map(Some)
 }
 
 pub fn dhcp_message_name(op: u8, msg_type: u8) -> String {
@@ -189,7 +236,7 @@ impl Hop {
     pub fn from_record(record: &Record, names: &mut Names, with_snapshot: bool) -> Self {
         let mut hop = Self::from_event(&record.event, names);
         if with_snapshot && !record.snapshot.is_empty() {
-            hop.snapshot = Some(record.snapshot.iter().map(|b| format!("{b:02x}")).collect());
+            hop.snapshot = Some(super::recording::hex(&record.snapshot));
         }
         hop
     }

@@ -7,6 +7,7 @@ pub mod correlate;
 pub mod dhcp;
 mod hop;
 mod names;
+pub mod recording;
 pub mod report;
 pub mod verdict;
 

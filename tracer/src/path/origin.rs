@@ -81,16 +81,25 @@ fn closest(topo: &Topology, mac: Mac) -> String {
             }
         }
     }
-    let score = |m: &Mac| -> u32 {
-        let a = u64::from_be_bytes([0, 0, m.0[0], m.0[1], m.0[2], m.0[3], m.0[4], m.0[5]]);
-        let b = u64::from_be_bytes([
-            0, 0, mac.0[0], mac.0[1], mac.0[2], mac.0[3], mac.0[4], mac.0[5],
-        ]);
-        (0..12)
-            .filter(|n| (a >> (n * 4)) & 0xf == (b >> (n * 4)) & 0xf)
-            .count() as u32
+    let as_u64 = |m: &Mac| {
+        u64::from_be_bytes([0, 0, m.0[0], m.0[1], m.0[2], m.0[3], m.0[4], m.0[5]])
     };
-    known.sort_by_key(|(m, w)| (std::cmp::Reverse(score(m)), w.clone()));
+    let wanted = as_u64(&mac);
+    let same_digits = |m: &Mac| -> usize {
+        let a = as_u64(m);
+        (0..12)
+            .filter(|n| (a >> (n * 4)) & 0xf == (wanted >> (n * 4)) & 0xf)
+            .count()
+    };
+    // Most digits in common, then numerically nearest: a typo in the last digit names the
+    // neighbour, not whichever of the equally similar MACs sorts first.
+    known.sort_by_key(|(m, w)| {
+        (
+            std::cmp::Reverse(same_digits(m)),
+            as_u64(m).abs_diff(wanted),
+            w.clone(),
+        )
+    });
     known.dedup_by(|a, b| a.0 == b.0);
     if known.is_empty() {
         return "none (no link has a MAC)".into();

@@ -10,7 +10,7 @@ pub mod ovs;
 pub mod tc;
 mod tcx;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use drops::{DropHook, DropProbe};
 pub use loader::{LoadedProbes, ProbeConfig};
@@ -19,7 +19,7 @@ pub use tc::{AttachMode, Interface, TcAttachment};
 
 /// Whether one hook is attached, and if not, why: printed at start and in the JSON summary, so
 /// a degraded run (no kprobes, no OVS module) says what it cannot see.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HookStatus {
     /// e.g. `tc`, `tp_btf/kfree_skb`, `kprobe/ovs_vport_receive`.
     pub hook: String,

@@ -2,18 +2,18 @@
 //! with a stable id, and [`Edge`]s say how they connect. Renderers (JSON, DOT) and the path
 //! search read the same edges.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::topology::model::{IfaceKey, LinkKind, Topology};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Edge {
     pub from: String,
     pub to: String,
     pub kind: EdgeKind,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// The two ends of a veth pair (listed once, from the lower node id).

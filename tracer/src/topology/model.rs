@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mac::Mac;
 
-#[derive(Debug, Default, Serialize)]
+/// `default`: a recorded topology from an older pathtrace lacks newer fields.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Topology {
     /// Every network namespace, the host's own first.
     pub namespaces: Vec<Namespace>,
@@ -26,7 +28,7 @@ pub struct Topology {
     pub sources: Vec<SourceReport>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Namespace {
     /// nsfs inode, what `lsns -t net` prints and what the probes report.
     pub ino: u32,
@@ -35,13 +37,13 @@ pub struct Namespace {
 }
 
 /// Identifies a link across the whole host: ifindexes repeat in every namespace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct IfaceKey {
     pub netns: u32,
     pub ifindex: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     Loopback,
@@ -62,7 +64,7 @@ pub enum LinkKind {
     Other,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Interface {
     #[serde(flatten)]
     pub key: IfaceKey,
@@ -95,7 +97,7 @@ pub struct Interface {
     pub addresses: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OvsBridge {
     pub name: String,
     /// `system` (kernel datapath) or `netdev` (userspace, DPDK).
@@ -107,7 +109,7 @@ pub struct OvsBridge {
     pub flows: Vec<crate::topology::sources::openflow::Flow>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OvsPort {
     pub name: String,
     /// Access VLAN (`tag`): untagged on the port, this VLAN inside the bridge.
@@ -120,7 +122,7 @@ pub struct OvsPort {
     pub interfaces: Vec<OvsInterface>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OvsInterface {
     pub name: String,
     /// `""`/`system` (a netdev), `internal`, `patch`, `geneve`, `vxlan`, `gre`, `dpdk`, ...
@@ -161,7 +163,7 @@ impl OvsInterface {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Vm {
     pub name: String,
     pub uuid: String,
@@ -170,7 +172,7 @@ pub struct Vm {
     pub nics: Vec<VmNic>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VmNic {
     pub mac: Mac,
     /// libvirt interface type: `bridge`, `network`, `ethernet`, `vhostuser`, ...
@@ -194,7 +196,7 @@ pub struct VmNic {
     pub netdev: Option<IfaceKey>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DhcpServer {
     /// `None`: configured but not running (a Neutron `qdhcp-` namespace whose dnsmasq is
     /// down), so a path can still end where the server should be listening.
@@ -237,14 +239,14 @@ impl DhcpServer {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SourceReport {
-    pub source: &'static str,
+    pub source: String,
     pub status: SourceStatus,
     pub detail: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceStatus {
     /// The source was read.
@@ -280,7 +282,7 @@ impl Topology {
 
     pub fn report(&mut self, source: &'static str, status: SourceStatus, detail: String) {
         self.sources.push(SourceReport {
-            source,
+            source: source.into(),
             status,
             detail,
         });

@@ -6,12 +6,12 @@
 use std::{net::Ipv4Addr, path::Path};
 
 use anyhow::{bail, Context as _, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mac::Mac;
 
 /// One `dhcp-host` entry (host file line or `--dhcp-host` option).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostEntry {
     pub macs: Vec<Mac>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,9 +7,9 @@
 use std::{path::Path, process::Command};
 
 use anyhow::{bail, Context as _, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
     pub table: u8,
     pub priority: u16,
@@ -24,7 +24,7 @@ pub struct Flow {
     pub text: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action", content = "arg")]
 pub enum Action {
     /// L2 learning switch behaviour (`NORMAL`).

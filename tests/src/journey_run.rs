@@ -1,0 +1,70 @@
+//! One journey run of pathtrace (`--dhcp MAC`, or `trace --mac MAC --icmp ...`): started with
+//! `--json --record`, finished with its JSON report, and checked against its own replay: the
+//! recording must judge to the same report and exit status.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::{tracer::pathtrace_bin, Lab, Tracer};
+
+pub struct Journey {
+    tracer: Tracer,
+    record: PathBuf,
+    name: String,
+}
+
+impl Journey {
+    /// Starts pathtrace with `args` plus `--json --record FILE` (FILE in the lab's workdir);
+    /// returns once its probes are attached. `name` names the kept results.
+    pub fn start(lab: &mut Lab, name: &str, args: &[&str]) -> Result<Self> {
+        let record = lab.workdir()?.join("journey-recording.json");
+        let mut argv: Vec<&str> = args.to_vec();
+        let record_arg = record.to_str().unwrap_or_default().to_string();
+        argv.extend(["--json", "--record", &record_arg]);
+        Ok(Self {
+            tracer: Tracer::start(&argv)?,
+            record,
+            name: name.into(),
+        })
+    }
+
+    /// Waits for pathtrace to end: its exit code and JSON report. Panics if the replay of the
+    /// recording differs. With `$PATHTRACE_RESULTS`, keeps the report and the recording there.
+    pub fn finish(self) -> (i32, Value) {
+        let out = self.tracer.wait().unwrap();
+        let report: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
+        let code = out.status.code().unwrap_or(-1);
+        let (replay_code, replayed) = replay(&self.record);
+        assert_eq!(replayed, report, "replay of {}", self.record.display());
+        assert_eq!(replay_code, code, "replay exit status");
+        if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
+            let dir = Path::new(&dir);
+            let _ = std::fs::write(dir.join(format!("journey-{}.json", self.name)), &out.stdout);
+            let _ = std::fs::copy(
+                &self.record,
+                dir.join(format!("recording-{}.json", self.name)),
+            );
+        }
+        (code, report)
+    }
+}
+
+/// `pathtrace replay --json FILE`: exit code and report.
+pub fn replay(record: &Path) -> (i32, Value) {
+    let out = std::process::Command::new(pathtrace_bin())
+        .args(["replay", "--json"])
+        .arg(record)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("replay printed no JSON ({e}): {out:?}"));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// The report's `reason`, empty if none.
+pub fn reason(report: &Value) -> String {
+    report["reason"].as_str().unwrap_or_default().to_string()
+}

@@ -1,0 +1,197 @@
+//! Journeys on the host kernel: `pathtrace --dhcp MAC` and `trace --mac MAC --icmp` on the
+//! Linux half of a compute node (veth, tap, two Linux bridges, dnsmasq, dhclient), healthy and
+//! with one fault each. The verdict logic is the one the VM scenarios exercise with OVS; here it
+//! runs on Linux-bridge-only paths, where every hop is a netdev.
+
+use pathtrace_testbed::{
+    cmd::{in_netns, ip},
+    dhcp::{acquire_lease_within, DhcpClient},
+    journey_run::{reason, Journey},
+    kernel_state::assert_nothing_left,
+    serial,
+    topologies::LinuxComputeNode,
+    Lab,
+};
+use serde_json::Value;
+
+/// `pathtrace --dhcp` for the node's VM while dhclient runs in it (for `client_secs`); the lease
+/// and the verdict must agree.
+fn dhcp_journey(
+    lab: &mut Lab,
+    name: &str,
+    topo: &LinuxComputeNode,
+    client_secs: u32,
+) -> (i32, Value) {
+    let timeout = (client_secs + 4).to_string();
+    let journey =
+        Journey::start(lab, name, &["--dhcp", &topo.vm_mac, "--timeout", &timeout]).unwrap();
+    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
+    let (code, report) = journey.finish();
+    assert_eq!(
+        lease.is_ok(),
+        report["verdict"] == "delivered",
+        "lease {lease:?} vs report {report:#}"
+    );
+    (code, report)
+}
+
+#[test]
+fn healthy_linux_bridge_path_is_delivered_with_the_reserved_ip() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjok");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    let (code, r) = dhcp_journey(&mut lab, "host-healthy", &topo, 30);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "delivered", "{r:#}");
+    for m in ["DISCOVER", "OFFER", "REQUEST", "ACK"] {
+        assert_eq!(r["dhcp"][m]["delivered"], true, "{m}: {r:#}");
+    }
+    assert_eq!(r["dhcp"]["offered_ip"], topo.reserved_ip, "{r:#}");
+    assert_eq!(r["dhcp"]["matches_host_entry"], true, "{r:#}");
+    assert_eq!(r["lost_events"], 0);
+    // The DISCOVER from the VM's NIC to the server's bridge, in order, each hop in its netns.
+    let discover = r["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["summary"].as_str().unwrap().contains("DISCOVER"))
+        .unwrap();
+    let seen: Vec<(&str, &str, &str)> = discover["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["inferred"] != true)
+        .map(|h| {
+            (
+                h["netns"].as_str().unwrap_or_default(),
+                h["name"].as_str().unwrap_or_default(),
+                h["hook"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let want = [
+        (topo.vm.as_str(), "eth0", "egress"),
+        (topo.hv.as_str(), "tapvm", "ingress"),
+        (topo.hv.as_str(), "qvb", "egress"),
+        (topo.srv.as_str(), "qvo", "ingress"),
+        (topo.srv.as_str(), "brs", "ingress"),
+    ];
+    let mut it = seen.iter();
+    for w in &want {
+        assert!(
+            it.any(|s| s == w),
+            "{w:?} missing or out of order in {seen:#?}"
+        );
+    }
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn nftables_drop_on_the_vm_bridge_is_named_by_kfree_skb() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjnft");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    // Security-group style, on the VM's bridge: its DHCP requests are not forwarded.
+    in_netns(
+        &topo.hv,
+        "nft",
+        &["add table bridge pt_sg; add chain bridge pt_sg sg_forward { type filter hook forward priority 0; }; add rule bridge pt_sg sg_forward iifname \"tapvm\" udp dport 67 drop"],
+    )
+    .unwrap();
+    let (code, r) = dhcp_journey(&mut lab, "host-nft-drop-on-qbr", &topo, 6);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("NETFILTER_DROP"), "{r:#}");
+    assert_eq!(r["stopped_at"]["netns"], topo.hv.as_str(), "{r:#}");
+    let at = r["stopped_at"]["ifname"].as_str().unwrap();
+    assert!(at == "tapvm" || at == "qbr", "{r:#}");
+    assert_eq!(r["dhcp"]["OFFER"]["seen"], false);
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn peer_down_is_a_link_down_named_after_the_peer() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjdown");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    ip(&topo.srv, &["link", "set", "qvo", "down"]).unwrap();
+    let (code, r) = dhcp_journey(&mut lab, "host-qvo-down", &topo, 6);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("link down"), "{r:#}");
+    assert!(reason(&r).contains("qvo"), "{r:#}");
+    let at = r["stopped_at"]["ifname"].as_str().unwrap();
+    assert!(
+        ["tapvm", "qbr", "qvb"].contains(&at),
+        "stopped before qvo: {r:#}"
+    );
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn server_killed_after_start_names_the_server_side() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjsrv");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    let journey = Journey::start(
+        &mut lab,
+        "host-dnsmasq-killed",
+        &["--dhcp", &topo.vm_mac, "--timeout", "10"],
+    )
+    .unwrap();
+    let pids = pathtrace_testbed::cmd::run("ip", &["netns", "pids", &topo.srv]).unwrap();
+    for pid in pids.split_whitespace() {
+        pathtrace_testbed::cmd::run("kill", &[pid]).unwrap();
+    }
+    let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 6);
+    assert!(lease.is_err());
+    let (code, r) = journey.finish();
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
+    assert_eq!(r["stopped_at"]["netns"], topo.srv.as_str(), "{r:#}");
+    assert!(
+        reason(&r).contains("no reply from the DHCP server"),
+        "{r:#}"
+    );
+    assert!(reason(&r).contains("is gone"), "{r:#}");
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn jumbo_frames_stop_at_the_bridge_with_the_mtu_reason() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjmtu");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    // The VM side runs MTU 9000, qvb 1500: the bridge cannot forward an 8000-byte frame.
+    lab.addr(&topo.vm, "eth0", "10.78.0.50/24").unwrap();
+    let journey = Journey::start(
+        &mut lab,
+        "host-jumbo-into-1500",
+        &[
+            "trace",
+            "--mac",
+            &topo.vm_mac,
+            "--icmp",
+            "--count",
+            "1",
+            "--timeout",
+            "8",
+        ],
+    )
+    .unwrap();
+    let _ = in_netns(
+        &topo.vm,
+        "ping",
+        &["-c", "2", "-W", "1", "-M", "do", "-s", "8000", "10.78.0.1"],
+    );
+    let (code, r) = journey.finish();
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert!(reason(&r).contains("MTU"), "{r:#}");
+    assert!(reason(&r).contains("1500"), "{r:#}");
+    assert_eq!(r["stopped_at"]["netns"], topo.hv.as_str(), "{r:#}");
+    let at = r["stopped_at"]["ifname"].as_str().unwrap();
+    assert!(at == "tapvm" || at == "qbr", "{r:#}");
+    assert_nothing_left(&lab);
+}

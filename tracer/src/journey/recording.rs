@@ -1,0 +1,154 @@
+//! A journey on disk: every hop pathtrace saw (with the packet bytes) and the topology before
+//! and after the capture. `pathtrace replay FILE` judges it again on another machine, or after
+//! an upgrade of pathtrace; the correlation tests run on recordings of real runs.
+
+use std::path::Path;
+
+use anyhow::{ensure, Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{correlate::Sighting, report::Mode, Hop};
+use crate::{mac::Mac, probes::HookStatus, topology::Topology};
+
+const KIND: &str = "pathtrace-recording";
+/// Bumped when a field changes meaning; readers refuse other versions.
+const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Recording {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub version: u32,
+    pub mac: Mac,
+    pub mode: Mode,
+    pub lost_events: u64,
+    pub hooks: Vec<HookStatus>,
+    /// What discovery found before the probes were attached; the expected path is computed
+    /// from it again on replay.
+    pub before: Topology,
+    /// Rediscovered after the capture (flow counters, link states, servers that died).
+    pub after: Topology,
+    pub sightings: Vec<RecordedSighting>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RecordedSighting {
+    /// Kernel timestamp (CLOCK_MONOTONIC), as in pcapng.
+    pub ktime_ns: u64,
+    /// The hop, its `snapshot` holding the captured bytes as hex.
+    pub hop: Hop,
+}
+
+impl Recording {
+    pub fn new(
+        mac: Mac,
+        mode: Mode,
+        lost_events: u64,
+        hooks: Vec<HookStatus>,
+        before: Topology,
+        after: Topology,
+        sightings: &[Sighting],
+    ) -> Self {
+        Self {
+            kind: KIND.into(),
+            version: VERSION,
+            mac,
+            mode,
+            lost_events,
+            hooks,
+            before,
+            after,
+            sightings: sightings
+                .iter()
+                .map(|s| {
+                    let mut hop = s.hop.clone();
+                    hop.snapshot = Some(hex(&s.snapshot));
+                    RecordedSighting {
+                        ktime_ns: s.ktime_ns,
+                        hop,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    pub fn write(&self, file: &Path) -> Result<()> {
+        let text = serde_json::to_string(self)?;
+        std::fs::write(file, text + "\n")
+            .with_context(|| format!("cannot write {}", file.display()))
+    }
+
+    pub fn read(file: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        Self::parse(&text)
+            .with_context(|| format!("{} is not a pathtrace recording", file.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let rec: Self = serde_json::from_str(text)?;
+        ensure!(rec.kind == KIND, "type is {:?}, not {KIND:?}", rec.kind);
+        ensure!(
+            rec.version == VERSION,
+            "version {} (this pathtrace reads version {VERSION})",
+            rec.version
+        );
+        Ok(rec)
+    }
+
+    /// The sightings as the live run had them (bytes apart from the hop).
+    pub fn sightings(&self) -> Result<Vec<Sighting>> {
+        self.sightings
+            .iter()
+            .map(|s| {
+                let mut hop = s.hop.clone();
+                let snapshot = hop
+                    .snapshot
+                    .take()
+                    .map(|h| unhex(&h))
+                    .transpose()
+                    .with_context(|| format!("bad snapshot at {} {}", hop.ifname, hop.hook))?
+                    .unwrap_or_default();
+                Ok(Sighting {
+                    hop,
+                    ktime_ns: s.ktime_ns,
+                    snapshot,
+                })
+            })
+            .collect()
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>> {
+    ensure!(s.len().is_multiple_of(2), "odd number of hex digits");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(s.get(i..i + 2).context("not ASCII")?, 16)
+                .with_context(|| format!("not hex: {:?}", &s[i..i + 2]))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_errors() {
+        let bytes = [0u8, 0x7f, 0xff, 0x10];
+        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
+        assert!(unhex("abc").is_err());
+        assert!(unhex("zz").is_err());
+    }
+
+    #[test]
+    fn other_documents_are_refused() {
+        let err = Recording::parse(r#"{"type":"journey"}"#).unwrap_err();
+        assert!(format!("{err:#}").contains("missing field"), "{err:#}");
+    }
+}
