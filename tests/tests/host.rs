@@ -600,11 +600,7 @@ fn bad_input_to_the_dhcp_journey_is_one_line_and_exit_2() {
     for pid in pids.split_whitespace() {
         run("kill", &[pid]).unwrap();
     }
-    assert_clean_error(
-        &["--dhcp", &topo.vm_mac],
-        "no path from",
-        &lab,
-    );
+    assert_clean_error(&["--dhcp", &topo.vm_mac], "no path from", &lab);
 }
 
 #[test]

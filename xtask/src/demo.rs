@@ -1,80 +1,117 @@
-//! `cargo xtask demo`: two hosts on a Linux bridge, a real dnsmasq and a real dhclient, and
-//! pathtrace following the DHCP exchange hop by hop. The topology is removed afterwards, also
-//! on failure or Ctrl-C.
+//! `cargo xtask demo`: seed 004's compute node with real Open vSwitch in a VM (the host kernel
+//! has no openvswitch module). The VM's namespace gets its lease while `pathtrace --dhcp`
+//! watches; then an OpenFlow drop flow is injected on br-eth2 and pathtrace must name br-eth2
+//! and the flow. Everything lives in the VM and goes with it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 use pathtrace_testbed::{
-    dhcp::{acquire_lease, DhcpClient},
-    topologies::DhcpOnBridge,
+    cmd,
+    dhcp::{acquire_lease_within, DhcpClient},
+    topologies::{BridgeLink, Seed004},
     Lab, Tracer,
 };
 
 use crate::{
     setup,
     sh::{cargo, exec, workspace_root},
+    vm,
 };
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+/// On the host: install, build, boot a VM and run [`in_guest`] there.
+pub fn run() -> Result<i32> {
+    setup::run(&setup::Options { host_only: false })?;
+    exec(cargo().args(["build", "--release", "-p", "tracer"]))?;
+    let xtask = std::env::current_exe().context("cannot find the xtask binary")?;
+    let bin = workspace_root().join("target/release/pathtrace");
+    println!("Booting a VM (Linux 6.12 with openvswitch, under TCG: about a minute)…");
+    vm::run(&vm::Options {
+        kernel: None,
+        timeout: 600,
+        memory: "2G".into(),
+        command: vec![
+            "env".into(),
+            format!("PATHTRACE_BIN={}", bin.display()),
+            xtask.display().to_string(),
+            "demo-guest".into(),
+        ],
+    })
 }
 
-pub fn run() -> Result<()> {
-    setup::run(&setup::Options { host_only: true })?;
-    exec(cargo().args(["build", "--release", "-p", "tracer"]))?;
-    let bin = workspace_root().join("target/release/pathtrace");
-    std::env::set_var("PATHTRACE_BIN", &bin);
-    // Ctrl-C reaches pathtrace and the DHCP client (same process group) and ends them; we must
-    // survive it to remove the topology.
-    // SAFETY: the handler only stores to an atomic.
-    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
-
+/// In the VM: the two runs of the demo. Fails if pathtrace does not say what it should.
+pub fn in_guest() -> Result<i32> {
     let mut lab = Lab::new("demo");
-    let topo = DhcpOnBridge::build(&mut lab).context("cannot build the demo topology")?;
+    let topo = Seed004::build(&mut lab, BridgeLink::Patch).context("cannot build seed 004")?;
     println!(
-        "\nTopology (network namespaces):\n\n  \
-         [{c}] eth0 ({mac}) ── c0 ┐\n  \
-         {pad}                       ├── br0 [{sw}]\n  \
-         [{s}] eth0 (dnsmasq 10.77.0.1) ── s0 ┘\n\n  \
-         dnsmasq host file: {mac} -> {ip}\n",
-        c = topo.client,
-        s = topo.server,
-        sw = topo.switch,
-        mac = topo.client_mac,
+        "\nSeed 004 (a Neutron compute node with Open vSwitch), built from namespaces:\n\n  \
+         [vm] eth0 {mac} ── {tap} ── {qbr} ── {qvb} ══ {qvo} (br-int, tag 1)\n  \
+         br-int ── int-br-eth2 ═ phy-br-eth2 ── br-eth2 (mod_vlan_vid 1 -> 1000) ── eth2\n  \
+         eth2 ── … ── tapdhcp (VLAN 1000) [{qdhcp}: dnsmasq, host entry {mac} -> {ip}]\n",
+        mac = topo.vm_mac,
+        tap = topo.tap,
+        qbr = topo.qbr,
+        qvb = topo.qvb,
+        qvo = topo.qvo,
+        qdhcp = topo.qdhcp,
         ip = topo.reserved_ip,
-        pad = " ".repeat(topo.client.len()),
     );
-    let ifaces = topo.interface_args();
-    let mut args = vec![
-        "trace",
-        "--filter-dhcp",
-        "--filter-mac",
-        topo.client_mac.as_str(),
-    ];
-    for i in &ifaces {
-        args.extend(["-i", i.as_str()]);
-    }
-    println!("$ pathtrace {}\n", args.join(" "));
-    let tracer = Tracer::start(&args)?;
-    println!("$ ip netns exec {} dhclient -1 eth0\n", topo.client);
-    let lease = acquire_lease(&mut lab, &topo.client, "eth0", DhcpClient::Dhclient);
-    let out = tracer.stop(libc::SIGINT)?;
-    // pathtrace's status lines go around its event lines, as they did live.
-    let (ready, rest) = out.stderr.split_once('\n').unwrap_or((&out.stderr, ""));
-    eprintln!("{ready}");
+    let libvirt = topo.libvirt_dir.display().to_string();
+    let neutron = topo.neutron_dhcp_dir.display().to_string();
+    let args = |timeout: &'static str| {
+        vec![
+            "--dhcp".to_string(),
+            topo.vm_mac.into(),
+            "--timeout".into(),
+            timeout.into(),
+            "--libvirt-xml".into(),
+            libvirt.clone(),
+            "--neutron-dhcp-dir".into(),
+            neutron.clone(),
+        ]
+    };
+
+    println!("── 1. Healthy: the VM asks for its address ──\n");
+    let (code, text) = journey(&mut lab, &topo, &args("60"), 60)?;
+    ensure!(
+        code == 0,
+        "pathtrace did not see the exchange delivered:\n{text}"
+    );
+
+    let phy = topo.ovs.ofport("phy-br-eth2")?;
+    let flow = format!("priority=10,in_port={phy},udp,tp_dst=67,actions=drop");
+    println!("── 2. Fault: a drop flow on br-eth2 ──\n\n$ ovs-ofctl add-flow br-eth2 {flow}\n");
+    cmd::run("ovs-ofctl", &["add-flow", "br-eth2", &flow])?;
+    let (code, text) = journey(&mut lab, &topo, &args("14"), 8)?;
+    ensure!(
+        code == 1 && text.contains("br-eth2") && text.contains("tp_dst=67"),
+        "pathtrace did not name br-eth2 and the drop flow (exit {code}):\n{text}"
+    );
+    println!("pathtrace named the bridge and the flow. The VM and everything in it go away now.");
+    Ok(0)
+}
+
+/// `pathtrace ARGS` while dhclient runs in the VM for up to `client_secs`; prints what
+/// pathtrace printed, returns its exit status and output.
+fn journey(
+    lab: &mut Lab,
+    topo: &Seed004,
+    args: &[String],
+    client_secs: u32,
+) -> Result<(i32, String)> {
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    println!("$ pathtrace {}\n", argv.join(" "));
+    let tracer = Tracer::start(&argv)?;
+    println!("$ ip netns exec {} dhclient eth0\n", topo.vm);
+    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
+    let out = tracer.wait()?;
+    // Its status lines (what it attached, each DHCP message as it was seen), then the report.
+    eprint!("{}", out.stderr);
     print!("{}", out.stdout);
-    eprint!("{rest}");
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        bail!("interrupted; topology removed");
+    match lease {
+        Ok(ip) => println!("\n(dhclient got {ip})\n"),
+        Err(_) => println!("\n(dhclient got no lease)\n"),
     }
-    let lease = lease?;
-    println!(
-        "\n{} got {} from dnsmasq (host file entry: {}). Removing the topology.",
-        topo.client, lease, topo.reserved_ip
-    );
-    drop(lab);
-    Ok(())
+    std::thread::sleep(Duration::from_millis(200));
+    Ok((out.status.code().unwrap_or(-1), out.stdout))
 }

@@ -29,8 +29,12 @@ enum Command {
     Vm(vm::Options),
     /// Lint, then run unit, host integration and VM tests.
     Test(test::Options),
-    /// Build a small topology, trace a real DHCP exchange through it, remove it.
+    /// Seed 004 with real Open vSwitch in a VM: `pathtrace --dhcp` on a healthy exchange, then
+    /// on one broken by an OpenFlow drop flow.
     Demo,
+    /// The demo's part inside the VM (`cargo xtask demo` runs it there).
+    #[command(hide = true)]
+    DemoGuest,
     /// Measure discovery on a generated compute-node-sized host (250 namespaces, 1,000 links).
     Bench(bench::Options),
 }
@@ -40,7 +44,8 @@ fn main() -> ExitCode {
         Command::Setup(o) => setup::run(&o).map(|()| 0),
         Command::Vm(o) => vm::run(&o),
         Command::Test(o) => test::run(&o).map(|()| 0),
-        Command::Demo => demo::run().map(|()| 0),
+        Command::Demo => demo::run(),
+        Command::DemoGuest => demo::in_guest(),
         Command::Bench(o) => bench::run(&o).map(|()| 0),
     };
     match result {

@@ -9,7 +9,7 @@ use crate::sh::{exec, probe};
 
 #[derive(clap::Args, Default)]
 pub struct Options {
-    /// Skip the VM stack (backports kernel, QEMU, virtme-ng): enough for the demo and host tests.
+    /// Skip the VM stack (backports kernel, QEMU, virtme-ng): enough for the host tests.
     #[arg(long)]
     pub host_only: bool,
 }

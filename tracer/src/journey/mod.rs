@@ -7,6 +7,8 @@ pub mod correlate;
 pub mod dhcp;
 mod hop;
 mod names;
+#[cfg(test)]
+mod recorded_tests;
 pub mod recording;
 pub mod report;
 pub mod verdict;

@@ -226,7 +226,10 @@ fn set(report: &mut Report, v: Verdict) {
 
 /// The verdict when a message arrived and the side that should answer did not.
 fn silence(path: &ExpectedPath, after: &Topology, side: &str, after_msg: &str) -> Verdict {
-    let visible = |h: &&crate::path::PathHop| h.kind == HopKind::Interface && h.kernel_visible;
+    // A server may listen on a bridge's own interface (dnsmasq on a Linux bridge).
+    let visible = |h: &&crate::path::PathHop| {
+        matches!(h.kind, HopKind::Interface | HopKind::LinuxBridge) && h.kernel_visible
+    };
     let (at, next) = if side == "server" {
         (
             path.hops.iter().rev().find(visible),

@@ -81,9 +81,8 @@ fn closest(topo: &Topology, mac: Mac) -> String {
             }
         }
     }
-    let as_u64 = |m: &Mac| {
-        u64::from_be_bytes([0, 0, m.0[0], m.0[1], m.0[2], m.0[3], m.0[4], m.0[5]])
-    };
+    let as_u64 =
+        |m: &Mac| u64::from_be_bytes([0, 0, m.0[0], m.0[1], m.0[2], m.0[3], m.0[4], m.0[5]]);
     let wanted = as_u64(&mac);
     let same_digits = |m: &Mac| -> usize {
         let a = as_u64(m);

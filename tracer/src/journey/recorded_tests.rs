@@ -1,0 +1,265 @@
+//! Correlation and verdicts on recordings of real runs (`--record`, kept in
+//! `fixtures/recordings/`): the Linux-bridge node of the host tests and seed 004 with real OVS
+//! in the VM, healthy and with one fault each. Also cut-down copies of the healthy streams, to
+//! check that the verdict follows the evidence rather than the scenario.
+
+use super::{
+    recording::Recording,
+    report::{self, Inputs, Report},
+    verdict::Outcome,
+};
+use crate::path::{self, Goal};
+
+fn load(name: &str) -> Recording {
+    let file = format!(
+        "{}/fixtures/recordings/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Recording::read(std::path::Path::new(&file)).unwrap()
+}
+
+/// Judges a recording as `pathtrace replay` does, after `edit` changes its stream.
+fn judge_with(rec: &Recording, edit: impl FnOnce(&mut Vec<super::correlate::Sighting>)) -> Report {
+    let goal = match rec.mode {
+        report::Mode::Dhcp => Goal::Dhcp,
+        _ => Goal::Uplink,
+    };
+    let expected = path::compute(&rec.before, rec.mac, &goal)
+        .or_else(|_| path::compute(&rec.before, rec.mac, &Goal::Dhcp))
+        .unwrap();
+    let mut sightings = rec.sightings().unwrap();
+    edit(&mut sightings);
+    report::build(Inputs {
+        mac: rec.mac,
+        mode: rec.mode,
+        path: &expected,
+        before: &rec.before,
+        after: &rec.after,
+        sightings,
+        lost_events: rec.lost_events,
+        hooks: rec.hooks.clone(),
+    })
+}
+
+fn judge(name: &str) -> Report {
+    judge_with(&load(name), |_| {})
+}
+
+fn reason(r: &Report) -> &str {
+    r.reason.as_deref().unwrap_or_default()
+}
+
+const ALL: &[&str] = &[
+    "host-healthy",
+    "host-nft-drop-on-qbr",
+    "host-qvo-down",
+    "host-dnsmasq-killed",
+    "host-jumbo-into-1500",
+    "seed004-healthy",
+    "seed004-openflow-drop",
+    "seed004-no-vlan-translation",
+    "seed004-qvo-down",
+    "seed004-dnsmasq-not-running",
+    "seed004-dnsmasq-killed",
+    "seed004-nft-drop-on-qbr",
+    "seed004-mtu-1400-on-qvb",
+];
+
+#[test]
+fn every_event_lands_in_exactly_one_packet_in_path_order() {
+    for name in ALL {
+        let rec = load(name);
+        let r = judge(name);
+        let rows: usize = r
+            .packets
+            .iter()
+            .map(|p| p.hops.iter().filter(|h| !h.inferred).count())
+            .sum();
+        assert_eq!(rows, rec.sightings.len(), "{name}: events vs rows");
+        for p in &r.packets {
+            let fps: std::collections::BTreeSet<_> = rec
+                .sightings
+                .iter()
+                .filter(|s| s.hop.fingerprint == p.fingerprint)
+                .map(|s| &s.hop.fingerprint)
+                .collect();
+            assert_eq!(
+                fps.len(),
+                1,
+                "{name}: packet {} has its events",
+                p.fingerprint
+            );
+            // Hops placed on the path come in path order (the path of the packet's way).
+            let placed: Vec<usize> = p.hops.iter().filter_map(|h| h.path_hop).collect();
+            let ascending = placed.windows(2).all(|w| w[0] <= w[1]);
+            let descending = placed.windows(2).all(|w| w[0] >= w[1]);
+            assert!(ascending || descending, "{name}: {} {placed:?}", p.summary);
+        }
+        // Judging is a pure function of the recording.
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::to_value(judge(name)).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn host_healthy_exchange_is_delivered_hop_by_hop() {
+    let r = judge("host-healthy");
+    assert_eq!(r.verdict, Outcome::Delivered);
+    let dhcp = r.dhcp.as_ref().unwrap();
+    assert!(dhcp.discover.delivered && dhcp.offer.delivered);
+    assert!(dhcp.request.delivered && dhcp.ack.delivered);
+    assert_eq!(dhcp.offered_ip, dhcp.reserved_ip);
+    assert_eq!(dhcp.matches_host_entry, Some(true));
+    let discover = r
+        .packets
+        .iter()
+        .find(|p| p.summary.contains("DISCOVER"))
+        .unwrap();
+    let seen: Vec<(&str, &str)> = discover
+        .hops
+        .iter()
+        .filter(|h| h.path_hop.is_some() && h.hook != "drop")
+        .map(|h| (h.name.as_str(), h.hook.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("eth0", "egress"),
+            ("tapvm", "ingress"),
+            ("qbr", "ingress"),
+            ("qvb", "egress"),
+            ("qvo", "ingress"),
+            ("brs", "ingress"),
+        ]
+    );
+    // The reply travels the other way and starts at the server, inferred.
+    let offer = r
+        .packets
+        .iter()
+        .find(|p| p.summary.contains("OFFER"))
+        .unwrap();
+    assert!(offer.hops[0].inferred && offer.hops[0].name.starts_with("dnsmasq pid"));
+    assert_eq!(offer.hops.last().unwrap().name, "eth0");
+}
+
+#[test]
+fn host_faults_are_named() {
+    let r = judge("host-nft-drop-on-qbr");
+    assert_eq!(r.verdict, Outcome::Stopped);
+    assert!(reason(&r).contains("NETFILTER_DROP"), "{}", reason(&r));
+    let r = judge("host-qvo-down");
+    assert!(
+        reason(&r).contains("link down") && reason(&r).contains("qvo"),
+        "{}",
+        reason(&r)
+    );
+    let r = judge("host-dnsmasq-killed");
+    assert!(reason(&r).contains("is gone"), "{}", reason(&r));
+    assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "brs");
+    let r = judge("host-jumbo-into-1500");
+    assert!(
+        reason(&r).contains("MTU") && reason(&r).contains("1500"),
+        "{}",
+        reason(&r)
+    );
+}
+
+#[test]
+fn seed004_healthy_exchange_crosses_ovs_with_the_vlan_rewrite_and_its_flow() {
+    let r = judge("seed004-healthy");
+    assert_eq!(r.verdict, Outcome::Delivered);
+    assert_eq!(r.dhcp.as_ref().unwrap().matches_host_entry, Some(true));
+    let discover = r
+        .packets
+        .iter()
+        .find(|p| p.summary.contains("DISCOVER"))
+        .unwrap();
+    let inferred: Vec<&str> = discover
+        .hops
+        .iter()
+        .filter(|h| h.inferred)
+        .map(|h| h.name.as_str())
+        .collect();
+    assert!(
+        inferred.contains(&"int-br-eth2") && inferred.contains(&"phy-br-eth2"),
+        "{inferred:?}"
+    );
+    let push = discover
+        .hops
+        .iter()
+        .find(|h| {
+            h.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("push_vlan vid 1000"))
+        })
+        .unwrap();
+    assert_eq!(push.bridge.as_deref(), Some("br-eth2"));
+    assert!(push
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("mod_vlan_vid:1000"));
+    let eth2 = discover
+        .hops
+        .iter()
+        .find(|h| h.name == "eth2" && h.hook == "egress")
+        .unwrap();
+    assert_eq!(eth2.vlan, Some(1000));
+}
+
+#[test]
+fn seed004_faults_are_named_at_the_right_hop() {
+    let r = judge("seed004-openflow-drop");
+    assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "br-eth2");
+    assert!(reason(&r).contains("OpenFlow") && reason(&r).contains("tp_dst=67"));
+    let r = judge("seed004-no-vlan-translation");
+    assert!(reason(&r).contains("VLAN tag mismatch"), "{}", reason(&r));
+    let r = judge("seed004-qvo-down");
+    assert!(reason(&r).contains("link down"), "{}", reason(&r));
+    let r = judge("seed004-nft-drop-on-qbr");
+    assert!(reason(&r).contains("NETFILTER_DROP"), "{}", reason(&r));
+    let r = judge("seed004-mtu-1400-on-qvb");
+    assert!(
+        reason(&r).contains("MTU") && reason(&r).contains("1400"),
+        "{}",
+        reason(&r)
+    );
+    let r = judge("seed004-dnsmasq-killed");
+    assert!(reason(&r).contains("is gone"), "{}", reason(&r));
+    let r = judge("seed004-dnsmasq-not-running");
+    assert!(reason(&r).contains("none ran there"), "{}", reason(&r));
+    assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "tapdhcp");
+    assert_eq!(
+        r.expected_next.as_ref().unwrap().name,
+        "dnsmasq (not running)"
+    );
+}
+
+#[test]
+fn a_healthy_stream_cut_after_the_bridge_stops_where_the_events_end() {
+    // Only what the probes saw up to qbr: as if qvb had eaten everything silently.
+    let rec = load("host-healthy");
+    let r = judge_with(&rec, |s| {
+        s.retain(|s| {
+            s.hop.dhcp.as_ref().is_some_and(|d| d.message == "DISCOVER")
+                && ["eth0", "tapvm", "qbr"].contains(&s.hop.ifname.as_str())
+                && s.hop.hook != "drop"
+        })
+    });
+    assert_eq!(r.verdict, Outcome::Stopped);
+    let at = r.stopped_at.as_ref().unwrap();
+    assert_eq!(at.ifname, "qbr");
+    assert_eq!(r.expected_next.as_ref().unwrap().name, "qvb");
+    assert!(!r.dhcp.as_ref().unwrap().discover.delivered);
+}
+
+#[test]
+fn an_empty_stream_is_unseen_with_what_to_check() {
+    let r = judge_with(&load("seed004-healthy"), Vec::clear);
+    assert_eq!(r.verdict, Outcome::Unseen);
+    assert!(r.packets.is_empty());
+    assert!(!r.likely_causes.is_empty());
+}
