@@ -149,6 +149,8 @@ fn server_killed_after_start_names_the_server_side() {
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
+    // dnsmasq listens on the bridge's own interface: that is where the DISCOVER arrived.
+    assert_eq!(r["stopped_at"]["ifname"], "brs", "{r:#}");
     assert_eq!(r["stopped_at"]["netns"], topo.srv.as_str(), "{r:#}");
     assert!(
         reason(&r).contains("no reply from the DHCP server"),
