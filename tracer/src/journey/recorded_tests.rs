@@ -215,6 +215,9 @@ fn seed004_faults_are_named_at_the_right_hop() {
     let r = judge("seed004-openflow-drop");
     assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "br-eth2");
     assert!(reason(&r).contains("OpenFlow") && reason(&r).contains("tp_dst=67"));
+    // Next would have been eth2, with the tag br-eth2 should have pushed.
+    let next = r.expected_next.as_ref().unwrap();
+    assert_eq!((next.name.as_str(), next.vlan), ("eth2", Some(1000)));
     let r = judge("seed004-no-vlan-translation");
     assert!(reason(&r).contains("VLAN tag mismatch"), "{}", reason(&r));
     let r = judge("seed004-qvo-down");

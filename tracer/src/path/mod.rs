@@ -9,6 +9,7 @@ pub mod search;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::topology::sources::openflow::Action;
 use crate::{
     mac::Mac,
     topology::{IfaceKey, LinkKind, Topology},
@@ -320,7 +321,8 @@ fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath 
                     hops.push(hop);
                     continue;
                 };
-                if ovs_bridge_step(topo, b, pin, pout, &mut pkt, &mut hop) {
+                let flows = &topo.ovs_bridges[b].flows;
+                if ovs_bridge_step(topo, b, (pin, pout), flows, &mut pkt, &mut hop) {
                     blocked_at.get_or_insert(hops.len() + 1);
                 }
             }
@@ -427,17 +429,18 @@ fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath 
     }
 }
 
-/// Runs one OVS bridge: OpenFlow on the packet as received, then NORMAL's VLAN rules for the
+/// Runs one OVS bridge: `flows` on the packet as received, then NORMAL's VLAN rules for the
 /// in and out ports. Returns true if the packet cannot pass.
 fn ovs_bridge_step(
     topo: &Topology,
     b: usize,
-    pin: usize,
-    pout: usize,
+    (pin, pout): (usize, usize),
+    flows: &[crate::topology::sources::openflow::Flow],
     pkt: &mut Packet,
     hop: &mut PathHop,
 ) -> bool {
     let bridge = &topo.ovs_bridges[b];
+    let as_received = pkt.clone();
     let (in_port, out_port) = (&bridge.ports[pin], &bridge.ports[pout]);
     let ofport = |p: &crate::topology::model::OvsPort| {
         p.interfaces
@@ -447,7 +450,7 @@ fn ovs_bridge_step(
             .unwrap_or_default()
     };
     let wire_in = pkt.vlan;
-    let outcome = if bridge.flows.is_empty() {
+    let outcome = if flows.is_empty() {
         hop.notes
             .push("flows not read: assuming the default NORMAL flow".into());
         openflow_sim::Outcome {
@@ -456,7 +459,7 @@ fn ovs_bridge_step(
             ..Default::default()
         }
     } else {
-        openflow_sim::run(&bridge.flows, &ofport(in_port), pkt)
+        openflow_sim::run(flows, &ofport(in_port), pkt)
     };
     hop.flows = outcome.applied.iter().map(|f| f.text.clone()).collect();
     hop.notes.extend(outcome.notes.iter().cloned());
@@ -480,6 +483,19 @@ fn ovs_bridge_step(
                 _ => "dropped: no flow matches (table miss)".into(),
             });
             hop.vlan = pkt.vlan;
+            // The hops after it show the packet as the bridge would pass it without its drop
+            // flows, so that "expected next" carries the VLAN the packet should have had.
+            if !outcome.table_miss {
+                let others: Vec<_> = flows
+                    .iter()
+                    .filter(|f| !f.actions.iter().all(|a| *a == Action::Drop))
+                    .cloned()
+                    .collect();
+                let mut intended = as_received;
+                let mut scratch = hop.clone();
+                ovs_bridge_step(topo, b, (pin, pout), &others, &mut intended, &mut scratch);
+                pkt.vlan = intended.vlan;
+            }
             true
         }
         Decision::Controller => {
@@ -723,6 +739,8 @@ mod tests {
         let topo = hand_built("priority=5,in_port=1 actions=drop\npriority=1 actions=NORMAL\n");
         let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
         assert_eq!(p.blocked_at, Some(3));
+        // After the bridge, the packet as it would have been without the drop flow.
+        assert_eq!(p.hops[3].vlan, Some(7));
         assert!(
             p.hops[2]
                 .notes
