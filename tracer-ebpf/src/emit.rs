@@ -99,27 +99,13 @@ fn emit_in<const N: usize, S: Snapshot>(event: &mut PacketEvent, snapshot: &S, l
         };
         mem::copy(core::ptr::addr_of_mut!((*record).event), event);
     }
-    // Waking the reader costs an irq_work (a self-IPI, a VM exit when virtualised) per event.
-    // Instead the event that makes the backlog cross a batch wakes it, once; a reader already
-    // busy draining needs no wakeup, and a short poll timer in userspace picks up the stragglers
-    // of a quiet trace or a crossing raced by another CPU.
-    let record_bytes = const { ring_bytes(core::mem::size_of::<EventRecord<N>>()) };
-    let pending = EVENTS.query(BPF_RB_AVAIL_DATA);
-    let crossed = pending >= WAKEUP_BATCH_BYTES && pending < WAKEUP_BATCH_BYTES + record_bytes;
-    entry.submit(if crossed {
-        BPF_RB_FORCE_WAKEUP
-    } else {
-        BPF_RB_NO_WAKEUP
-    });
+    // The reader is never woken from here: userspace polls the ring every few milliseconds.
+    // A wakeup is an irq_work (a self-IPI, a VM exit when virtualised), and even deciding when
+    // to wake by asking the ring how much is pending (`bpf_ringbuf_query`) reads the reader's
+    // position, a cache line the reader writes from another CPU. On this project's
+    // nested-virtualised CI machine either one cost more per event than the rest of the
+    // program (`cargo xtask bench`); the ring holds far more than a poll interval of events.
+    entry.submit(BPF_RB_NO_WAKEUP);
 }
 
-/// Ring buffer space a record of `size` bytes takes: an 8-byte header, rounded up to 8.
-const fn ring_bytes(size: usize) -> u64 {
-    ((size + 8 + 7) & !7) as u64
-}
-
-/// Pending bytes that justify waking userspace (a few dozen events).
-const WAKEUP_BATCH_BYTES: u64 = 32 << 10;
-const BPF_RB_AVAIL_DATA: u64 = 0;
 const BPF_RB_NO_WAKEUP: u64 = 1;
-const BPF_RB_FORCE_WAKEUP: u64 = 2;

@@ -1,40 +1,29 @@
-//! Async reader over the events ring buffer, plus the kernel's lost-event counter.
+//! Reader of the events ring buffer, plus the kernel's lost-event counter. The kernel side
+//! never wakes it (see `tracer-ebpf/src/emit.rs`): the session drains it on a short timer.
 
 use super::{decode_record, Record};
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use tokio::io::{unix::AsyncFd, Interest};
 
 pub struct EventReader {
-    ring: AsyncFd<RingBuf<MapData>>,
+    ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
     /// Records that did not decode (should stay 0).
     pub malformed: u64,
 }
 
 impl EventReader {
-    pub fn new(ring: RingBuf<MapData>, lost: PerCpuArray<MapData, u64>) -> Result<Self> {
-        Ok(Self {
-            // SAFETY: the ring buffer owns its fd and AsyncFd owns the ring buffer, so the fd
-            // stays open for as long as it is registered. Must run inside the tokio runtime.
-            ring: unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-                .map_err(|e| anyhow::anyhow!("cannot poll the events ring buffer: {e}"))?,
+    pub fn new(ring: RingBuf<MapData>, lost: PerCpuArray<MapData, u64>) -> Self {
+        Self {
+            ring,
             lost,
             malformed: 0,
-        })
+        }
     }
 
-    /// Waits until events are available and appends all of them to `out`.
-    pub async fn read(&mut self, out: &mut Vec<Record>) -> Result<()> {
-        let mut guard = self.ring.readable_mut().await?;
-        self.malformed += take_all(guard.get_inner_mut(), out);
-        guard.clear_ready();
-        Ok(())
-    }
-
-    /// Drains what is already in the ring buffer without waiting.
+    /// Moves what is in the ring buffer to `out`, without waiting.
     pub fn drain(&mut self, out: &mut Vec<Record>) {
-        self.malformed += take_all(self.ring.get_mut(), out);
+        self.malformed += take_all(&mut self.ring, out);
     }
 
     /// Events the kernel could not deliver because the ring buffer was full, over all CPUs.
