@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::{tracer::pathtrace_bin, Lab, Tracer};
+use crate::{
+    dhcp::{acquire_lease_within, DhcpClient},
+    tracer::pathtrace_bin,
+    Lab, Tracer,
+};
 
 pub struct Journey {
     tracer: Tracer,
@@ -28,6 +32,24 @@ impl Journey {
             record,
             name: name.into(),
         })
+    }
+
+    /// Runs dhclient on `netns`:eth0 (giving up after `client_secs`), then [`Self::finish`]; the
+    /// lease and the verdict must agree.
+    pub fn finish_after_dhclient(
+        self,
+        lab: &mut Lab,
+        netns: &str,
+        client_secs: u32,
+    ) -> (i32, Value) {
+        let lease = acquire_lease_within(lab, netns, "eth0", DhcpClient::Dhclient, client_secs);
+        let (code, report) = self.finish();
+        assert_eq!(
+            lease.is_ok(),
+            report["verdict"] == "delivered",
+            "lease {lease:?} vs report {report:#}"
+        );
+        (code, report)
     }
 
     /// Waits for pathtrace to end: its exit code and JSON report. Panics if the replay of the

@@ -240,7 +240,7 @@ pub fn run(req: Request) -> Result<u8> {
 
 /// Where the packets should go: to the DHCP server for DHCP; otherwise towards the uplink,
 /// and on a host without one (a lab, a network node's view) the way to the DHCP server.
-fn expected_path(topo: &Topology, mac: Mac, mode: Mode) -> Result<ExpectedPath> {
+pub fn expected_path(topo: &Topology, mac: Mac, mode: Mode) -> Result<ExpectedPath> {
     match mode {
         Mode::Dhcp => path::compute(topo, mac, &Goal::Dhcp),
         _ => path::compute(topo, mac, &Goal::Uplink)
@@ -269,18 +269,8 @@ pub fn replay(args: &ReplayArgs) -> Result<u8> {
     let rec = Recording::read(&args.file)?;
     let expected = expected_path(&rec.before, rec.mac, rec.mode)
         .context("the recorded topology has no path for the recorded MAC")?;
-    let sightings = rec.sightings()?;
     conclude(
-        Inputs {
-            mac: rec.mac,
-            mode: rec.mode,
-            path: &expected,
-            before: &rec.before,
-            after: &rec.after,
-            sightings,
-            lost_events: rec.lost_events,
-            hooks: rec.hooks.clone(),
-        },
+        rec.inputs(&expected, rec.sightings()?),
         args.json,
         args.pcap.as_deref(),
     )

@@ -4,7 +4,7 @@
 
 use pathtrace_testbed::{
     cmd::run,
-    dhcp::{acquire_lease, acquire_lease_within, DhcpClient},
+    dhcp::{acquire_lease, DhcpClient},
     journey_run::{reason, Journey},
     kernel_state::assert_nothing_left,
     topologies::{BridgeLink, Seed004},
@@ -42,15 +42,7 @@ fn journey(
     client_secs: u32,
     timeout: &str,
 ) -> (i32, Value) {
-    let run = start_journey(lab, name, topo, timeout);
-    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
-    let (code, report) = run.finish();
-    assert_eq!(
-        lease.is_ok(),
-        report["verdict"] == "delivered",
-        "lease {lease:?} vs report {report:#}"
-    );
-    (code, report)
+    start_journey(lab, name, topo, timeout).finish_after_dhclient(lab, &topo.vm, client_secs)
 }
 
 #[test]
@@ -185,9 +177,7 @@ fn dnsmasq_gone_names_the_server_side() {
     let journey = start_journey(&mut lab, "seed004-dnsmasq-killed", &topo, "12");
     // The server dies after pathtrace found it: the DISCOVER still reaches its port.
     stop_dnsmasq(&topo);
-    let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 8);
-    assert!(lease.is_err());
-    let (code, r) = journey.finish();
+    let (code, r) = journey.finish_after_dhclient(&mut lab, &topo.vm, 8);
     assert_eq!(code, 1, "{r:#}");
     assert_server_side_silent(&r, &topo);
     assert!(reason(&r).contains("is gone"), "{r:#}");

@@ -5,7 +5,6 @@
 
 use pathtrace_testbed::{
     cmd::{in_netns, ip},
-    dhcp::{acquire_lease_within, DhcpClient},
     journey_run::{reason, Journey},
     kernel_state::assert_nothing_left,
     serial,
@@ -25,14 +24,7 @@ fn dhcp_journey(
     let timeout = (client_secs + 4).to_string();
     let journey =
         Journey::start(lab, name, &["--dhcp", &topo.vm_mac, "--timeout", &timeout]).unwrap();
-    let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
-    let (code, report) = journey.finish();
-    assert_eq!(
-        lease.is_ok(),
-        report["verdict"] == "delivered",
-        "lease {lease:?} vs report {report:#}"
-    );
-    (code, report)
+    journey.finish_after_dhclient(lab, &topo.vm, client_secs)
 }
 
 #[test]
@@ -143,9 +135,7 @@ fn server_killed_after_start_names_the_server_side() {
     for pid in pids.split_whitespace() {
         pathtrace_testbed::cmd::run("kill", &[pid]).unwrap();
     }
-    let lease = acquire_lease_within(&mut lab, &topo.vm, "eth0", DhcpClient::Dhclient, 6);
-    assert!(lease.is_err());
-    let (code, r) = journey.finish();
+    let (code, r) = journey.finish_after_dhclient(&mut lab, &topo.vm, 6);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");

@@ -5,10 +5,9 @@
 
 use super::{
     recording::Recording,
-    report::{self, Inputs, Report},
+    report::{self, Report},
     verdict::Outcome,
 };
-use crate::path::{self, Goal};
 
 fn load(name: &str) -> Recording {
     let file = format!(
@@ -20,25 +19,10 @@ fn load(name: &str) -> Recording {
 
 /// Judges a recording as `pathtrace replay` does, after `edit` changes its stream.
 fn judge_with(rec: &Recording, edit: impl FnOnce(&mut Vec<super::correlate::Sighting>)) -> Report {
-    let goal = match rec.mode {
-        report::Mode::Dhcp => Goal::Dhcp,
-        _ => Goal::Uplink,
-    };
-    let expected = path::compute(&rec.before, rec.mac, &goal)
-        .or_else(|_| path::compute(&rec.before, rec.mac, &Goal::Dhcp))
-        .unwrap();
+    let expected = crate::follow::expected_path(&rec.before, rec.mac, rec.mode).unwrap();
     let mut sightings = rec.sightings().unwrap();
     edit(&mut sightings);
-    report::build(Inputs {
-        mac: rec.mac,
-        mode: rec.mode,
-        path: &expected,
-        before: &rec.before,
-        after: &rec.after,
-        sightings,
-        lost_events: rec.lost_events,
-        hooks: rec.hooks.clone(),
-    })
+    report::build(rec.inputs(&expected, sightings))
 }
 
 fn judge(name: &str) -> Report {

@@ -7,8 +7,12 @@ use std::path::Path;
 use anyhow::{ensure, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{correlate::Sighting, report::Mode, Hop};
-use crate::{mac::Mac, probes::HookStatus, topology::Topology};
+use super::{
+    correlate::Sighting,
+    report::{Inputs, Mode},
+    Hop,
+};
+use crate::{mac::Mac, path::ExpectedPath, probes::HookStatus, topology::Topology};
 
 const KIND: &str = "pathtrace-recording";
 /// Bumped when a field changes meaning; readers refuse other versions.
@@ -94,6 +98,25 @@ impl Recording {
             rec.version
         );
         Ok(rec)
+    }
+
+    /// What the live run judged, around `expected` (the path computed from [`Self::before`]
+    /// by [`crate::follow::expected_path`]) and `sightings` (from [`Self::sightings`]).
+    pub fn inputs<'a>(
+        &'a self,
+        expected: &'a ExpectedPath,
+        sightings: Vec<Sighting>,
+    ) -> Inputs<'a> {
+        Inputs {
+            mac: self.mac,
+            mode: self.mode,
+            path: expected,
+            before: &self.before,
+            after: &self.after,
+            sightings,
+            lost_events: self.lost_events,
+            hooks: self.hooks.clone(),
+        }
     }
 
     /// The sightings as the live run had them (bytes apart from the hop).
