@@ -595,6 +595,19 @@ fn bad_input_to_the_dhcp_journey_is_one_line_and_exit_2() {
         "invalid value 'soon'",
         &lab,
     );
+    // Replays of what is not a recording.
+    assert_clean_error(
+        &["replay", "/nonexistent/journey.json"],
+        "cannot read /nonexistent/journey.json",
+        &lab,
+    );
+    let report = lab.workdir().unwrap().join("report.json");
+    std::fs::write(&report, r#"{"type": "journey", "verdict": "delivered"}"#).unwrap();
+    assert_clean_error(
+        &["replay", report.to_str().unwrap()],
+        "is not a pathtrace recording",
+        &lab,
+    );
     // Without the lab's dnsmasq there is no DHCP server to go to (or none reachable).
     let pids = run("ip", &["netns", "pids", &topo.srv]).unwrap();
     for pid in pids.split_whitespace() {
