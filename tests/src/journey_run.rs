@@ -86,6 +86,16 @@ pub fn replay(record: &Path) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), report)
 }
 
+/// The first packet of a report whose summary names `message` (a DHCP message type).
+pub fn packet<'a>(report: &'a Value, message: &str) -> &'a Value {
+    report["packets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["summary"].as_str().is_some_and(|s| s.contains(message)))
+        .unwrap_or_else(|| panic!("no {message} packet in {report:#}"))
+}
+
 /// The report's `reason`, empty if none.
 pub fn reason(report: &Value) -> String {
     report["reason"].as_str().unwrap_or_default().to_string()

@@ -5,7 +5,7 @@
 use pathtrace_testbed::{
     cmd::run,
     dhcp::{acquire_lease, DhcpClient},
-    journey_run::{reason, Journey},
+    journey_run::{packet, reason, Journey},
     kernel_state::assert_nothing_left,
     topologies::{BridgeLink, Seed004},
     Lab,
@@ -63,12 +63,7 @@ fn healthy_path_is_delivered_with_all_four_messages_and_the_reserved_ip() {
     assert_eq!(r["lost_events"], 0);
     // The DISCOVER's hops: on the tap first, inferred across the patch ports, tagged 1000 on
     // eth2, untagged into the DHCP namespace.
-    let discover = r["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["summary"].as_str().unwrap().contains("DISCOVER"))
-        .unwrap();
+    let discover = packet(&r, "DISCOVER");
     let hops = discover["hops"].as_array().unwrap();
     assert_eq!(hops[0]["name"], topo.tap.as_str(), "{discover:#}");
     assert_eq!(hops[0]["hook"], "ingress");

@@ -5,7 +5,7 @@
 
 use pathtrace_testbed::{
     cmd::{in_netns, ip},
-    journey_run::{reason, Journey},
+    journey_run::{packet, reason, Journey},
     kernel_state::assert_nothing_left,
     serial,
     topologies::LinuxComputeNode,
@@ -42,12 +42,7 @@ fn healthy_linux_bridge_path_is_delivered_with_the_reserved_ip() {
     assert_eq!(r["dhcp"]["matches_host_entry"], true, "{r:#}");
     assert_eq!(r["lost_events"], 0);
     // The DISCOVER from the VM's NIC to the server's bridge, in order, each hop in its netns.
-    let discover = r["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["summary"].as_str().unwrap().contains("DISCOVER"))
-        .unwrap();
+    let discover = packet(&r, "DISCOVER");
     let seen: Vec<(&str, &str, &str)> = discover["hops"]
         .as_array()
         .unwrap()

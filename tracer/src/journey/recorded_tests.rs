@@ -29,8 +29,24 @@ fn judge(name: &str) -> Report {
     judge_with(&load(name), |_| {})
 }
 
-fn reason(r: &Report) -> &str {
-    r.reason.as_deref().unwrap_or_default()
+/// Judges `name` and checks that its verdict is `stopped` with a reason containing every one
+/// of `words`.
+fn stopped_because(name: &str, words: &[&str]) -> Report {
+    let r = judge(name);
+    let reason = r.reason.as_deref().unwrap_or_default();
+    assert_eq!(r.verdict, Outcome::Stopped, "{name}: {reason}");
+    for w in words {
+        assert!(reason.contains(w), "{name}: {w:?} not in {reason:?}");
+    }
+    r
+}
+
+/// The first packet whose summary names `message` (a DHCP message type).
+fn packet<'a>(r: &'a Report, message: &str) -> &'a super::report::PacketReport {
+    r.packets
+        .iter()
+        .find(|p| p.summary.contains(message))
+        .unwrap_or_else(|| panic!("no {message} packet"))
 }
 
 const ALL: &[&str] = &[
@@ -97,11 +113,7 @@ fn host_healthy_exchange_is_delivered_hop_by_hop() {
     assert!(dhcp.request.delivered && dhcp.ack.delivered);
     assert_eq!(dhcp.offered_ip, dhcp.reserved_ip);
     assert_eq!(dhcp.matches_host_entry, Some(true));
-    let discover = r
-        .packets
-        .iter()
-        .find(|p| p.summary.contains("DISCOVER"))
-        .unwrap();
+    let discover = packet(&r, "DISCOVER");
     let seen: Vec<(&str, &str)> = discover
         .hops
         .iter()
@@ -120,35 +132,18 @@ fn host_healthy_exchange_is_delivered_hop_by_hop() {
         ]
     );
     // The reply travels the other way and starts at the server, inferred.
-    let offer = r
-        .packets
-        .iter()
-        .find(|p| p.summary.contains("OFFER"))
-        .unwrap();
+    let offer = packet(&r, "OFFER");
     assert!(offer.hops[0].inferred && offer.hops[0].name.starts_with("dnsmasq pid"));
     assert_eq!(offer.hops.last().unwrap().name, "eth0");
 }
 
 #[test]
 fn host_faults_are_named() {
-    let r = judge("host-nft-drop-on-qbr");
-    assert_eq!(r.verdict, Outcome::Stopped);
-    assert!(reason(&r).contains("NETFILTER_DROP"), "{}", reason(&r));
-    let r = judge("host-qvo-down");
-    assert!(
-        reason(&r).contains("link down") && reason(&r).contains("qvo"),
-        "{}",
-        reason(&r)
-    );
-    let r = judge("host-dnsmasq-killed");
-    assert!(reason(&r).contains("is gone"), "{}", reason(&r));
+    stopped_because("host-nft-drop-on-qbr", &["NETFILTER_DROP"]);
+    stopped_because("host-qvo-down", &["link down", "qvo"]);
+    let r = stopped_because("host-dnsmasq-killed", &["is gone"]);
     assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "brs");
-    let r = judge("host-jumbo-into-1500");
-    assert!(
-        reason(&r).contains("MTU") && reason(&r).contains("1500"),
-        "{}",
-        reason(&r)
-    );
+    stopped_because("host-jumbo-into-1500", &["MTU", "1500"]);
 }
 
 #[test]
@@ -156,11 +151,7 @@ fn seed004_healthy_exchange_crosses_ovs_with_the_vlan_rewrite_and_its_flow() {
     let r = judge("seed004-healthy");
     assert_eq!(r.verdict, Outcome::Delivered);
     assert_eq!(r.dhcp.as_ref().unwrap().matches_host_entry, Some(true));
-    let discover = r
-        .packets
-        .iter()
-        .find(|p| p.summary.contains("DISCOVER"))
-        .unwrap();
+    let discover = packet(&r, "DISCOVER");
     let inferred: Vec<&str> = discover
         .hops
         .iter()
@@ -196,28 +187,17 @@ fn seed004_healthy_exchange_crosses_ovs_with_the_vlan_rewrite_and_its_flow() {
 
 #[test]
 fn seed004_faults_are_named_at_the_right_hop() {
-    let r = judge("seed004-openflow-drop");
+    let r = stopped_because("seed004-openflow-drop", &["OpenFlow", "tp_dst=67"]);
     assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "br-eth2");
-    assert!(reason(&r).contains("OpenFlow") && reason(&r).contains("tp_dst=67"));
     // Next would have been eth2, with the tag br-eth2 should have pushed.
     let next = r.expected_next.as_ref().unwrap();
     assert_eq!((next.name.as_str(), next.vlan), ("eth2", Some(1000)));
-    let r = judge("seed004-no-vlan-translation");
-    assert!(reason(&r).contains("VLAN tag mismatch"), "{}", reason(&r));
-    let r = judge("seed004-qvo-down");
-    assert!(reason(&r).contains("link down"), "{}", reason(&r));
-    let r = judge("seed004-nft-drop-on-qbr");
-    assert!(reason(&r).contains("NETFILTER_DROP"), "{}", reason(&r));
-    let r = judge("seed004-mtu-1400-on-qvb");
-    assert!(
-        reason(&r).contains("MTU") && reason(&r).contains("1400"),
-        "{}",
-        reason(&r)
-    );
-    let r = judge("seed004-dnsmasq-killed");
-    assert!(reason(&r).contains("is gone"), "{}", reason(&r));
-    let r = judge("seed004-dnsmasq-not-running");
-    assert!(reason(&r).contains("none ran there"), "{}", reason(&r));
+    stopped_because("seed004-no-vlan-translation", &["VLAN tag mismatch"]);
+    stopped_because("seed004-qvo-down", &["link down"]);
+    stopped_because("seed004-nft-drop-on-qbr", &["NETFILTER_DROP"]);
+    stopped_because("seed004-mtu-1400-on-qvb", &["MTU", "1400"]);
+    stopped_because("seed004-dnsmasq-killed", &["is gone"]);
+    let r = stopped_because("seed004-dnsmasq-not-running", &["none ran there"]);
     assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "tapdhcp");
     assert_eq!(
         r.expected_next.as_ref().unwrap().name,
