@@ -10,6 +10,8 @@
 //! of the packet's first bytes, in an area sized to fit it.
 #![no_std]
 
+pub mod wire;
+
 /// Name of the ring buffer map that carries [`EventRecord`]s to userspace.
 pub const EVENTS_MAP: &str = "EVENTS";
 /// Name of the per-CPU array (one `u64` slot, index 0) counting events the kernel side could not

@@ -5,13 +5,15 @@ use aya_ebpf::{
     macros::map,
     maps::{PerCpuArray, RingBuf},
 };
-use tracer_common::{EventRecord, Hook, PacketEvent, SNAPSHOT_MAX};
+use tracer_common::{
+    wire::DEFAULT_RING_BUFFER_BYTES, EventRecord, Hook, PacketEvent, SNAPSHOT_MAX,
+};
 
 use crate::{filter, mem};
 
 /// Default size; userspace resizes it at load time (`--ring-buffer-size`).
 #[map(name = "EVENTS")]
-static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
+static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BUFFER_BYTES, 0);
 
 /// Events that could not be reserved in [`EVENTS`] (ring buffer full), per CPU so counting
 /// never contends.

@@ -1,6 +1,10 @@
 //! The in-kernel filter: decides from parsed headers whether a packet is reported.
 
-use tracer_common::{event_flags, filter_flags, Filter, PacketEvent, VlanSource};
+use tracer_common::{
+    event_flags, filter_flags,
+    wire::{ip_proto, vlan_tci},
+    Filter, PacketEvent, VlanSource,
+};
 
 #[no_mangle]
 static FILTER: Filter = Filter {
@@ -22,9 +26,6 @@ pub fn filter() -> &'static Filter {
     unsafe { core::ptr::read_volatile(&&FILTER) }
 }
 
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-
 /// Whether the headers parsed so far into `ev` (one layer: outer or inner) match every enabled
 /// criterion.
 #[inline(always)]
@@ -42,7 +43,8 @@ pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
         return false;
     }
     if f.flags & filter_flags::VLAN != 0
-        && (ev.vlan_source == VlanSource::None as u8 || ev.vlan_tci & 0x0fff != f.vlan_id)
+        && (ev.vlan_source == VlanSource::None as u8
+            || ev.vlan_tci & vlan_tci::VID_MASK != f.vlan_id)
     {
         return false;
     }
@@ -62,8 +64,7 @@ pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
         return false;
     }
     if f.flags & filter_flags::PORT != 0 {
-        let ports =
-            has(event_flags::L4) && (ev.ip_proto == IPPROTO_TCP || ev.ip_proto == IPPROTO_UDP);
+        let ports = has(event_flags::L4) && ip_proto::has_ports(ev.ip_proto);
         let sport = u16::from_ne_bytes([ev.l4_head[0], ev.l4_head[1]]);
         let dport = u16::from_ne_bytes([ev.l4_head[2], ev.l4_head[3]]);
         if !ports || (sport != f.port && dport != f.port) {

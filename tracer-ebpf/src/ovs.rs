@@ -9,19 +9,12 @@ use aya_ebpf::{
     macros::{kprobe, tracepoint},
     programs::{ProbeContext, TracePointContext},
 };
-use tracer_common::{Hook, OFFSET_UNAVAILABLE};
+use tracer_common::{wire::ovs_action, Hook, OFFSET_UNAVAILABLE};
 
 use crate::{
     emit::{self, emit},
     filter, kernel,
 };
-
-/// `enum ovs_action_attr` values (stable uapi, include/uapi/linux/openvswitch.h) whose argument
-/// the probe reads.
-const OVS_ACTION_ATTR_OUTPUT: u8 = 1;
-const OVS_ACTION_ATTR_PUSH_VLAN: u8 = 4;
-const OVS_ACTION_ATTR_RECIRC: u8 = 7;
-const OVS_ACTION_ATTR_HASH: u8 = 8;
 
 #[kprobe]
 pub fn pathtrace_ovs_receive(ctx: ProbeContext) -> u32 {
@@ -76,13 +69,13 @@ fn action_event(ctx: &TracePointContext) -> Option<()> {
     if t.ovs_action_data != OFFSET_UNAVAILABLE {
         let data: u64 = unsafe { ctx.read_at(t.ovs_action_data as usize) }.unwrap_or(0);
         match action {
-            OVS_ACTION_ATTR_OUTPUT | OVS_ACTION_ATTR_RECIRC | OVS_ACTION_ATTR_HASH => {
+            ovs_action::OUTPUT | ovs_action::RECIRC | ovs_action::HASH => {
                 ev.ovs.arg = kernel::read_at::<u32>(data, 0).unwrap_or(0);
-                if action == OVS_ACTION_ATTR_OUTPUT {
+                if action == ovs_action::OUTPUT {
                     ev.ovs.port = ev.ovs.arg;
                 }
             }
-            OVS_ACTION_ATTR_PUSH_VLAN => {
+            ovs_action::PUSH_VLAN => {
                 // struct ovs_action_push_vlan { __be16 vlan_tpid; __be16 vlan_tci; }
                 if let Some(v) = kernel::read_at::<[u8; 4]>(data, 0) {
                     ev.ovs.arg = u32::from_be_bytes(v);

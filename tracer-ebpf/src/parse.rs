@@ -6,29 +6,8 @@
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, vlan::VlanHdr};
 use tracer_common::{event_flags, tunnel_ports, PacketEvent, TunnelKind, VlanSource};
 
-pub const ETH_P_IP: u16 = 0x0800;
-pub const ETH_P_IPV6: u16 = 0x86dd;
-pub const ETH_P_8021Q: u16 = 0x8100;
-pub const ETH_P_8021AD: u16 = 0x88a8;
-const IPPROTO_HOPOPTS: u8 = 0;
-pub const IPPROTO_UDP: u8 = 17;
-const IPPROTO_ROUTING: u8 = 43;
-const IPPROTO_FRAGMENT: u8 = 44;
-const IPPROTO_DSTOPTS: u8 = 60;
-const IPV6_HDR_LEN: usize = 40;
-const UDP_HDR_LEN: usize = 8;
-const BOOTP_SERVER_PORT: u16 = 67;
-const BOOTP_CLIENT_PORT: u16 = 68;
-/// Offsets inside a BOOTP message (RFC 2131 figure 1).
-const BOOTP_XID: usize = 4;
-const BOOTP_SECS: usize = 8;
-const BOOTP_CHADDR: usize = 28;
-const BOOTP_COOKIE: usize = 236;
-const BOOTP_OPTIONS: usize = 240;
-const DHCP_MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
-const DHCP_OPT_PAD: u8 = 0;
-const DHCP_OPT_END: u8 = 255;
-const DHCP_OPT_MESSAGE_TYPE: u8 = 53;
+use tracer_common::wire::{bootp, ethertype, header_len, ip_proto};
+
 /// Option 53 comes first from every client and server we know; the bound keeps the verifier's
 /// state space small while tolerating a few options before it.
 const DHCP_MAX_OPTIONS_SCANNED: usize = 3;
@@ -36,10 +15,6 @@ const DHCP_MAX_OPTIONS_SCANNED: usize = 3;
 const MAX_VLAN_TAGS: usize = 2;
 /// IPv6 extension headers skipped before the transport header (hop-by-hop, routing, dest opts).
 const MAX_IPV6_EXT_HEADERS: usize = 2;
-/// VXLAN and Geneve base headers are both 8 bytes.
-const TUNNEL_HDR_LEN: usize = 8;
-/// Geneve protocol type of an Ethernet payload (transparent Ethernet bridging).
-const ETH_P_TEB: u16 = 0x6558;
 
 /// Read access to the bytes of one packet, from its first parsed header.
 pub trait PacketBytes {
@@ -81,7 +56,7 @@ pub fn parse_l2<B: PacketBytes>(
     let mut off = off + EthHdr::LEN;
     for _ in 0..MAX_VLAN_TAGS {
         let tpid = u16::from_be(proto);
-        if tpid != ETH_P_8021Q && tpid != ETH_P_8021AD {
+        if !ethertype::is_vlan(tpid) {
             break;
         }
         let Some(tag) = b.read::<VlanHdr>(off) else {
@@ -107,9 +82,9 @@ pub fn parse_l2<B: PacketBytes>(
 #[inline(always)]
 pub fn parse_l3<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option<Encapsulation> {
     let ether_type = u16::from_be(ev.ether_type);
-    let (proto, l4) = if ether_type == ETH_P_IP {
+    let (proto, l4) = if ether_type == ethertype::IPV4 {
         parse_ipv4(b, ev, off)?
-    } else if ether_type == ETH_P_IPV6 {
+    } else if ether_type == ethertype::IPV6 {
         parse_ipv6(b, ev, off)?
     } else {
         if let Some(head) = b.read::<[u8; 8]>(off) {
@@ -125,17 +100,17 @@ pub fn parse_l3<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Opti
     };
     ev.l4_head = head;
     ev.flags |= event_flags::L4;
-    if proto != IPPROTO_UDP {
+    if proto != ip_proto::UDP {
         return None;
     }
     let sport = u16::from_be_bytes([head[0], head[1]]);
     let dport = u16::from_be_bytes([head[2], head[3]]);
-    let bootp_ports = |p: u16| p == BOOTP_SERVER_PORT || p == BOOTP_CLIENT_PORT;
+    let bootp_ports = |p: u16| p == bootp::SERVER_PORT || p == bootp::CLIENT_PORT;
     if bootp_ports(sport) && bootp_ports(dport) {
-        parse_dhcp(b, ev, l4 + UDP_HDR_LEN);
+        parse_dhcp(b, ev, l4 + header_len::UDP);
         return None;
     }
-    parse_tunnel(b, dport, l4 + UDP_HDR_LEN)
+    parse_tunnel(b, dport, l4 + header_len::UDP)
 }
 
 #[inline(always)]
@@ -175,9 +150,9 @@ fn parse_ipv6<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option
     ev.daddr = daddr;
     ev.flags |= event_flags::IPV6;
     let mut next = fixed[6];
-    let mut l4 = off + IPV6_HDR_LEN;
+    let mut l4 = off + header_len::IPV6;
     for _ in 0..MAX_IPV6_EXT_HEADERS {
-        if next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS {
+        if next != ip_proto::HOPOPTS && next != ip_proto::ROUTING && next != ip_proto::DSTOPTS {
             break;
         }
         let ext = b.read::<[u8; 2]>(l4)?;
@@ -185,7 +160,7 @@ fn parse_ipv6<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option
         l4 += (ext[1] as usize + 1) * 8;
     }
     ev.ip_proto = next;
-    if next == IPPROTO_FRAGMENT {
+    if next == ip_proto::FRAGMENT {
         ev.flags |= event_flags::FRAGMENT;
         return None;
     }
@@ -199,14 +174,14 @@ fn parse_tunnel<B: PacketBytes>(b: &B, dport: u16, off: usize) -> Option<Encapsu
         tunnel_ports::GENEVE => TunnelKind::Geneve,
         _ => return None,
     };
-    let hdr = b.read::<[u8; TUNNEL_HDR_LEN]>(off)?;
+    let hdr = b.read::<[u8; header_len::TUNNEL]>(off)?;
     let vni = u32::from_be_bytes([0, hdr[4], hdr[5], hdr[6]]);
     let inner = match kind {
         // The I flag says the VNI is valid; without it this is not a frame we can follow.
-        TunnelKind::Vxlan if hdr[0] & 0x08 != 0 => off + TUNNEL_HDR_LEN,
-        TunnelKind::Geneve if u16::from_be_bytes([hdr[2], hdr[3]]) == ETH_P_TEB => {
+        TunnelKind::Vxlan if hdr[0] & 0x08 != 0 => off + header_len::TUNNEL,
+        TunnelKind::Geneve if u16::from_be_bytes([hdr[2], hdr[3]]) == ethertype::TEB => {
             // Options length in 4-byte words, low 6 bits of the first byte.
-            off + TUNNEL_HDR_LEN + ((hdr[0] & 0x3f) as usize) * 4
+            off + header_len::TUNNEL + ((hdr[0] & 0x3f) as usize) * 4
         }
         _ => return None,
     };
@@ -217,38 +192,38 @@ fn parse_tunnel<B: PacketBytes>(b: &B, dport: u16, off: usize) -> Option<Encapsu
 fn parse_dhcp<B: PacketBytes>(b: &B, ev: &mut PacketEvent, bootp: usize) {
     let (Some(head), Some(chaddr)) = (
         b.read_payload::<[u8; 12]>(bootp),
-        b.read_payload::<[u8; 6]>(bootp + BOOTP_CHADDR),
+        b.read_payload::<[u8; 6]>(bootp + bootp::CHADDR_OFFSET),
     ) else {
         ev.flags |= event_flags::TRUNCATED;
         return;
     };
     ev.bootp_op = head[0];
     ev.dhcp_xid = u32::from_ne_bytes([
-        head[BOOTP_XID],
-        head[BOOTP_XID + 1],
-        head[BOOTP_XID + 2],
-        head[BOOTP_XID + 3],
+        head[bootp::XID_OFFSET],
+        head[bootp::XID_OFFSET + 1],
+        head[bootp::XID_OFFSET + 2],
+        head[bootp::XID_OFFSET + 3],
     ]);
-    ev.dhcp_secs = u16::from_ne_bytes([head[BOOTP_SECS], head[BOOTP_SECS + 1]]);
+    ev.dhcp_secs = u16::from_ne_bytes([head[bootp::SECS_OFFSET], head[bootp::SECS_OFFSET + 1]]);
     ev.dhcp_chaddr = chaddr;
     ev.flags |= event_flags::DHCP;
     // Plain BOOTP has no cookie and no message type.
-    if b.read_payload::<[u8; 4]>(bootp + BOOTP_COOKIE) != Some(DHCP_MAGIC_COOKIE) {
+    if b.read_payload::<[u8; 4]>(bootp + bootp::COOKIE_OFFSET) != Some(bootp::MAGIC_COOKIE) {
         return;
     }
-    let mut opt = bootp + BOOTP_OPTIONS;
+    let mut opt = bootp + bootp::OPTIONS_OFFSET;
     for _ in 0..DHCP_MAX_OPTIONS_SCANNED {
         let Some(code) = b.read_payload::<u8>(opt) else {
             return;
         };
         match code {
-            DHCP_OPT_PAD => opt += 1,
-            DHCP_OPT_END => return,
+            bootp::OPT_PAD => opt += 1,
+            bootp::OPT_END => return,
             _ => {
                 let Some(len) = b.read_payload::<u8>(opt + 1) else {
                     return;
                 };
-                if code == DHCP_OPT_MESSAGE_TYPE {
+                if code == bootp::OPT_MESSAGE_TYPE {
                     ev.dhcp_msg_type = b.read_payload::<u8>(opt + 2).unwrap_or(0);
                     return;
                 }

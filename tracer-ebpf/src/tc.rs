@@ -13,7 +13,9 @@ use aya_ebpf::{
 };
 use network_types::eth::EthHdr;
 use tracer_common::{
-    filter_flags, tunnel_ports, Filter, Hook, VlanSource, NETNS_BY_IFINDEX_ENTRIES,
+    filter_flags, tunnel_ports,
+    wire::{ethertype, header_len, ip_proto},
+    Filter, Hook, VlanSource, NETNS_BY_IFINDEX_ENTRIES,
 };
 
 use crate::{
@@ -29,7 +31,11 @@ const TC_ACT_UNSPEC: i32 = -1;
 static NETNS_BY_IFINDEX: Array<u32> = Array::with_max_entries(NETNS_BY_IFINDEX_ENTRIES, 0);
 const IPV4_PROTO_OFF: usize = 9;
 const IPV6_NEXT_HEADER_OFF: usize = 6;
-const IPV6_HDR_LEN: usize = 40;
+/// An option-less IPv4 header (version 4, IHL 5) and its length.
+const IPV4_NO_OPTIONS: u8 = 0x45;
+const IPV4_MIN_HLEN: usize = 20;
+/// The UDP destination port is the second 16-bit word of the header.
+const UDP_DPORT_OFF: usize = 2;
 
 struct SkbBytes<'a>(&'a TcContext);
 
@@ -100,25 +106,29 @@ fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
         return false;
     }
     let udp_dport_at = match u16::from_be(eth.ether_type) {
-        parse::ETH_P_IP => match direct::<u8>(ctx, EthHdr::LEN) {
+        ethertype::IPV4 => match direct::<u8>(ctx, EthHdr::LEN) {
             // Only option-less IPv4 headers are checked here; others take the full parse.
-            Some(0x45) => {
-                if direct::<u8>(ctx, EthHdr::LEN + IPV4_PROTO_OFF) != Some(parse::IPPROTO_UDP) {
+            Some(IPV4_NO_OPTIONS) => {
+                if direct::<u8>(ctx, EthHdr::LEN + IPV4_PROTO_OFF) != Some(ip_proto::UDP) {
                     return true;
                 }
-                EthHdr::LEN + 20 + 2
+                EthHdr::LEN + IPV4_MIN_HLEN + UDP_DPORT_OFF
             }
             _ => return false,
         },
-        parse::ETH_P_IPV6 => {
-            if direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF) != Some(parse::IPPROTO_UDP) {
+        ethertype::IPV6 => {
+            if direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF) != Some(ip_proto::UDP) {
                 // Extension headers could hide a UDP tunnel; they are rare enough to parse.
-                return direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF)
-                    .is_some_and(|nh| nh != 0 && nh != 43 && nh != 60);
+                return direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF).is_some_and(|nh| {
+                    !matches!(
+                        nh,
+                        ip_proto::HOPOPTS | ip_proto::ROUTING | ip_proto::DSTOPTS
+                    )
+                });
             }
-            EthHdr::LEN + IPV6_HDR_LEN + 2
+            EthHdr::LEN + header_len::IPV6 + UDP_DPORT_OFF
         }
-        parse::ETH_P_8021Q | parse::ETH_P_8021AD => return false,
+        ethertype::VLAN | ethertype::QINQ => return false,
         _ => return true,
     };
     match direct::<[u8; 2]>(ctx, udp_dport_at) {

@@ -1,11 +1,17 @@
 //! Command line. Flags follow pwru's `--filter-*` / `--output-*` style where they filter or
-//! shape output.
+//! shape output. Only `main` and the commands (`cmd/`) read it; it turns flags into the
+//! option types of the stages below.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tracer_common::wire::{ip_proto, DEFAULT_RING_BUFFER_BYTES};
 
-use crate::{mac::Mac, output::Format, probes::AttachMode};
+use crate::{
+    mac::Mac,
+    output::Format,
+    probes::{AttachMode, FilterSpec},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -99,7 +105,7 @@ pub struct DiscoveryArgs {
     /// Neutron DHCP agent state directory: for a `qdhcp-<network>` namespace where no dnsmasq
     /// runs, its `<network>/host` and `<network>/interface` still say where the server
     /// should listen and which address the MAC should get.
-    #[arg(long, value_name = "DIR", default_value = crate::topology::sources::neutron_dhcp::DEFAULT_DIR)]
+    #[arg(long, value_name = "DIR", default_value = crate::topology::NEUTRON_DHCP_DIR)]
     pub neutron_dhcp_dir: PathBuf,
 }
 
@@ -241,7 +247,7 @@ pub struct TraceArgs {
     pub tc_attach: AttachMode,
 
     /// Size of the events ring buffer in bytes (a power of two, at least one page).
-    #[arg(long, default_value_t = 4 << 20, value_parser = parse_ring_size)]
+    #[arg(long, default_value_t = DEFAULT_RING_BUFFER_BYTES, value_parser = parse_ring_size)]
     pub ring_buffer_size: u32,
 
     /// Kernel BTF to read offsets and drop reason names from.
@@ -249,12 +255,28 @@ pub struct TraceArgs {
     pub btf: PathBuf,
 }
 
+impl TraceArgs {
+    /// The `--filter-*` flags (and `--no-drops`, `--snapshot-len`) as the kernel filter spec.
+    pub fn filter_spec(&self) -> FilterSpec {
+        FilterSpec {
+            mac: self.mac,
+            dhcp: self.dhcp,
+            vlan: self.vlan,
+            host: self.host,
+            proto: self.proto,
+            port: self.port,
+            drops: !self.no_drops,
+            snapshot_len: self.snapshot_len,
+        }
+    }
+}
+
 fn parse_proto(s: &str) -> Result<u8, String> {
     match s.to_ascii_lowercase().as_str() {
-        "icmp" => Ok(1),
-        "tcp" => Ok(6),
-        "udp" => Ok(17),
-        "icmpv6" | "ipv6-icmp" => Ok(58),
+        "icmp" => Ok(ip_proto::ICMP),
+        "tcp" => Ok(ip_proto::TCP),
+        "udp" => Ok(ip_proto::UDP),
+        "icmpv6" | "ipv6-icmp" => Ok(ip_proto::ICMPV6),
         other => other
             .parse()
             .map_err(|_| format!("unknown protocol '{s}' (udp, tcp, icmp, icmpv6 or 0-255)")),
@@ -269,65 +291,9 @@ fn parse_ring_size(s: &str) -> Result<u32, String> {
     Ok(v)
 }
 
-/// An `--interface` value split into its namespace and name parts.
-#[derive(Debug, PartialEq, Eq)]
-pub struct InterfaceSpec {
-    pub netns: Option<String>,
-    /// `None` means every interface of the namespace.
-    pub name: Option<String>,
-}
-
-impl InterfaceSpec {
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        let (netns, name) = match spec.rsplit_once(':') {
-            Some((ns, name)) if !ns.is_empty() => (Some(ns.to_string()), name),
-            Some(_) => return Err(format!("invalid interface '{spec}': empty namespace")),
-            None => (None, spec),
-        };
-        if name.is_empty() {
-            return Err(format!("invalid interface '{spec}': empty interface name"));
-        }
-        if name.len() >= libc::IF_NAMESIZE {
-            return Err(format!(
-                "invalid interface '{spec}': name longer than 15 characters"
-            ));
-        }
-        let name = (name != "*").then(|| name.to_string());
-        Ok(Self { netns, name })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interface_specs() {
-        assert_eq!(
-            InterfaceSpec::parse("eth0").unwrap(),
-            InterfaceSpec {
-                netns: None,
-                name: Some("eth0".into())
-            }
-        );
-        assert_eq!(
-            InterfaceSpec::parse("qdhcp-1:tap1").unwrap(),
-            InterfaceSpec {
-                netns: Some("qdhcp-1".into()),
-                name: Some("tap1".into())
-            }
-        );
-        assert_eq!(
-            InterfaceSpec::parse("/proc/1/ns/net:*").unwrap(),
-            InterfaceSpec {
-                netns: Some("/proc/1/ns/net".into()),
-                name: None
-            }
-        );
-        for bad in ["", "ns:", ":eth0", "averyveryverylongname"] {
-            assert!(InterfaceSpec::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn protocols() {

@@ -1,12 +1,19 @@
 //! pathtrace: follow a packet through a virtualised host's datapath.
 //!
 //! Data flows one way: discovery (`topology`, over `netns`) -> expected path (`path`) -> probes
-//! in the kernel (`probes`, with `kernel` facts) -> raw events (`capture`) -> named hops
-//! (`journey`) -> renderers (`output`).
+//! in the kernel (`probes`, with `kernel` facts) -> raw records (`capture`) -> typed hops
+//! (`event`) -> journeys and verdicts (`journey`) -> renderers (`output`). The commands (`cmd`,
+//! with `cli`) sit on top and wire the stages; no module imports one above it:
+//!
+//! ```text
+//! main, cli -> cmd -> output -> journey -> capture -> probes -> path -> topology
+//!                                    \______________\_________\-> event, kernel, netns, netlink, mac
+//! ```
 
 mod capture;
 mod cli;
-mod follow;
+mod cmd;
+mod event;
 mod journey;
 mod kernel;
 mod mac;
@@ -15,9 +22,7 @@ mod netns;
 mod output;
 mod path;
 mod probes;
-mod show;
 mod topology;
-mod trace;
 
 use std::process::ExitCode;
 
@@ -53,16 +58,18 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let result = match (cli.command, cli.dhcp) {
-        (Some(cli::Command::Trace(args)), _) => trace::run(args),
-        (Some(cli::Command::Topology(args)), _) => show::topology(args).map(|()| 0),
-        (Some(cli::Command::Path(args)), _) => show::path(args).map(|()| 0),
-        (Some(cli::Command::Replay(args)), _) => follow::replay(&args),
-        (None, Some(mac)) => follow::run(follow::Request {
-            timeout: cli.timeout,
-            count: cli.count,
-            ..follow::Request::dhcp(mac, &cli.journey)
-        }),
+    let result = match (&cli.command, cli.dhcp) {
+        (Some(cli::Command::Trace(args)), _) => match args.mac {
+            // Only a MAC: follow it along its expected path, with a verdict.
+            Some(mac) if args.interfaces.is_empty() => {
+                cmd::journey::run(cmd::journey::Request::from_trace(mac, args))
+            }
+            _ => cmd::stream::run(args),
+        },
+        (Some(cli::Command::Topology(args)), _) => cmd::topology::run(args),
+        (Some(cli::Command::Path(args)), _) => cmd::path::run(args),
+        (Some(cli::Command::Replay(args)), _) => cmd::replay::run(args),
+        (None, Some(mac)) => cmd::journey::run(cmd::journey::Request::dhcp(mac, &cli)),
         (None, None) => {
             eprintln!("pathtrace: nothing to do: give --dhcp MAC or a command (see --help)");
             return ExitCode::from(EXIT_ERROR);

@@ -1,6 +1,9 @@
-//! Reading what the probes report: the ring buffer of events and the count of lost ones.
+//! Reading what the probes report: the ring buffer of events, the count of lost ones, and the
+//! names of what they number (the event layer's resolver, which may enter namespaces). Imports
+//! probes, kernel facts, namespaces and the event vocabulary; nothing above.
 
 mod decode;
+mod names;
 mod reader;
 pub mod session;
 

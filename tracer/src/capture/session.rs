@@ -7,25 +7,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, Result};
-use tokio::signal::unix::{signal, SignalKind};
-use tracer_common::Filter;
-
-use super::{EventReader, Record};
+use super::{names::Names, EventReader, Record};
 use crate::{
-    journey::Names,
+    event::HookStatus,
     kernel::{btf::KernelBtf, tracefs},
     netns::NetnsTable,
     probes::{
-        self, AttachMode, DropHook, DropProbe, HookStatus, Interface, LoadedProbes, OvsLink,
+        self, AttachMode, DropHook, DropProbe, FilterSpec, Interface, LoadedProbes, OvsLink,
         ProbeConfig, TcAttachment,
     },
     topology::sources::datapath,
 };
+use anyhow::{Context as _, Result};
+use tokio::signal::unix::{signal, SignalKind};
 
 pub struct SessionOptions<'a> {
     pub interfaces: Vec<Interface>,
-    pub filter: Filter,
+    pub filter: FilterSpec,
     pub btf: &'a Path,
     pub tc_attach: AttachMode,
     /// `None`: no drop probe.
@@ -86,7 +84,7 @@ impl Session {
     pub fn start(opts: SessionOptions<'_>, table: NetnsTable) -> Result<Self> {
         let btf = KernelBtf::from_file(opts.btf)?;
         let config = ProbeConfig {
-            filter: opts.filter,
+            filter: opts.filter.to_kernel(),
             offsets: btf.offsets(),
             tracepoint_offsets: tracefs::offsets(),
             ring_buffer_bytes: opts.ring_buffer_bytes,
@@ -242,35 +240,4 @@ fn tc_summary(tc: &[TcAttachment]) -> String {
     modes.sort();
     modes.dedup();
     format!("{} interfaces, {}", tc.len(), modes.join("+"))
-}
-
-/// The namespace table and interfaces for `--interface` style specs.
-pub fn resolve_interfaces(specs: &[String], table: &mut NetnsTable) -> Result<Vec<Interface>> {
-    let mut out: Vec<Interface> = Vec::new();
-    for raw in specs {
-        let spec = crate::cli::InterfaceSpec::parse(raw).map_err(anyhow::Error::msg)?;
-        let netns = match &spec.netns {
-            Some(ns) => table.resolve(ns)?,
-            None => table.own(),
-        };
-        let found = match &spec.name {
-            Some(name) => vec![probes::tc::lookup(&netns, name)?],
-            None => probes::tc::all_in(&netns)?,
-        };
-        for iface in found {
-            push_unique(&mut out, iface);
-        }
-    }
-    anyhow::ensure!(!out.is_empty(), "no interface to attach to");
-    Ok(out)
-}
-
-/// Adds `iface` unless the same (namespace, ifindex) is already there.
-pub fn push_unique(out: &mut Vec<Interface>, iface: Interface) {
-    if !out
-        .iter()
-        .any(|i| i.netns.ino == iface.netns.ino && i.ifindex == iface.ifindex)
-    {
-        out.push(iface);
-    }
 }

@@ -7,31 +7,30 @@ use dhcproto::{
     v4::{DhcpOption, Message, OptionCode},
     Decodable as _, Decoder,
 };
+use tracer_common::wire::{ethertype, header_len};
 
 pub struct DhcpFields {
     pub yiaddr: Ipv4Addr,
     pub server_id: Option<Ipv4Addr>,
 }
 
-const ETH_HLEN: usize = 14;
-const UDP_HLEN: usize = 8;
-
 /// Decodes the BOOTP message in a snapshot that starts at the Ethernet header (802.1Q/QinQ
 /// tags allowed, IPv4 only: DHCPv4). `None` if the snapshot is not such a packet or is cut
 /// before the options end.
 pub fn decode(frame: &[u8]) -> Option<DhcpFields> {
-    let mut off = ETH_HLEN - 2;
-    let mut ethertype = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
-    while matches!(ethertype, 0x8100 | 0x88a8) {
-        off += 4;
-        ethertype = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
+    // The EtherType is the Ethernet header's last two bytes, and each VLAN tag's.
+    let mut off = header_len::ETHERNET - 2;
+    let mut ether_type = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
+    while ethertype::is_vlan(ether_type) {
+        off += header_len::VLAN_TAG;
+        ether_type = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
     }
-    if ethertype != 0x0800 {
+    if ether_type != ethertype::IPV4 {
         return None;
     }
     let ip = off + 2;
     let ihl = usize::from(frame.get(ip)? & 0x0f) * 4;
-    let bootp = frame.get(ip + ihl + UDP_HLEN..)?;
+    let bootp = frame.get(ip + ihl + header_len::UDP..)?;
     let msg = Message::decode(&mut Decoder::new(bootp)).ok()?;
     let server_id = match msg.opts().get(OptionCode::ServerIdentifier) {
         Some(DhcpOption::ServerIdentifier(a)) => Some(*a),

@@ -1,19 +1,16 @@
-//! From raw kernel events to hops a person can read (which namespace and interface, what was
-//! seen there), then to journeys: events grouped per packet, placed on the expected path, and
-//! judged. Pure logic over [`tracer_common::PacketEvent`], name tables and topologies, so it is
-//! tested without a kernel.
+//! From hops to journeys: events grouped per packet and placed on the expected path
+//! (`correlate`), the rows a person reads (`rows`), why a packet stopped (`verdict`), the report
+//! with its DHCP exchange (`report`, `dhcp_report`, `dhcp`), and recordings for `replay`.
+//! Pure logic over typed hops, expected paths and topologies: imports the event layer, `path`
+//! and the topology model, never the kernel, namespaces or discovery sources.
 
 pub mod correlate;
 pub mod dhcp;
-mod hop;
-mod names;
+mod dhcp_report;
+pub mod mode;
 #[cfg(test)]
 mod recorded_tests;
 pub mod recording;
 pub mod report;
+mod rows;
 pub mod verdict;
-
-pub use hop::Hop;
-#[cfg(test)]
-pub use hop::{Dhcp, Ip};
-pub use names::Names;

@@ -4,10 +4,12 @@
 //! check that the verdict follows the evidence rather than the scenario.
 
 use super::{
+    mode::expected_path,
     recording::Recording,
-    report::{self, Report},
-    verdict::Outcome,
+    report::{self, PacketReport, Report},
+    verdict::{Cause, Outcome},
 };
+use crate::event::{DhcpMessage, HookKind, Sighting};
 
 fn load(name: &str) -> Recording {
     let file = format!(
@@ -18,8 +20,8 @@ fn load(name: &str) -> Recording {
 }
 
 /// Judges a recording as `pathtrace replay` does, after `edit` changes its stream.
-fn judge_with(rec: &Recording, edit: impl FnOnce(&mut Vec<super::correlate::Sighting>)) -> Report {
-    let expected = crate::follow::expected_path(&rec.before, rec.mac, rec.mode).unwrap();
+fn judge_with(rec: &Recording, edit: impl FnOnce(&mut Vec<Sighting>)) -> Report {
+    let expected = expected_path(&rec.before, rec.mac, rec.mode).unwrap();
     let mut sightings = rec.sightings().unwrap();
     edit(&mut sightings);
     report::build(rec.inputs(&expected, sightings))
@@ -41,11 +43,11 @@ fn stopped_because(name: &str, words: &[&str]) -> Report {
     r
 }
 
-/// The first packet whose summary names `message` (a DHCP message type).
-fn packet<'a>(r: &'a Report, message: &str) -> &'a super::report::PacketReport {
+/// The first packet whose summary names `message`.
+fn packet(r: &Report, message: DhcpMessage) -> &PacketReport {
     r.packets
         .iter()
-        .find(|p| p.summary.contains(message))
+        .find(|p| p.summary.contains(&message.to_string()))
         .unwrap_or_else(|| panic!("no {message} packet"))
 }
 
@@ -113,26 +115,26 @@ fn host_healthy_exchange_is_delivered_hop_by_hop() {
     assert!(dhcp.request.delivered && dhcp.ack.delivered);
     assert_eq!(dhcp.offered_ip, dhcp.reserved_ip);
     assert_eq!(dhcp.matches_host_entry, Some(true));
-    let discover = packet(&r, "DISCOVER");
-    let seen: Vec<(&str, &str)> = discover
+    let discover = packet(&r, DhcpMessage::Discover);
+    let seen: Vec<(&str, HookKind)> = discover
         .hops
         .iter()
-        .filter(|h| h.path_hop.is_some() && h.hook != "drop")
-        .map(|h| (h.name.as_str(), h.hook.as_str()))
+        .filter(|h| h.path_hop.is_some() && h.hook != HookKind::Drop)
+        .map(|h| (h.name.as_str(), h.hook))
         .collect();
     assert_eq!(
         seen,
         [
-            ("eth0", "egress"),
-            ("tapvm", "ingress"),
-            ("qbr", "ingress"),
-            ("qvb", "egress"),
-            ("qvo", "ingress"),
-            ("brs", "ingress"),
+            ("eth0", HookKind::Egress),
+            ("tapvm", HookKind::Ingress),
+            ("qbr", HookKind::Ingress),
+            ("qvb", HookKind::Egress),
+            ("qvo", HookKind::Ingress),
+            ("brs", HookKind::Ingress),
         ]
     );
     // The reply travels the other way and starts at the server, inferred.
-    let offer = packet(&r, "OFFER");
+    let offer = packet(&r, DhcpMessage::Offer);
     assert!(offer.hops[0].inferred && offer.hops[0].name.starts_with("dnsmasq pid"));
     assert_eq!(offer.hops.last().unwrap().name, "eth0");
 }
@@ -151,7 +153,7 @@ fn seed004_healthy_exchange_crosses_ovs_with_the_vlan_rewrite_and_its_flow() {
     let r = judge("seed004-healthy");
     assert_eq!(r.verdict, Outcome::Delivered);
     assert_eq!(r.dhcp.as_ref().unwrap().matches_host_entry, Some(true));
-    let discover = packet(&r, "DISCOVER");
+    let discover = packet(&r, DhcpMessage::Discover);
     let inferred: Vec<&str> = discover
         .hops
         .iter()
@@ -180,7 +182,7 @@ fn seed004_healthy_exchange_crosses_ovs_with_the_vlan_rewrite_and_its_flow() {
     let eth2 = discover
         .hops
         .iter()
-        .find(|h| h.name == "eth2" && h.hook == "egress")
+        .find(|h| h.name == "eth2" && h.hook == HookKind::Egress)
         .unwrap();
     assert_eq!(eth2.vlan, Some(1000));
 }
@@ -211,9 +213,9 @@ fn a_healthy_stream_cut_after_the_bridge_stops_where_the_events_end() {
     let rec = load("host-healthy");
     let r = judge_with(&rec, |s| {
         s.retain(|s| {
-            s.hop.dhcp.as_ref().is_some_and(|d| d.message == "DISCOVER")
+            s.hop.dhcp_message() == Some(DhcpMessage::Discover)
                 && ["eth0", "tapvm", "qbr"].contains(&s.hop.ifname.as_str())
-                && s.hop.hook != "drop"
+                && s.hop.hook != HookKind::Drop
         })
     });
     assert_eq!(r.verdict, Outcome::Stopped);
@@ -229,4 +231,94 @@ fn an_empty_stream_is_unseen_with_what_to_check() {
     assert_eq!(r.verdict, Outcome::Unseen);
     assert!(r.packets.is_empty());
     assert!(!r.likely_causes.is_empty());
+}
+
+/// Removes every `cause` object (added by the typed verdict) from a report.
+fn without_causes(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.remove("cause");
+            map.values_mut().for_each(without_causes);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_causes),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_recording_replays_to_the_report_it_had_before_the_typed_verdict() {
+    for name in ALL {
+        let file = format!(
+            "{}/fixtures/reports/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let before: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let mut now = serde_json::to_value(judge(name)).unwrap();
+        // Every stop and every unseen packet now carries its cause as data.
+        let r = judge(name);
+        assert_eq!(r.cause.is_some(), r.verdict != Outcome::Delivered, "{name}");
+        for p in &r.packets {
+            assert_eq!(
+                p.verdict.cause.is_some(),
+                p.verdict.verdict != Outcome::Delivered,
+                "{name}: {}",
+                p.summary
+            );
+        }
+        without_causes(&mut now);
+        assert_eq!(now, before, "{name}: the report changed");
+    }
+}
+
+#[test]
+fn causes_are_typed_evidence_with_their_facts() {
+    let r = judge("seed004-openflow-drop");
+    match r.cause.as_ref().unwrap() {
+        Cause::OpenflowDrop {
+            bridge,
+            flow,
+            table,
+            ..
+        } => {
+            assert_eq!(bridge, "br-eth2");
+            assert!(flow.contains("tp_dst=67"), "{flow}");
+            assert_eq!(*table, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["cause"]["kind"], "openflow_drop");
+    assert_eq!(json["cause"]["bridge"], "br-eth2");
+    assert!(matches!(
+        judge("host-jumbo-into-1500").cause,
+        Some(Cause::Mtu { mtu: 1500, .. })
+    ));
+    assert!(matches!(
+        judge("seed004-dnsmasq-not-running").cause,
+        Some(Cause::ServerNotRunning {
+            after: DhcpMessage::Discover,
+            ..
+        })
+    ));
+    assert!(matches!(
+        judge("seed004-dnsmasq-killed").cause,
+        Some(Cause::ServerGone { .. })
+    ));
+    assert!(matches!(
+        judge("seed004-no-vlan-translation").cause,
+        Some(Cause::VlanMismatch {
+            seen_vlan: Some(1),
+            access_vlan: 1000,
+            ..
+        })
+    ));
+    assert!(matches!(
+        judge("host-qvo-down").cause,
+        Some(Cause::LinkDown { .. })
+    ));
+    assert!(matches!(
+        judge("host-nft-drop-on-qbr").cause,
+        Some(Cause::KernelDrop { .. })
+    ));
 }

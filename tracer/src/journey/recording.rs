@@ -7,12 +7,13 @@ use std::path::Path;
 use anyhow::{ensure, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    correlate::Sighting,
-    report::{Inputs, Mode},
-    Hop,
+use super::{mode::Mode, report::Inputs};
+use crate::{
+    event::{hex, unhex, HookStatus, Hop, Sighting},
+    mac::Mac,
+    path::ExpectedPath,
+    topology::Topology,
 };
-use crate::{mac::Mac, path::ExpectedPath, probes::HookStatus, topology::Topology};
 
 const KIND: &str = "pathtrace-recording";
 /// Bumped when a field changes meaning; readers refuse other versions.
@@ -101,7 +102,7 @@ impl Recording {
     }
 
     /// What the live run judged, around `expected` (the path computed from [`Self::before`]
-    /// by [`crate::follow::expected_path`]) and `sightings` (from [`Self::sightings`]).
+    /// by [`super::mode::expected_path`]) and `sightings` (from [`Self::sightings`]).
     pub fn inputs<'a>(
         &'a self,
         expected: &'a ExpectedPath,
@@ -142,32 +143,9 @@ impl Recording {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Result<Vec<u8>> {
-    ensure!(s.len().is_multiple_of(2), "odd number of hex digits");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(s.get(i..i + 2).context("not ASCII")?, 16)
-                .with_context(|| format!("not hex: {:?}", &s[i..i + 2]))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_round_trip_and_errors() {
-        let bytes = [0u8, 0x7f, 0xff, 0x10];
-        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
-        assert!(unhex("abc").is_err());
-        assert!(unhex("zz").is_err());
-    }
 
     #[test]
     fn other_documents_are_refused() {

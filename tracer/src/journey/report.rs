@@ -2,29 +2,22 @@
 //! verdict of the whole run. Pure over recorded sightings and two topologies, so it is tested
 //! on recorded event streams.
 
-use std::net::Ipv4Addr;
-
 use serde::Serialize;
+use tracer_common::wire::icmp_type;
 
 use super::{
-    correlate::{self, oriented, JourneyHop, PacketGroup, Sighting, Way},
-    verdict::{self, Evidence, Expected, Outcome, Place, Verdict},
+    correlate::{self, oriented, PacketGroup, Way},
+    dhcp_report::{self, DhcpReport},
+    mode::Mode,
+    rows::{self, JourneyHop},
+    verdict::{self, silence, Cause, Evidence, Expected, Outcome, Place, Seen, Verdict},
 };
 use crate::{
+    event::{HookStatus, Sighting},
     mac::Mac,
-    path::{ExpectedPath, HopKind},
-    probes::HookStatus,
+    path::ExpectedPath,
     topology::Topology,
 };
-
-/// What the run looked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Dhcp,
-    Icmp,
-    Any,
-}
 
 #[derive(Debug, Serialize)]
 pub struct PacketReport {
@@ -38,33 +31,6 @@ pub struct PacketReport {
     pub hops: Vec<JourneyHop>,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct DhcpMessageSeen {
-    pub seen: bool,
-    /// Reached the far end: the server for DISCOVER/REQUEST, the VM's tap for OFFER/ACK.
-    pub delivered: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DhcpReport {
-    #[serde(rename = "DISCOVER")]
-    pub discover: DhcpMessageSeen,
-    #[serde(rename = "OFFER")]
-    pub offer: DhcpMessageSeen,
-    #[serde(rename = "REQUEST")]
-    pub request: DhcpMessageSeen,
-    #[serde(rename = "ACK")]
-    pub ack: DhcpMessageSeen,
-    /// The server that answered (its DHCP server identifier, else the reply's source).
-    pub server: Option<Ipv4Addr>,
-    /// `yiaddr` of the last OFFER or ACK.
-    pub offered_ip: Option<Ipv4Addr>,
-    /// What dnsmasq's host files reserve for this MAC.
-    pub reserved_ip: Option<Ipv4Addr>,
-    /// Whether the offered address is the reserved one (`None` when either is unknown).
-    pub matches_host_entry: Option<bool>,
-}
-
 #[derive(Debug, Serialize)]
 pub struct Report {
     #[serde(rename = "type")]
@@ -73,7 +39,10 @@ pub struct Report {
     pub mode: Mode,
     pub verdict: Outcome,
     pub stopped_at: Option<Place>,
+    /// The cause in words.
     pub reason: Option<String>,
+    /// The cause as data: `kind` and the facts that name it.
+    pub cause: Option<Cause>,
     pub expected_next: Option<Expected>,
     /// What to check when nothing was seen.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -129,10 +98,13 @@ pub fn build(inputs: Inputs<'_>) -> Report {
             way: g.way,
             summary: summary(g),
             verdict,
-            hops: correlate::rows(g, &path, &progress, &bridge_of),
+            hops: rows::rows(g, &path, &progress, &bridge_of),
         });
     }
-    let dhcp = (inputs.mode == Mode::Dhcp).then(|| dhcp_report(&groups, &packets, inputs.path));
+    let dhcp = (inputs.mode == Mode::Dhcp).then(|| {
+        let judged = groups.iter().zip(packets.iter().map(|p| p.verdict.verdict));
+        dhcp_report::build(judged, inputs.path)
+    });
     let mut report = Report {
         kind: "journey",
         mac: inputs.mac,
@@ -140,6 +112,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         verdict: Outcome::Unseen,
         stopped_at: None,
         reason: None,
+        cause: None,
         expected_next: None,
         likely_causes: Vec::new(),
         packets,
@@ -156,135 +129,56 @@ pub fn build(inputs: Inputs<'_>) -> Report {
 /// the first packet that did not arrive, or delivered if all did.
 fn overall(report: &mut Report, path: &ExpectedPath, after: &Topology) {
     if report.packets.is_empty() {
-        report.verdict = Outcome::Unseen;
-        report.reason = Some(format!(
-            "no {} from or to {} was seen on the expected path",
-            match report.mode {
-                Mode::Dhcp => "DHCP packet",
-                Mode::Icmp => "ICMP packet",
-                Mode::Any => "packet",
-            },
-            report.mac
-        ));
-        report.likely_causes = vec![
-            "the VM is not sending: is its DHCP client running and its NIC up (virsh domifstat, the guest console)?".into(),
-            format!("the MAC is wrong: check `virsh dumpxml` for {}", report.mac),
-            "the packet takes another path: check `pathtrace path --mac MAC` against `pathtrace topology`".into(),
-        ];
-        if report.lost_events > 0 {
-            report.likely_causes.insert(
-                0,
-                format!(
-                    "{} events were lost: raise --ring-buffer-size",
-                    report.lost_events
-                ),
-            );
-        }
+        nothing_seen(report);
         return;
     }
     let first_stop = report
         .packets
         .iter()
-        .find(|p| p.verdict.verdict != Outcome::Delivered);
-    if let Some(dhcp) = &report.dhcp {
-        if dhcp.ack.delivered {
-            report.verdict = Outcome::Delivered;
-            return;
-        }
-        if let Some(p) = first_stop {
-            let v = p.verdict.clone();
-            set(report, v);
-            return;
-        }
+        .find(|p| p.verdict.verdict != Outcome::Delivered)
+        .map(|p| p.verdict.clone());
+    let v = match (&report.dhcp, first_stop) {
+        (Some(dhcp), _) if dhcp.ack.delivered => Verdict::delivered(),
+        (_, Some(stop)) => stop,
         // Every packet arrived, yet the exchange did not finish: the other side is silent.
-        let (silent, after_msg) = if !dhcp.offer.seen {
-            ("server", "DISCOVER")
-        } else if !dhcp.request.seen {
-            ("client", "OFFER")
-        } else {
-            ("server", "REQUEST")
-        };
-        let v = silence(path, after, silent, after_msg);
-        set(report, v);
-        return;
-    }
-    match first_stop {
-        Some(p) => {
-            let v = p.verdict.clone();
-            set(report, v)
+        (Some(dhcp), None) => {
+            let (side, after_msg) = silence::who_is_silent(dhcp.offer.seen, dhcp.request.seen);
+            silence::verdict(path, after, side, after_msg)
         }
-        None => report.verdict = Outcome::Delivered,
-    }
-}
-
-fn set(report: &mut Report, v: Verdict) {
+        (None, None) => Verdict::delivered(),
+    };
     report.verdict = v.verdict;
     report.stopped_at = v.stopped_at;
     report.reason = v.reason;
+    report.cause = v.cause;
     report.expected_next = v.expected_next;
 }
 
-/// The verdict when a message arrived and the side that should answer did not.
-fn silence(path: &ExpectedPath, after: &Topology, side: &str, after_msg: &str) -> Verdict {
-    // A server may listen on a bridge's own interface (dnsmasq on a Linux bridge).
-    let visible = |h: &&crate::path::PathHop| {
-        matches!(h.kind, HopKind::Interface | HopKind::LinuxBridge) && h.kernel_visible
+fn nothing_seen(report: &mut Report) {
+    let cause = Cause::NothingSeen {
+        what: match report.mode {
+            Mode::Dhcp => Seen::DhcpPacket,
+            Mode::Icmp => Seen::IcmpPacket,
+            Mode::Any => Seen::Packet,
+        },
+        mac: report.mac,
     };
-    let (at, next) = if side == "server" {
-        (
-            path.hops.iter().rev().find(visible),
-            path.hops
-                .iter()
-                .rev()
-                .find(|h| h.kind == HopKind::DhcpServer),
-        )
-    } else {
-        (path.hops.iter().find(visible), path.hops.first())
-    };
-    let reason = if side == "server" {
-        let server = path.dhcp_server.as_ref();
-        let running = server.and_then(|s| {
-            after
-                .dhcp_servers
-                .iter()
-                .find(|d| d.pid.is_some() && (d.pid == s.pid || d.netns_name == s.netns))
-        });
-        let reached = at.map_or("the server side".into(), |h| h.name.clone());
-        match (server, running) {
-            (Some(s), None) => format!(
-                "no reply from the DHCP server: the {after_msg} reached {reached} but no DHCP server runs in namespace {} ({})",
-                s.netns,
-                match s.pid {
-                    Some(pid) => format!("dnsmasq pid {pid} is gone"),
-                    None => "none ran there when pathtrace started either: start the DHCP agent's dnsmasq for this network".into(),
-                }
+    report.verdict = Outcome::Unseen;
+    report.reason = Some(cause.to_string());
+    report.cause = Some(cause);
+    report.likely_causes = vec![
+        "the VM is not sending: is its DHCP client running and its NIC up (virsh domifstat, the guest console)?".into(),
+        format!("the MAC is wrong: check `virsh dumpxml` for {}", report.mac),
+        "the packet takes another path: check `pathtrace path --mac MAC` against `pathtrace topology`".into(),
+    ];
+    if report.lost_events > 0 {
+        report.likely_causes.insert(
+            0,
+            format!(
+                "{} events were lost: raise --ring-buffer-size",
+                report.lost_events
             ),
-            (_, Some(d)) => format!(
-                "no reply from the DHCP server: {} in {} received the {after_msg} and did not answer (check its log, host entries and ranges)",
-                d.label(), d.netns_name
-            ),
-            (None, None) => format!("no reply from a DHCP server to the {after_msg}"),
-        }
-    } else {
-        format!("the VM's DHCP client did not continue after the {after_msg} reached it")
-    };
-    Verdict {
-        verdict: Outcome::Stopped,
-        stopped_at: at.map(|h| Place {
-            ifname: h.name.clone(),
-            netns: h.netns.clone(),
-            hook: "ingress".into(),
-            direction: Some("ingress".into()),
-            kind: h.kind,
-        }),
-        reason: Some(reason),
-        expected_next: next.map(|h| Expected {
-            name: h.name.clone(),
-            netns: h.netns.clone(),
-            kind: h.kind,
-            direction: None,
-            vlan: None,
-        }),
+        );
     }
 }
 
@@ -295,8 +189,10 @@ fn summary(g: &PacketGroup) -> String {
     }
     if let Some(i) = &h.icmp {
         let what = match (h.ip.as_ref().map(|ip| ip.version), i.kind) {
-            (Some(4), 8) | (Some(6), 128) => "echo request",
-            (Some(4), 0) | (Some(6), 129) => "echo reply",
+            (Some(4), icmp_type::ECHO_REQUEST) | (Some(6), icmp_type::V6_ECHO_REQUEST) => {
+                "echo request"
+            }
+            (Some(4), icmp_type::ECHO_REPLY) | (Some(6), icmp_type::V6_ECHO_REPLY) => "echo reply",
             _ => "message",
         };
         return format!("ICMP {what} id {} seq {} ({} bytes)", i.id, i.seq, h.len);
@@ -308,61 +204,4 @@ fn summary(g: &PacketGroup) -> String {
         ),
         None => format!("ethertype {}", h.ethertype),
     }
-}
-
-fn dhcp_report(
-    groups: &[PacketGroup],
-    packets: &[PacketReport],
-    path: &ExpectedPath,
-) -> DhcpReport {
-    let mut r = DhcpReport {
-        discover: DhcpMessageSeen::default(),
-        offer: DhcpMessageSeen::default(),
-        request: DhcpMessageSeen::default(),
-        ack: DhcpMessageSeen::default(),
-        server: None,
-        offered_ip: None,
-        reserved_ip: path.dhcp_server.as_ref().and_then(|s| s.reserved_ip),
-        matches_host_entry: None,
-    };
-    for (g, p) in groups.iter().zip(packets) {
-        let Some(d) = g.sightings.iter().find_map(|s| s.hop.dhcp.as_ref()) else {
-            continue;
-        };
-        let slot = match d.message.as_str() {
-            "DISCOVER" => &mut r.discover,
-            "OFFER" => &mut r.offer,
-            "REQUEST" => &mut r.request,
-            "ACK" => &mut r.ack,
-            _ => continue,
-        };
-        slot.seen = true;
-        slot.delivered |= p.verdict.verdict == Outcome::Delivered;
-        if matches!(d.message.as_str(), "OFFER" | "ACK") {
-            if let Some(m) = g
-                .sightings
-                .iter()
-                .find_map(|s| super::dhcp::decode(&s.snapshot))
-            {
-                r.offered_ip = Some(m.yiaddr)
-                    .filter(|ip| !ip.is_unspecified())
-                    .or(r.offered_ip);
-                r.server = m.server_id.or(r.server);
-            }
-            if r.server.is_none() {
-                r.server = g
-                    .sightings
-                    .iter()
-                    .find_map(|s| match s.hop.ip.as_ref()?.src {
-                        std::net::IpAddr::V4(a) => Some(a),
-                        _ => None,
-                    });
-            }
-        }
-    }
-    r.matches_host_entry = match (r.offered_ip, r.reserved_ip) {
-        (Some(o), Some(want)) => Some(o == want),
-        _ => None,
-    };
-    r
 }

@@ -1,5 +1,5 @@
 //! Network namespaces: entering one on the current thread ([`NetnsGuard`]) and naming them
-//! ([`NetnsTable`]).
+//! ([`NetnsTable`]). A leaf: imports nothing of pathtrace.
 
 mod guard;
 mod table;

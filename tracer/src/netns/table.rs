@@ -127,16 +127,6 @@ impl NetnsTable {
             .expect("discover() always inserts the own namespace")
     }
 
-    /// A table with the given (inode, name) pairs and unusable paths, for pure-logic tests.
-    #[cfg(test)]
-    pub fn for_test(entries: &[(u32, &str)]) -> Self {
-        let mut table = Self::default();
-        for (ino, name) in entries {
-            table.insert(*ino, name.to_string(), PathBuf::from("/nonexistent"));
-        }
-        table
-    }
-
     pub fn get(&self, ino: u32) -> Option<&Netns> {
         self.by_ino.get(&ino)
     }

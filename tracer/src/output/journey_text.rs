@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::{
     journey::{
+        mode::Mode,
         report::{PacketReport, Report},
         verdict::Outcome,
     },
@@ -43,10 +44,10 @@ pub fn render(report: &Report, expected: &ExpectedPath, colour: bool) -> String 
     let _ = writeln!(
         out,
         "{} {} along {}",
-        match json_name(&report.mode).as_str() {
-            "dhcp" => "DHCP exchange of",
-            "icmp" => "ICMP packets of",
-            _ => "packets of",
+        match report.mode {
+            Mode::Dhcp => "DHCP exchange of",
+            Mode::Icmp => "ICMP packets of",
+            Mode::Any => "packets of",
         },
         report.mac,
         expected

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::{journey::Hop, probes::HookStatus};
+use crate::event::{HookStatus, Hop};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

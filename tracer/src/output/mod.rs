@@ -1,7 +1,10 @@
-//! Renderers. They format; they take no decisions.
+//! Renderers: journey text and pcapng, event lines (text, JSON Lines), topology tree/JSON/DOT,
+//! path text. They format and take no decisions; they read journeys, paths, topologies and hops,
+//! and only the commands call them.
 
 pub mod journey_text;
 pub mod json;
+mod node_id;
 pub mod pcapng;
 
 /// The snake_case name an enum has in the JSON output, so text, DOT and JSON agree.
@@ -23,4 +26,5 @@ pub enum Format {
 pub mod path_text;
 pub mod topology_dot;
 pub mod topology_filter;
+pub mod topology_json;
 pub mod topology_tree;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::path::{fmt_vlan, Direction, ExpectedPath, HopKind};
+use crate::path::{fmt_vlan, ExpectedPath, HopKind};
 
 pub fn render(p: &ExpectedPath) -> String {
     let mut out = format!("expected path of {} to the {}\n", p.mac, p.goal);
@@ -19,11 +19,7 @@ pub fn render(p: &ExpectedPath) -> String {
                 HopKind::OvsPatch => "ovs-patch",
                 HopKind::DhcpServer => "dhcp-server",
             };
-            let dir = match h.direction {
-                Some(Direction::Ingress) => "ingress",
-                Some(Direction::Egress) => "egress",
-                None => "",
-            };
+            let dir = h.direction.map_or("", |d| d.as_str());
             let vlan = match &h.vlan_rewrite {
                 Some(r) => format!("{}->{}", fmt_vlan(r.from), fmt_vlan(r.to)),
                 None => fmt_vlan(h.vlan),

@@ -16,7 +16,12 @@ use pcap_file::{
     DataLink,
 };
 
-use crate::journey::correlate::Sighting;
+use tracer_common::wire::{header_len, vlan_tci};
+
+use crate::event::{Sighting, TagSource};
+
+/// Destination and source MAC: where a VLAN tag goes in a frame.
+const MACS: usize = 12;
 
 /// Nanosecond timestamps (`if_tsresol` = 10^-9).
 const TSRESOL_NS: u8 = 9;
@@ -60,13 +65,13 @@ pub fn write(path: &Path, sightings: &[Sighting]) -> Result<()> {
 /// The snapshot with an accelerated (out-of-band) VLAN tag put back after the MAC addresses.
 fn frame_as_seen(s: &Sighting) -> Vec<u8> {
     match &s.hop.vlan {
-        Some(v) if v.source == "accelerated" && s.snapshot.len() >= 12 => {
-            let tci = u16::from(v.pcp) << 13 | v.id;
-            let mut f = Vec::with_capacity(s.snapshot.len() + 4);
-            f.extend_from_slice(&s.snapshot[..12]);
+        Some(v) if v.source == TagSource::Accelerated && s.snapshot.len() >= MACS => {
+            let tci = u16::from(v.pcp) << vlan_tci::PCP_SHIFT | v.id;
+            let mut f = Vec::with_capacity(s.snapshot.len() + header_len::VLAN_TAG);
+            f.extend_from_slice(&s.snapshot[..MACS]);
             f.extend_from_slice(&v.tpid.to_be_bytes());
             f.extend_from_slice(&tci.to_be_bytes());
-            f.extend_from_slice(&s.snapshot[12..]);
+            f.extend_from_slice(&s.snapshot[MACS..]);
             f
         }
         _ => s.snapshot.clone(),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::journey::Hop;
+use crate::event::Hop;
 
 pub fn hop_line(hop: &Hop) -> String {
     let mut line = format!(
@@ -77,7 +77,7 @@ pub fn hop_line(hop: &Hop) -> String {
 mod tests {
     use super::*;
     use crate::{
-        journey::{Dhcp, Ip},
+        event::{Dhcp, DhcpMessage, DropReason, HookKind, Ip},
         mac::Mac,
     };
 
@@ -89,7 +89,7 @@ mod tests {
             netns_ino: 1,
             ifname: "veth-c".into(),
             ifindex: 2,
-            hook: "egress",
+            hook: HookKind::Egress,
             drop_reason: None,
             len: 342,
             src_mac: Mac([2, 0, 0, 0, 0, 1]),
@@ -109,7 +109,7 @@ mod tests {
             icmp: None,
             dhcp: Some(Dhcp {
                 xid: "0x01020304".into(),
-                message: "DISCOVER".into(),
+                message: DhcpMessage::Discover,
                 chaddr: Mac([2, 0, 0, 0, 0, 1]),
                 secs: 0,
             }),
@@ -146,8 +146,8 @@ mod tests {
     #[test]
     fn drops_say_why() {
         let mut h = hop();
-        h.hook = "drop";
-        h.drop_reason = Some("NETFILTER_DROP".into());
+        h.hook = HookKind::Drop;
+        h.drop_reason = Some(DropReason("NETFILTER_DROP".into()));
         assert!(hop_line(&h).ends_with("DROPPED: NETFILTER_DROP"));
     }
 }

@@ -1,14 +1,17 @@
 //! Graphviz DOT: one cluster per namespace, OVS bridges and ports, VMs and DHCP servers, and
-//! the typed edges of [`crate::topology::graph`].
+//! the typed edges of the topology's [`Graph`].
 
 use std::fmt::Write as _;
 
+use super::node_id;
 use crate::topology::{
-    graph::{self, EdgeKind},
+    graph::{EdgeKind, Graph, Node},
     Topology,
 };
 
-pub fn render(topo: &Topology) -> String {
+/// `graph` is the topology's graph, or a part of it (one namespace).
+pub fn render(topo: &Topology, graph: &Graph) -> String {
+    let id = |n: Node| quote(&node_id::of(topo, n));
     let mut out = String::from(
         "graph pathtrace {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n",
     );
@@ -25,20 +28,20 @@ pub fn render(topo: &Topology) -> String {
             let _ = writeln!(
                 out,
                 "    {} [label={}, shape={shape}];",
-                quote(&graph::iface_id(i.key)),
+                id(Node::Iface(i.key)),
                 quote(&format!("{}\n{kind} mtu {}", i.name, i.mtu))
             );
         }
         out.push_str("  }\n");
     }
-    for b in &topo.ovs_bridges {
+    for (bi, b) in topo.ovs_bridges.iter().enumerate() {
         let _ = writeln!(
             out,
             "  {} [label={}, shape=box3d];",
-            quote(&graph::ovs_bridge_id(&b.name)),
+            id(Node::OvsBridge(bi)),
             quote(&format!("ovs {}", b.name))
         );
-        for p in &b.ports {
+        for (pi, p) in b.ports.iter().enumerate() {
             let mut label = p.name.clone();
             if let Some(t) = p.tag {
                 label += &format!("\ntag {t}");
@@ -46,28 +49,28 @@ pub fn render(topo: &Topology) -> String {
             let _ = writeln!(
                 out,
                 "  {} [label={}, shape=cds];",
-                quote(&graph::ovs_port_id(&b.name, &p.name)),
+                id(Node::OvsPort(bi, pi)),
                 quote(&label)
             );
         }
     }
-    for vm in &topo.vms {
+    for (vi, vm) in topo.vms.iter().enumerate() {
         let _ = writeln!(
             out,
             "  {} [label={}, shape=component];",
-            quote(&graph::vm_id(&vm.name)),
+            id(Node::Vm(vi)),
             quote(&format!("VM {}", vm.name))
         );
     }
-    for d in &topo.dhcp_servers {
+    for (di, d) in topo.dhcp_servers.iter().enumerate() {
         let _ = writeln!(
             out,
             "  {} [label={}, shape=note];",
-            quote(&graph::dhcp_id(d)),
+            id(Node::Dhcp(di)),
             quote(&d.label())
         );
     }
-    for e in &topo.edges {
+    for e in graph.edges() {
         let style = match e.kind {
             EdgeKind::VethPeer => "style=bold",
             EdgeKind::PatchPeer => "style=dashed",
@@ -78,8 +81,8 @@ pub fn render(topo: &Topology) -> String {
         let _ = writeln!(
             out,
             "  {} -- {} [label={}{}{style}];",
-            quote(&e.from),
-            quote(&e.to),
+            id(e.from),
+            id(e.to),
             quote(&label),
             if style.is_empty() { "" } else { ", " }
         );

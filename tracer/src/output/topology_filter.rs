@@ -2,7 +2,10 @@
 
 use anyhow::{bail, Result};
 
-use crate::topology::{graph, Topology};
+use crate::topology::{
+    graph::{Graph, Node},
+    Topology,
+};
 
 /// The inode of the namespace called `name`, or an error listing the named ones.
 pub fn netns_ino(topo: &Topology, name: &str) -> Result<u32> {
@@ -21,8 +24,8 @@ pub fn netns_ino(topo: &Topology, name: &str) -> Result<u32> {
     Ok(ns.ino)
 }
 
-/// The nodes of one namespace and the edges that touch them.
-pub fn only_netns(mut topo: Topology, ino: u32) -> Topology {
+/// The nodes of one namespace, and the graph of the edges that touch its interfaces.
+pub fn only_netns(mut topo: Topology, ino: u32) -> (Topology, Graph) {
     topo.namespaces.retain(|n| n.ino == ino);
     topo.interfaces.retain(|i| i.key.netns == ino);
     topo.dhcp_servers.retain(|d| d.netns == ino);
@@ -34,10 +37,7 @@ pub fn only_netns(mut topo: Topology, ino: u32) -> Topology {
             .any(|i| here(i.netdev))
     });
     topo.vms.retain(|v| v.nics.iter().any(|n| here(n.netdev)));
-    let prefix = format!("if:{}:", ino);
-    topo.edges = graph::edges(&topo)
-        .into_iter()
-        .filter(|e| e.from.starts_with(&prefix) || e.to.starts_with(&prefix))
-        .collect();
-    topo
+    let inside = |n: Node| matches!(n, Node::Iface(k) if k.netns == ino);
+    let graph = Graph::new(&topo).retain(|e| inside(e.from) || inside(e.to));
+    (topo, graph)
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::topology::{
-    model::{Interface, OvsBridge},
+    model::{DhcpServer, Interface, Namespace, OvsBridge, Vm},
     IfaceKey, LinkKind, SourceStatus, Topology,
 };
 
@@ -23,34 +23,7 @@ pub fn render(topo: &Topology, only: Option<u32>) -> String {
     }
     let shown = |ino: u32| only.is_none_or(|o| o == ino);
     for ns in topo.namespaces.iter().filter(|n| shown(n.ino)) {
-        let _ = writeln!(out, "\nnetns {} [{}]", ns.name, ns.ino);
-        let links: Vec<&Interface> = topo
-            .interfaces
-            .iter()
-            .filter(|i| i.key.netns == ns.ino)
-            .collect();
-        for i in &links {
-            let in_bridge = i
-                .master
-                .and_then(|m| topo.interface(m))
-                .is_some_and(|m| m.kind == LinkKind::Bridge);
-            if in_bridge {
-                continue;
-            }
-            let _ = writeln!(out, "  {}", describe(topo, i));
-            if i.kind == LinkKind::Bridge {
-                let ports: Vec<&&Interface> =
-                    links.iter().filter(|p| p.master == Some(i.key)).collect();
-                for (n, p) in ports.iter().enumerate() {
-                    let branch = if n + 1 == ports.len() {
-                        "└─"
-                    } else {
-                        "├─"
-                    };
-                    let _ = writeln!(out, "    {branch} {}", describe(topo, p));
-                }
-            }
-        }
+        render_netns(&mut out, topo, ns);
     }
     let here = |k: Option<IfaceKey>| k.is_some_and(|k| shown(k.netns));
     for b in topo.ovs_bridges.iter().filter(|b| {
@@ -66,71 +39,111 @@ pub fn render(topo: &Topology, only: Option<u32>) -> String {
         .iter()
         .filter(|v| v.nics.iter().any(|n| here(n.netdev)))
     {
-        let _ = writeln!(out, "\nvm {} [{}]", vm.name, vm.uuid);
-        for nic in &vm.nics {
-            let _ = write!(out, "  nic {} {}", nic.mac, nic.kind);
-            if let Some(s) = &nic.source {
-                let _ = write!(out, " source {s}");
-            }
-            match (nic.target_dev.as_deref(), nic.netdev) {
-                (Some(t), Some(k)) => {
-                    let _ = write!(out, " -> tap {}", where_is(topo, k, t));
-                }
-                (Some(t), None) => {
-                    let _ = write!(out, " -> tap {t} (not on this host)");
-                }
-                _ => {}
-            }
-            if let Some(m) = nic.mtu {
-                let _ = write!(out, " mtu {m}");
-            }
-            out.push('\n');
-        }
+        render_vm(&mut out, topo, vm);
     }
     for d in topo.dhcp_servers.iter().filter(|d| shown(d.netns)) {
-        let ifaces: Vec<String> = d
-            .listens_on
-            .iter()
-            .filter_map(|k| topo.interface(*k).map(|i| i.name.clone()))
-            .collect();
-        let _ = writeln!(
-            out,
-            "\ndhcp {} in netns {} on {} ({} host entries)",
-            d.label(),
-            d.netns_name,
-            if ifaces.is_empty() {
-                "no interface".into()
-            } else {
-                ifaces.join(", ")
-            },
-            d.hosts.len()
-        );
-        for r in &d.ranges {
-            let _ = writeln!(out, "  range {r}");
-        }
-        for h in &d.hosts {
-            let macs: Vec<String> = h.macs.iter().map(ToString::to_string).collect();
-            let _ = writeln!(
-                out,
-                "  host {} -> {}{}{}",
-                if macs.is_empty() {
-                    "(client id)".into()
-                } else {
-                    macs.join(",")
-                },
-                h.ip.map_or("(no address)".into(), |ip| ip.to_string()),
-                h.hostname
-                    .as_deref()
-                    .map(|n| format!(" {n}"))
-                    .unwrap_or_default(),
-                if h.ignore { " ignore" } else { "" }
-            );
-        }
-        for p in &d.problems {
-            let _ = writeln!(out, "  problem: {p}");
-        }
+        render_dhcp(&mut out, topo, d);
     }
     out
+}
+
+/// A namespace's links, with each Linux bridge's ports under it.
+fn render_netns(out: &mut String, topo: &Topology, ns: &Namespace) {
+    let _ = writeln!(out, "\nnetns {} [{}]", ns.name, ns.ino);
+    let links: Vec<&Interface> = topo
+        .interfaces
+        .iter()
+        .filter(|i| i.key.netns == ns.ino)
+        .collect();
+    for i in &links {
+        let in_bridge = i
+            .master
+            .and_then(|m| topo.interface(m))
+            .is_some_and(|m| m.kind == LinkKind::Bridge);
+        if in_bridge {
+            continue;
+        }
+        let _ = writeln!(out, "  {}", describe(topo, i));
+        if i.kind == LinkKind::Bridge {
+            let ports: Vec<&&Interface> =
+                links.iter().filter(|p| p.master == Some(i.key)).collect();
+            for (n, p) in ports.iter().enumerate() {
+                let branch = if n + 1 == ports.len() {
+                    "└─"
+                } else {
+                    "├─"
+                };
+                let _ = writeln!(out, "    {branch} {}", describe(topo, p));
+            }
+        }
+    }
+}
+
+fn render_vm(out: &mut String, topo: &Topology, vm: &Vm) {
+    let _ = writeln!(out, "\nvm {} [{}]", vm.name, vm.uuid);
+    for nic in &vm.nics {
+        let _ = write!(out, "  nic {} {}", nic.mac, nic.kind);
+        if let Some(s) = &nic.source {
+            let _ = write!(out, " source {s}");
+        }
+        match (nic.target_dev.as_deref(), nic.netdev) {
+            (Some(t), Some(k)) => {
+                let _ = write!(out, " -> tap {}", where_is(topo, k, t));
+            }
+            (Some(t), None) => {
+                let _ = write!(out, " -> tap {t} (not on this host)");
+            }
+            _ => {}
+        }
+        if let Some(m) = nic.mtu {
+            let _ = write!(out, " mtu {m}");
+        }
+        out.push('\n');
+    }
+}
+
+fn render_dhcp(out: &mut String, topo: &Topology, d: &DhcpServer) {
+    let ifaces: Vec<String> = d
+        .listens_on
+        .iter()
+        .filter_map(|k| topo.interface(*k).map(|i| i.name.clone()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\ndhcp {} in netns {} on {} ({} host entries)",
+        d.label(),
+        d.netns_name,
+        if ifaces.is_empty() {
+            "no interface".into()
+        } else {
+            ifaces.join(", ")
+        },
+        d.hosts.len()
+    );
+    for r in &d.ranges {
+        let _ = writeln!(out, "  range {r}");
+    }
+    for h in &d.hosts {
+        let macs: Vec<String> = h.macs.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  host {} -> {}{}{}",
+            if macs.is_empty() {
+                "(client id)".into()
+            } else {
+                macs.join(",")
+            },
+            h.ip.map_or("(no address)".into(), |ip| ip.to_string()),
+            h.hostname
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default(),
+            if h.ignore { " ignore" } else { "" }
+        );
+    }
+    for p in &d.problems {
+        let _ = writeln!(out, "  problem: {p}");
+    }
 }
 
 fn render_ovs(out: &mut String, topo: &Topology, b: &OvsBridge) {

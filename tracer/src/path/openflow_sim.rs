@@ -3,10 +3,41 @@
 //! fields we cannot know in advance (registers, conntrack state, ...) are skipped and named,
 //! never guessed.
 
+use std::fmt;
+
+use tracer_common::wire::{bootp, ethertype, ip_proto, vlan_tci};
+
 use crate::{
     mac::Mac,
-    topology::sources::openflow::{parse_int, Action, Flow},
+    topology::{parse_openflow_int as parse_int, Action, Flow},
 };
+
+/// Why a flow was skipped or the result is uncertain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimNote {
+    /// More nested resubmits than OVS itself allows.
+    ResubmitDepth,
+    /// A flow matching on what the packet does not define yet (registers, conntrack state).
+    SkippedUnknownFields {
+        flow: String,
+    },
+    NoFlowInTable(u8),
+    ActionNotModelled(String),
+}
+
+impl fmt::Display for SimNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ResubmitDepth => f.write_str("resubmit depth exceeded"),
+            Self::SkippedUnknownFields { flow } => write!(
+                f,
+                "skipped a flow that matches on fields unknown before the packet is seen: {flow}"
+            ),
+            Self::NoFlowInTable(id) => write!(f, "no flow matches in table {id}"),
+            Self::ActionNotModelled(a) => write!(f, "action not modelled: {a}"),
+        }
+    }
+}
 
 /// The headers of the packet pathtrace expects, as a flow lookup sees them.
 #[derive(Clone, Debug)]
@@ -37,8 +68,7 @@ pub struct Outcome {
     pub decisions: Vec<Decision>,
     /// VLAN after the actions.
     pub vlan: Option<u16>,
-    /// Why a flow was skipped or the result is uncertain.
-    pub notes: Vec<String>,
+    pub notes: Vec<SimNote>,
     /// No flow matched in some table.
     pub table_miss: bool,
 }
@@ -61,7 +91,7 @@ pub fn run(flows: &[Flow], in_port: &str, pkt: &Packet) -> Outcome {
 fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outcome, depth: u32) {
     // OVS limits resubmit recursion too; a loop in the flows must not hang us.
     if depth > 16 {
-        out.notes.push("resubmit depth exceeded".into());
+        out.notes.push(SimNote::ResubmitDepth);
         return;
     }
     let mut candidates: Vec<&Flow> = flows.iter().filter(|f| f.table == id).collect();
@@ -74,15 +104,14 @@ fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outc
                 break;
             }
             Some(false) => {}
-            None => out.notes.push(format!(
-                "skipped a flow that matches on fields unknown before the packet is seen: {}",
-                f.text
-            )),
+            None => out.notes.push(SimNote::SkippedUnknownFields {
+                flow: f.text.clone(),
+            }),
         }
     }
     let Some(flow) = hit else {
         out.table_miss = true;
-        out.notes.push(format!("no flow matches in table {id}"));
+        out.notes.push(SimNote::NoFlowInTable(id));
         return;
     };
     out.applied.push(flow.clone());
@@ -102,20 +131,23 @@ fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outc
                 table(flows, t.unwrap_or(id), &port, pkt, out, depth + 1);
             }
             Action::GotoTable(t) => table(flows, *t, in_port, pkt, out, depth + 1),
-            Action::Other(o) => out.notes.push(format!("action not modelled: {o}")),
+            Action::Other(o) => out.notes.push(SimNote::ActionNotModelled(o.clone())),
         }
     }
 }
 
+/// `dl_vlan=0xffff`: OpenFlow's "no VLAN tag".
+const OFP_VLAN_NONE: u64 = 0xffff;
+
 /// Some(true/false) when the flow can be evaluated, None when it matches on something the
 /// expected packet does not define.
 pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
-    let tci = pkt.vlan.map_or(0u64, |v| 0x1000 | u64::from(v));
+    let tci = pkt.vlan.map_or(0u64, |v| u64::from(vlan_tci::PRESENT | v));
     for (k, v) in &f.matches {
         let ok = match k.as_str() {
             "in_port" => v == in_port,
             "dl_vlan" => match parse_int(v).ok()? {
-                0xffff => pkt.vlan.is_none(),
+                OFP_VLAN_NONE => pkt.vlan.is_none(),
                 n => pkt.vlan == Some(n as u16),
             },
             "vlan_tci" => {
@@ -125,7 +157,7 @@ pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
             "dl_src" | "eth_src" => mac_matches(v, Some(pkt.src))?,
             "dl_dst" | "eth_dst" => mac_matches(v, pkt.dst)?,
             "dl_type" | "eth_type" => match parse_int(v).ok()? {
-                0x0800 => pkt.dhcp,
+                t if t == u64::from(ethertype::IPV4) => pkt.dhcp,
                 _ if pkt.dhcp => false,
                 _ => return None,
             },
@@ -135,9 +167,9 @@ pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
             {
                 false
             }
-            "nw_proto" | "ip_proto" if pkt.dhcp => parse_int(v).ok()? == 17,
-            "tp_dst" | "udp_dst" if pkt.dhcp => parse_int(v).ok()? == 67,
-            "tp_src" | "udp_src" if pkt.dhcp => parse_int(v).ok()? == 68,
+            "nw_proto" | "ip_proto" if pkt.dhcp => parse_int(v).ok()? == u64::from(ip_proto::UDP),
+            "tp_dst" | "udp_dst" if pkt.dhcp => parse_int(v).ok()? == u64::from(bootp::SERVER_PORT),
+            "tp_src" | "udp_src" if pkt.dhcp => parse_int(v).ok()? == u64::from(bootp::CLIENT_PORT),
             "nw_src" | "ip_src" if pkt.dhcp => v == "0.0.0.0" || v.starts_with("0.0.0.0/"),
             "nw_dst" | "ip_dst" if pkt.dhcp => v == "255.255.255.255",
             _ => return None,
@@ -222,6 +254,6 @@ mod tests {
             parse_dump("priority=9,reg0=1 actions=drop\npriority=1 actions=NORMAL\n").unwrap();
         let o = run(&flows, "1", &dhcp(None));
         assert_eq!(o.decisions, vec![Decision::Normal]);
-        assert!(o.notes[0].contains("reg0=1"), "{:?}", o.notes);
+        assert!(o.notes[0].to_string().contains("reg0=1"), "{:?}", o.notes);
     }
 }

@@ -18,8 +18,8 @@ use super::{
     drops::{DropHook, DropProbe},
     ovs::{self, OvsLink},
     tc::{self, AttachMode, Interface, TcAttachment},
-    HookStatus,
 };
+use crate::event::HookStatus;
 
 /// The entries of the ifindex -> namespace map: one per ifindex in range whose attached
 /// interfaces are all in one namespace (others stay 0: the programs then ask the kernel).
@@ -43,7 +43,8 @@ fn netns_by_ifindex(ifaces: &[Interface]) -> Vec<(u32, u32)> {
 }
 
 /// The eBPF object built from `tracer-ebpf` by build.rs.
-static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
+pub(super) static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
 
 pub struct ProbeConfig {
     pub filter: Filter,

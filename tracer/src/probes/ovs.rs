@@ -6,7 +6,7 @@
 use anyhow::{bail, Context as _, Result};
 use aya::programs::{kprobe::KProbeLink, trace_point::TracePointLink, KProbe, TracePoint};
 
-use super::HookStatus;
+use crate::event::HookStatus;
 
 /// One attached OVS hook.
 pub enum OvsLink {

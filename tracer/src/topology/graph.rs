@@ -1,22 +1,38 @@
-//! The topology as a graph: every interface, OVS bridge and port, VM and DHCP server is a node
-//! with a stable id, and [`Edge`]s say how they connect. Renderers (JSON, DOT) and the path
-//! search read the same edges.
+//! The topology as one typed graph, derived from the facts in a [`Topology`] once per use: every
+//! interface, OVS bridge and port, VM and DHCP server is a [`Node`], and typed [`Edge`]s say
+//! how they connect. The path search walks its adjacency; the renderers draw its edges (and
+//! only they give nodes string ids).
 
-use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
-use crate::topology::model::{IfaceKey, LinkKind, Topology};
+use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Edge {
-    pub from: String,
-    pub to: String,
-    pub kind: EdgeKind,
+use super::model::{IfaceKey, LinkKind, Topology};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    Iface(IfaceKey),
+    /// Index into `topo.ovs_bridges`.
+    OvsBridge(usize),
+    /// Bridge index, port index.
+    OvsPort(usize, usize),
+    /// Index into `topo.vms`.
+    Vm(usize),
+    /// Index into `topo.dhcp_servers`.
+    Dhcp(usize),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl Node {
+    /// A VM or a DHCP server: where a walk may end but never pass through.
+    pub fn is_endpoint(self) -> bool {
+        matches!(self, Self::Vm(_) | Self::Dhcp(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
-    /// The two ends of a veth pair (listed once, from the lower node id).
+    /// The two ends of a veth pair (listed once, from the lower interface key).
     VethPeer,
     /// A port of a Linux bridge -> the bridge.
     BridgePort,
@@ -34,89 +50,116 @@ pub enum EdgeKind {
     DhcpListens,
 }
 
-pub fn iface_id(k: IfaceKey) -> String {
-    format!("if:{}:{}", k.netns, k.ifindex)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub from: Node,
+    pub to: Node,
+    pub kind: EdgeKind,
 }
 
-pub fn ovs_bridge_id(bridge: &str) -> String {
-    format!("ovs:{bridge}")
+pub struct Graph {
+    edges: Vec<Edge>,
+    adjacency: HashMap<Node, Vec<Node>>,
 }
 
-pub fn ovs_port_id(bridge: &str, port: &str) -> String {
-    format!("ovsport:{bridge}/{port}")
+impl Graph {
+    pub fn new(topo: &Topology) -> Self {
+        Self::from_edges(edges(topo))
+    }
+
+    fn from_edges(edges: Vec<Edge>) -> Self {
+        let mut adjacency: HashMap<Node, Vec<Node>> = HashMap::new();
+        for e in &edges {
+            adjacency.entry(e.from).or_default().push(e.to);
+            adjacency.entry(e.to).or_default().push(e.from);
+        }
+        for list in adjacency.values_mut() {
+            list.sort();
+            list.dedup();
+        }
+        Self { edges, adjacency }
+    }
+
+    /// The same graph with only the edges `keep` accepts.
+    pub fn retain(self, keep: impl Fn(&Edge) -> bool) -> Self {
+        let mut edges = self.edges;
+        edges.retain(keep);
+        Self::from_edges(edges)
+    }
+
+    pub fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    /// Where a packet at `n` can go next, in a stable order.
+    pub fn neighbours(&self, n: Node) -> &[Node] {
+        self.adjacency.get(&n).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
-pub fn vm_id(name: &str) -> String {
-    format!("vm:{name}")
-}
-
-pub fn dhcp_id(d: &crate::topology::model::DhcpServer) -> String {
-    format!("dhcp:{}", d.id())
-}
-
-/// Derives every edge from the facts in `topo`.
-pub fn edges(topo: &Topology) -> Vec<Edge> {
+fn edges(topo: &Topology) -> Vec<Edge> {
     let mut out = Vec::new();
-    let mut push = |from: String, to: String, kind| out.push(Edge { from, to, kind });
+    let mut push = |from, to, kind| out.push(Edge { from, to, kind });
     for i in &topo.interfaces {
+        let me = Node::Iface(i.key);
+        // Ports of ovs-system are described by OVSDB, with their bridge; the datapath device
+        // itself is not a bridge users configure.
         if let Some(master) = i.master {
-            // Ports of ovs-system are described by OVSDB, with their bridge; the datapath
-            // device itself is not a bridge users configure.
-            let master_kind = topo.interface(master).map(|m| m.kind);
-            if master_kind == Some(LinkKind::Bridge) {
-                push(iface_id(i.key), iface_id(master), EdgeKind::BridgePort);
+            if topo.interface(master).map(|m| m.kind) == Some(LinkKind::Bridge) {
+                push(me, Node::Iface(master), EdgeKind::BridgePort);
             }
         }
-        if let Some(link) = i.link {
-            match i.kind {
-                LinkKind::Veth if i.key < link => {
-                    push(iface_id(i.key), iface_id(link), EdgeKind::VethPeer)
-                }
-                LinkKind::Veth => {}
-                _ => push(iface_id(i.key), iface_id(link), EdgeKind::LowerDevice),
+        match (i.link, i.kind) {
+            // veth pairs appear from both ends: once.
+            (Some(peer), LinkKind::Veth) if i.key < peer => {
+                push(me, Node::Iface(peer), EdgeKind::VethPeer)
             }
+            (Some(_), LinkKind::Veth) | (None, _) => {}
+            (Some(lower), _) => push(me, Node::Iface(lower), EdgeKind::LowerDevice),
         }
     }
-    for b in &topo.ovs_bridges {
-        for p in &b.ports {
+    for (bi, b) in topo.ovs_bridges.iter().enumerate() {
+        for (pi, p) in b.ports.iter().enumerate() {
             push(
-                ovs_bridge_id(&b.name),
-                ovs_port_id(&b.name, &p.name),
+                Node::OvsBridge(bi),
+                Node::OvsPort(bi, pi),
                 EdgeKind::OvsPort,
             );
             for iface in &p.interfaces {
                 if let Some(netdev) = iface.netdev {
                     push(
-                        ovs_port_id(&b.name, &p.name),
-                        iface_id(netdev),
+                        Node::OvsPort(bi, pi),
+                        Node::Iface(netdev),
                         EdgeKind::OvsNetdev,
                     );
                 }
-                if let Some(peer) = iface.patch_peer() {
-                    if let Some((pb, pp)) = topo.ovs_port_of(peer) {
-                        let other = &topo.ovs_bridges[pb];
-                        let (a, z) = (
-                            ovs_port_id(&b.name, &p.name),
-                            ovs_port_id(&other.name, &other.ports[pp].name),
-                        );
-                        if a < z {
-                            push(a, z, EdgeKind::PatchPeer);
-                        }
-                    }
+                let Some((ob, op)) = iface.patch_peer().and_then(|p| topo.ovs_port_of(p)) else {
+                    continue;
+                };
+                // Listed once, from the port whose "bridge/port" name sorts first.
+                let here = format!("{}/{}", b.name, p.name);
+                let there = format!(
+                    "{}/{}",
+                    topo.ovs_bridges[ob].name, topo.ovs_bridges[ob].ports[op].name
+                );
+                if here < there {
+                    push(
+                        Node::OvsPort(bi, pi),
+                        Node::OvsPort(ob, op),
+                        EdgeKind::PatchPeer,
+                    );
                 }
             }
         }
     }
-    for vm in &topo.vms {
-        for nic in &vm.nics {
-            if let Some(netdev) = nic.netdev {
-                push(vm_id(&vm.name), iface_id(netdev), EdgeKind::VmNic);
-            }
+    for (vi, vm) in topo.vms.iter().enumerate() {
+        for nic in vm.nics.iter().filter_map(|n| n.netdev) {
+            push(Node::Vm(vi), Node::Iface(nic), EdgeKind::VmNic);
         }
     }
-    for d in &topo.dhcp_servers {
+    for (di, d) in topo.dhcp_servers.iter().enumerate() {
         for k in &d.listens_on {
-            push(dhcp_id(d), iface_id(*k), EdgeKind::DhcpListens);
+            push(Node::Dhcp(di), Node::Iface(*k), EdgeKind::DhcpListens);
         }
     }
     out

@@ -1,5 +1,6 @@
 //! Static topology discovery: one [`Topology`] built from independent sources, each of which
-//! may be absent. Nothing else in pathtrace talks to OVSDB or reads libvirt/dnsmasq state.
+//! may be absent, and the typed [`graph::Graph`] derived from it. Nothing else in pathtrace talks
+//! to OVSDB or reads libvirt/dnsmasq state. Imports only namespaces, netlink and `mac`.
 
 pub mod graph;
 pub mod model;
@@ -9,8 +10,11 @@ use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 
-pub use model::{IfaceKey, Interface, LinkKind, SourceStatus, Topology};
+pub use model::{Action, Flow, IfaceKey, Interface, LinkKind, SourceStatus, Topology};
 use sources::{dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb};
+pub use sources::{
+    neutron_dhcp::DEFAULT_DIR as NEUTRON_DHCP_DIR, openflow::parse_int as parse_openflow_int,
+};
 
 use crate::netns::NetnsTable;
 
@@ -41,7 +45,6 @@ pub fn discover(opts: &Options) -> Result<Topology> {
     discover_ovs(&mut topo, opts)?;
     discover_vms(&mut topo, opts);
     discover_dhcp(&mut topo, &opts.neutron_dhcp_dir);
-    topo.edges = graph::edges(&topo);
     Ok(topo)
 }
 
@@ -329,7 +332,7 @@ fn silent_neutron_networks(topo: &mut Topology, neutron_dir: &std::path::Path) -
 }
 
 /// A `--dhcp-hostsfile` (a file) or `--dhcp-hostsdir` (every file in it).
-fn read_hosts(pid: u32, path: &str) -> Result<Vec<sources::dnsmasq::HostEntry>> {
+fn read_hosts(pid: u32, path: &str) -> Result<Vec<model::HostEntry>> {
     let rooted = PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'));
     if rooted.is_dir() {
         let mut out = Vec::new();

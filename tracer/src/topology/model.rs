@@ -1,8 +1,9 @@
 //! What discovery found, source by source, in plain serialisable types. The JSON form of
 //! [`Topology`] is the stable output of `pathtrace topology --format json` (documented in the
-//! README); fields are only ever added.
+//! README); fields are only ever added. The sources fill these types; the graph over them is
+//! derived in [`super::graph`], never stored here.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +23,6 @@ pub struct Topology {
     pub vms: Vec<Vm>,
     /// DHCP servers (dnsmasq processes) and their static host entries.
     pub dhcp_servers: Vec<DhcpServer>,
-    /// Typed edges between the nodes above, see [`crate::topology::graph`].
-    pub edges: Vec<crate::topology::graph::Edge>,
     /// What each source found, or why it was skipped.
     pub sources: Vec<SourceReport>,
 }
@@ -106,7 +105,7 @@ pub struct OvsBridge {
     pub fail_mode: Option<String>,
     pub ports: Vec<OvsPort>,
     /// Table entries as `ovs-ofctl dump-flows` reports them; empty if they could not be read.
-    pub flows: Vec<crate::topology::sources::openflow::Flow>,
+    pub flows: Vec<Flow>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -163,6 +162,78 @@ impl OvsInterface {
     }
 }
 
+/// One OpenFlow table entry, as `ovs-ofctl dump-flows` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub table: u8,
+    pub priority: u16,
+    /// `n_packets` when the dump had statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_packets: Option<u64>,
+    pub cookie: String,
+    /// Match fields in order, `(name, value)`; value is empty for flags such as `udp`.
+    pub matches: Vec<(String, String)>,
+    pub actions: Vec<Action>,
+    /// The line as ovs-ofctl printed it, minus statistics: what users grep for.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action", content = "arg")]
+pub enum Action {
+    /// L2 learning switch behaviour (`NORMAL`).
+    Normal,
+    Flood,
+    All,
+    Local,
+    InPort,
+    Output(String),
+    /// Explicit `drop`, or an empty action list.
+    Drop,
+    /// `mod_vlan_vid:N` or `set_field:N->vlan_vid` (CFI bit removed).
+    SetVlan(u16),
+    /// `strip_vlan` / `pop_vlan`.
+    StripVlan,
+    /// `push_vlan:ETHERTYPE`.
+    PushVlan(String),
+    /// `resubmit(PORT,TABLE)` / `resubmit:PORT`; `None` means "same".
+    Resubmit {
+        port: Option<String>,
+        table: Option<u8>,
+    },
+    /// `goto_table:N`.
+    GotoTable(u8),
+    Controller(String),
+    /// Anything pathtrace does not model (learn, ct, load, ...), as printed.
+    Other(String),
+}
+
+impl Flow {
+    #[cfg(test)]
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.matches
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One `dhcp-host` entry (host file line or `--dhcp-host` option).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostEntry {
+    pub macs: Vec<Mac>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_time: Option<String>,
+    /// `ignore`: dnsmasq will not answer this client at all.
+    pub ignore: bool,
+    /// Where it came from, `FILE:LINE` or `command line`.
+    pub origin: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Vm {
     pub name: String,
@@ -216,7 +287,7 @@ pub struct DhcpServer {
     pub ranges: Vec<String>,
     /// Host files read (`--dhcp-hostsfile`), with what they said.
     pub hostsfiles: Vec<String>,
-    pub hosts: Vec<crate::topology::sources::dnsmasq::HostEntry>,
+    pub hosts: Vec<HostEntry>,
     /// Host files that could not be read or parsed, with the reason.
     pub problems: Vec<String>,
 }

@@ -5,26 +5,8 @@
 
 use std::{net::Ipv4Addr, path::Path};
 
+use crate::{mac::Mac, topology::model::HostEntry};
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
-
-use crate::mac::Mac;
-
-/// One `dhcp-host` entry (host file line or `--dhcp-host` option).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostEntry {
-    pub macs: Vec<Mac>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<Ipv4Addr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lease_time: Option<String>,
-    /// `ignore`: dnsmasq will not answer this client at all.
-    pub ignore: bool,
-    /// Where it came from, `FILE:LINE` or `command line`.
-    pub origin: String,
-}
 
 /// What a dnsmasq command line (and the `--conf-file` it names) configures.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! One module per source of topology facts. Each reads one thing (netlink, OVSDB, OpenFlow,
-//! the kernel datapath, libvirt XML, dnsmasq, Neutron's DHCP agent state) and knows nothing of the others; [`super::discover`] joins them.
+//! the kernel datapath, libvirt XML, dnsmasq, Neutron's DHCP agent state) into the model's
+//! types and knows nothing of the others; [`super::discover`] joins them.
 
 pub mod datapath;
 pub mod dnsmasq;

@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use super::dnsmasq::{self, HostEntry};
+use super::dnsmasq;
+use crate::topology::model::HostEntry;
 
 /// Where the Neutron DHCP agent keeps its per-network state by default.
 pub const DEFAULT_DIR: &str = "/var/lib/neutron/dhcp";

@@ -6,63 +6,8 @@
 
 use std::{path::Path, process::Command};
 
+use crate::topology::model::{Action, Flow};
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Flow {
-    pub table: u8,
-    pub priority: u16,
-    /// `n_packets` when the dump had statistics.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub n_packets: Option<u64>,
-    pub cookie: String,
-    /// Match fields in order, `(name, value)`; value is empty for flags such as `udp`.
-    pub matches: Vec<(String, String)>,
-    pub actions: Vec<Action>,
-    /// The line as ovs-ofctl printed it, minus statistics: what users grep for.
-    pub text: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "action", content = "arg")]
-pub enum Action {
-    /// L2 learning switch behaviour (`NORMAL`).
-    Normal,
-    Flood,
-    All,
-    Local,
-    InPort,
-    Output(String),
-    /// Explicit `drop`, or an empty action list.
-    Drop,
-    /// `mod_vlan_vid:N` or `set_field:N->vlan_vid` (CFI bit removed).
-    SetVlan(u16),
-    /// `strip_vlan` / `pop_vlan`.
-    StripVlan,
-    /// `push_vlan:ETHERTYPE`.
-    PushVlan(String),
-    /// `resubmit(PORT,TABLE)` / `resubmit:PORT`; `None` means "same".
-    Resubmit {
-        port: Option<String>,
-        table: Option<u8>,
-    },
-    /// `goto_table:N`.
-    GotoTable(u8),
-    Controller(String),
-    /// Anything pathtrace does not model (learn, ct, load, ...), as printed.
-    Other(String),
-}
-
-impl Flow {
-    #[cfg(test)]
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.matches
-            .iter()
-            .find(|(k, _)| k == field)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// Keys that describe the flow entry rather than what it matches.
 const STAT_KEYS: &[&str] = &[

@@ -116,105 +116,103 @@ pub fn parse_reply(result: &Value) -> Result<Vec<OvsBridge>> {
             .as_array()
             .ok_or_else(|| anyhow!("no rows for table {table}"))
     };
-
-    let mut interfaces: HashMap<String, OvsInterface> = HashMap::new();
+    let mut interfaces = HashMap::new();
     for row in rows(2, "Interface")? {
-        interfaces.insert(
-            row_uuid(row)?,
-            OvsInterface {
-                name: string(&row["name"]).context("Interface without a name")?,
-                kind: string(&row["type"]).unwrap_or_default(),
-                ofport: set(&row["ofport"])?.first().and_then(Value::as_i64),
-                options: map(&row["options"])?,
-                external_ids: map(&row["external_ids"])?,
-                mtu: set(&row["mtu"])?.first().and_then(Value::as_i64),
-                mac_in_use: set(&row["mac_in_use"])?
-                    .first()
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                link_state: set(&row["link_state"])?
-                    .first()
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                error: set(&row["error"])?
-                    .first()
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                netdev: None,
-            },
-        );
+        interfaces.insert(row_uuid(row)?, interface(row)?);
     }
-
-    let mut ports: HashMap<String, OvsPort> = HashMap::new();
+    let mut ports = HashMap::new();
     for row in rows(1, "Port")? {
-        let port_uuid = row_uuid(row)?;
-        let mut ifaces = Vec::new();
-        for u in set(&row["interfaces"])? {
-            let u = uuid(&u)?;
-            let iface = interfaces
-                .remove(&u)
-                .ok_or_else(|| anyhow!("Port references unknown Interface {u}"))?;
-            ifaces.push(iface);
-        }
-        ifaces.sort_by(|a, b| a.name.cmp(&b.name));
-        let vlan = |v: &Value| -> Result<Option<u16>> {
-            v.as_i64()
-                .map(|t| u16::try_from(t).context("VLAN id out of range"))
-                .transpose()
-        };
-        let tag = match set(&row["tag"])?.first() {
-            Some(v) => vlan(v)?,
-            None => None,
-        };
-        let mut trunks = Vec::new();
-        for t in set(&row["trunks"])? {
-            trunks.extend(vlan(&t)?);
-        }
-        trunks.sort_unstable();
-        ports.insert(
-            port_uuid,
-            OvsPort {
-                name: string(&row["name"]).context("Port without a name")?,
-                tag,
-                trunks,
-                vlan_mode: set(&row["vlan_mode"])?
-                    .first()
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                interfaces: ifaces,
-            },
-        );
+        ports.insert(row_uuid(row)?, port(row, &mut interfaces)?);
     }
-
-    let mut bridges = Vec::new();
-    for row in rows(0, "Bridge")? {
-        let mut bridge_ports = Vec::new();
-        for u in set(&row["ports"])? {
-            let u = uuid(&u)?;
-            let port = ports
-                .remove(&u)
-                .ok_or_else(|| anyhow!("Bridge references unknown Port {u}"))?;
-            bridge_ports.push(port);
-        }
-        bridge_ports.sort_by(|a, b| a.name.cmp(&b.name));
-        let datapath_type = string(&row["datapath_type"]).unwrap_or_default();
-        bridges.push(OvsBridge {
-            name: string(&row["name"]).context("Bridge without a name")?,
-            datapath_type: if datapath_type.is_empty() {
-                "system".into()
-            } else {
-                datapath_type
-            },
-            fail_mode: set(&row["fail_mode"])?
-                .first()
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            ports: bridge_ports,
-            flows: Vec::new(),
-        });
-    }
+    let mut bridges = rows(0, "Bridge")?
+        .iter()
+        .map(|row| bridge(row, &mut ports))
+        .collect::<Result<Vec<_>>>()?;
     bridges.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(bridges)
+}
+
+/// The first element of an optional column (an OVSDB set of zero or one), as a string.
+fn optional_str(v: &Value) -> Result<Option<String>> {
+    Ok(set(v)?.first().and_then(Value::as_str).map(str::to_string))
+}
+
+fn interface(row: &Value) -> Result<OvsInterface> {
+    Ok(OvsInterface {
+        name: string(&row["name"]).context("Interface without a name")?,
+        kind: string(&row["type"]).unwrap_or_default(),
+        ofport: set(&row["ofport"])?.first().and_then(Value::as_i64),
+        options: map(&row["options"])?,
+        external_ids: map(&row["external_ids"])?,
+        mtu: set(&row["mtu"])?.first().and_then(Value::as_i64),
+        mac_in_use: optional_str(&row["mac_in_use"])?,
+        link_state: optional_str(&row["link_state"])?,
+        error: optional_str(&row["error"])?,
+        netdev: None,
+    })
+}
+
+/// A port, taking its interfaces out of `interfaces` (each belongs to one port).
+fn port(row: &Value, interfaces: &mut HashMap<String, OvsInterface>) -> Result<OvsPort> {
+    let mut ifaces = take_referenced(&row["interfaces"], interfaces, "Port", "Interface")?;
+    ifaces.sort_by(|a, b| a.name.cmp(&b.name));
+    let vlan = |v: &Value| -> Result<Option<u16>> {
+        v.as_i64()
+            .map(|t| u16::try_from(t).context("VLAN id out of range"))
+            .transpose()
+    };
+    let tag = match set(&row["tag"])?.first() {
+        Some(v) => vlan(v)?,
+        None => None,
+    };
+    let mut trunks = Vec::new();
+    for t in set(&row["trunks"])? {
+        trunks.extend(vlan(&t)?);
+    }
+    trunks.sort_unstable();
+    Ok(OvsPort {
+        name: string(&row["name"]).context("Port without a name")?,
+        tag,
+        trunks,
+        vlan_mode: optional_str(&row["vlan_mode"])?,
+        interfaces: ifaces,
+    })
+}
+
+/// A bridge, taking its ports out of `ports` (each belongs to one bridge).
+fn bridge(row: &Value, ports: &mut HashMap<String, OvsPort>) -> Result<OvsBridge> {
+    let mut bridge_ports = take_referenced(&row["ports"], ports, "Bridge", "Port")?;
+    bridge_ports.sort_by(|a, b| a.name.cmp(&b.name));
+    let datapath_type = string(&row["datapath_type"]).unwrap_or_default();
+    Ok(OvsBridge {
+        name: string(&row["name"]).context("Bridge without a name")?,
+        datapath_type: if datapath_type.is_empty() {
+            "system".into()
+        } else {
+            datapath_type
+        },
+        fail_mode: optional_str(&row["fail_mode"])?,
+        ports: bridge_ports,
+        flows: Vec::new(),
+    })
+}
+
+/// The rows a set of UUIDs (`column` of a `table` row) references, taken out of `rows`: each
+/// child belongs to one parent.
+fn take_referenced<T>(
+    column: &Value,
+    rows: &mut HashMap<String, T>,
+    table: &str,
+    child: &str,
+) -> Result<Vec<T>> {
+    set(column)?
+        .iter()
+        .map(|u| {
+            let u = uuid(u)?;
+            rows.remove(&u)
+                .ok_or_else(|| anyhow!("{table} references unknown {child} {u}"))
+        })
+        .collect()
 }
 
 fn row_uuid(row: &Value) -> Result<String> {

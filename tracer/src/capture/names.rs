@@ -1,9 +1,13 @@
 //! Name tables for what the kernel reports as numbers: namespace inodes, ifindexes (which repeat
-//! across namespaces), drop reasons, and the time origin.
+//! across namespaces), drop reasons, OVS actions and datapath ports, and the time origin. The
+//! event layer's [`Resolver`]; it enters namespaces to name interfaces it was not told about.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::netns::{NetnsGuard, NetnsTable};
+use crate::{
+    event::Resolver,
+    netns::{NetnsGuard, NetnsTable},
+};
 
 pub struct Names {
     netns: NetnsTable,
@@ -39,33 +43,18 @@ impl Names {
         self.datapath_ports = ports;
     }
 
-    pub fn learn_datapath_port(&mut self, port: u32, name: &str) {
-        if !name.starts_with("if#") {
-            self.datapath_ports.insert(port, name.to_string());
-        }
-    }
-
-    pub fn datapath_port(&self, port: u32) -> Option<String> {
-        self.datapath_ports.get(&port).cloned()
-    }
-
-    pub fn ovs_action(&self, value: u8) -> String {
-        self.ovs_actions
-            .get(&(value as u32))
-            .cloned()
-            .unwrap_or_else(|| format!("action#{value}"))
-    }
-
     pub fn add_interface(&mut self, netns_ino: u32, ifindex: u32, name: &str) {
         self.ifnames.insert((netns_ino, ifindex), name.to_string());
     }
+}
 
-    pub fn netns_name(&self, ino: u32) -> String {
+impl Resolver for Names {
+    fn netns_name(&self, ino: u32) -> String {
         self.netns.name_of(ino)
     }
 
-    /// Interface name; looked up in the namespace if it is a known one, and cached.
-    pub fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> String {
+    /// Looked up in the namespace if it is a known one, and cached.
+    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> String {
         if ifindex == 0 {
             return "-".into();
         }
@@ -92,30 +81,26 @@ impl Names {
         name
     }
 
-    pub fn drop_reason(&self, value: u32) -> String {
-        self.drop_reasons
-            .get(&value)
-            .cloned()
-            .unwrap_or_else(|| format!("reason#{value}"))
+    fn drop_reason_name(&self, value: u32) -> Option<String> {
+        self.drop_reasons.get(&value).cloned()
     }
 
-    /// Nanoseconds since the first event seen.
-    pub fn relative_time(&mut self, ts: u64) -> u64 {
-        let first = *self.first_ts.get_or_insert(ts);
-        ts.saturating_sub(first)
+    fn ovs_action_name(&self, value: u8) -> Option<String> {
+        self.ovs_actions.get(&u32::from(value)).cloned()
     }
 
-    #[cfg(test)]
-    pub fn for_test(netns: &[(u32, &str)], ifaces: &[(u32, u32, &str)]) -> Self {
-        let mut names = Self::new(NetnsTable::for_test(netns), BTreeMap::new());
-        for (ino, idx, name) in ifaces {
-            names.add_interface(*ino, *idx, name);
+    fn datapath_port(&self, port: u32) -> Option<String> {
+        self.datapath_ports.get(&port).cloned()
+    }
+
+    fn learn_datapath_port(&mut self, port: u32, name: &str) {
+        if !name.starts_with("if#") {
+            self.datapath_ports.insert(port, name.to_string());
         }
-        names
     }
 
-    #[cfg(test)]
-    pub fn set_drop_reasons(&mut self, reasons: BTreeMap<u32, String>) {
-        self.drop_reasons = reasons;
+    fn relative_time(&mut self, ktime_ns: u64) -> u64 {
+        let first = *self.first_ts.get_or_insert(ktime_ns);
+        ktime_ns.saturating_sub(first)
     }
 }

@@ -1,0 +1,299 @@
+//! `pathtrace --dhcp MAC` and `pathtrace trace --mac MAC`: discover the topology, compute the
+//! expected path, attach the probes on exactly that path (plus drops and OVS), wait for the
+//! packets, then correlate them with the path and say where they stopped and why.
+
+use std::{
+    cell::RefCell,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result};
+use tracer_common::{
+    wire::{ip_proto, DEFAULT_RING_BUFFER_BYTES},
+    SNAPSHOT_MAX,
+};
+
+use super::{conclude::conclude, status::Status};
+use crate::{
+    capture::session::{Control, Session, SessionOptions},
+    cli::{Cli, JourneyArgs, TraceArgs},
+    event::{DhcpMessage, Direction, Hop, Sighting},
+    journey::{
+        mode::{expected_path, Mode},
+        recording::Recording,
+        report::Inputs,
+    },
+    kernel::{privileges, tracefs},
+    mac::Mac,
+    netns::NetnsTable,
+    path::{ExpectedPath, HopKind},
+    probes::{push_unique, AttachMode, DropHook, FilterSpec, Interface},
+    topology,
+};
+
+pub struct Request {
+    pub mac: Mac,
+    pub mode: Mode,
+    pub json: bool,
+    pub pcap: Option<PathBuf>,
+    /// `--record FILE`: the sightings and both topologies, for `pathtrace replay`.
+    pub record: Option<PathBuf>,
+    pub timeout: Option<f64>,
+    /// Stop after this many packets (distinct fingerprints).
+    pub count: Option<u64>,
+    pub discovery: topology::Options,
+    pub btf: PathBuf,
+    /// Extra kernel filter criteria (`trace --filter-*`); the MAC and the mode add theirs.
+    pub filter: FilterSpec,
+    pub tc_attach: AttachMode,
+    pub drop_hook: DropHook,
+    pub ovs: bool,
+    pub ring_buffer_bytes: u32,
+}
+
+impl Request {
+    fn base(mac: Mac, mode: Mode, journey: &JourneyArgs) -> Self {
+        Self {
+            mac,
+            mode,
+            json: journey.json,
+            pcap: journey.pcap.clone(),
+            record: journey.record.clone(),
+            timeout: None,
+            count: None,
+            discovery: journey.discovery.options(),
+            btf: crate::kernel::btf::VMLINUX_BTF.into(),
+            filter: FilterSpec::default(),
+            tc_attach: AttachMode::Auto,
+            drop_hook: DropHook::Auto,
+            ovs: true,
+            ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
+        }
+    }
+
+    /// `pathtrace --dhcp MAC`.
+    pub fn dhcp(mac: Mac, cli: &Cli) -> Self {
+        Self {
+            timeout: cli.timeout,
+            count: cli.count,
+            ..Self::base(mac, Mode::Dhcp, &cli.journey)
+        }
+    }
+
+    /// `pathtrace trace --mac MAC [--dhcp | --icmp | --filter-*]` without `--interface`.
+    pub fn from_trace(mac: Mac, args: &TraceArgs) -> Self {
+        let mode = if args.dhcp {
+            Mode::Dhcp
+        } else if args.icmp {
+            Mode::Icmp
+        } else {
+            Mode::Any
+        };
+        Self {
+            json: args.journey.json || args.output == crate::output::Format::Json,
+            timeout: args.timeout,
+            count: args.count,
+            btf: args.btf.clone(),
+            filter: args.filter_spec(),
+            tc_attach: args.tc_attach,
+            drop_hook: args.drop_hook,
+            ovs: !args.no_ovs,
+            ring_buffer_bytes: args.ring_buffer_size,
+            ..Self::base(mac, mode, &args.journey)
+        }
+    }
+
+    /// What the kernel keeps: the MAC's packets of this mode, their drops, and the bytes the
+    /// mode needs.
+    fn filter(&self) -> FilterSpec {
+        let mut f = FilterSpec {
+            mac: Some(self.mac),
+            dhcp: self.mode == Mode::Dhcp,
+            drops: true,
+            snapshot_len: JOURNEY_SNAPSHOT,
+            ..self.filter.clone()
+        };
+        match self.mode {
+            // The whole BOOTP message, so the offered address and options can be decoded.
+            Mode::Dhcp => f.snapshot_len = SNAPSHOT_MAX as u16,
+            Mode::Icmp => f.proto = Some(ip_proto::ICMP),
+            Mode::Any => {}
+        }
+        f
+    }
+}
+
+/// Without `--timeout`, how long to wait for the packets.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
+/// Bytes kept of a non-DHCP packet: its headers, for pcapng.
+const JOURNEY_SNAPSHOT: u16 = 128;
+/// After the exchange completes, how long to keep collecting the last copies.
+const GRACE: Duration = Duration::from_millis(300);
+/// How often the status line is refreshed.
+const TICK: Duration = Duration::from_millis(250);
+/// ovs-vswitchd's revalidators push datapath flow statistics to OpenFlow rules about twice a
+/// second; the drop-flow evidence needs them.
+const FLOW_STATS_SETTLE: Duration = Duration::from_millis(1200);
+
+pub fn run(req: Request) -> Result<u8> {
+    privileges::require_tracing_privileges()?;
+    let tracefs = tracefs::ensure_mounted();
+    let before = topology::discover(&req.discovery)?;
+    let expected = expected_path(&before, req.mac, req.mode)?;
+    let mut table = NetnsTable::discover()?;
+    let interfaces = path_interfaces(&expected, &mut table)?;
+    let mut session = Session::start(
+        SessionOptions {
+            interfaces,
+            filter: req.filter(),
+            btf: &req.btf,
+            tc_attach: req.tc_attach,
+            drops: Some(req.drop_hook),
+            ovs: req.ovs,
+            ring_buffer_bytes: req.ring_buffer_bytes,
+        },
+        table,
+    )?;
+    if let Err(e) = &tracefs {
+        tracing::info!("{e:#}");
+    }
+    session.announce();
+    let captured = capture(&req, &expected, &mut session);
+    let hooks = session.hooks.clone();
+    let detached = session.finish();
+    let Captured {
+        sightings,
+        lost,
+        complete,
+    } = captured?;
+    detached?;
+
+    if !complete && expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge) {
+        std::thread::sleep(FLOW_STATS_SETTLE);
+    }
+    let after = topology::discover(&req.discovery)
+        .map_err(|e| {
+            tracing::warn!("rediscovery after the trace failed, using the first one: {e:#}")
+        })
+        .unwrap_or_else(|()| before.clone());
+    let inputs = Inputs {
+        mac: req.mac,
+        mode: req.mode,
+        path: &expected,
+        before: &before,
+        after: &after,
+        sightings,
+        lost_events: lost,
+        hooks,
+    };
+    if let Some(file) = &req.record {
+        record(&inputs, file)?;
+    }
+    conclude(inputs, req.json, req.pcap.as_deref())
+}
+
+fn record(inputs: &Inputs<'_>, file: &std::path::Path) -> Result<()> {
+    Recording::new(
+        inputs.mac,
+        inputs.mode,
+        inputs.lost_events,
+        inputs.hooks.clone(),
+        inputs.before.clone(),
+        inputs.after.clone(),
+        &inputs.sightings,
+    )
+    .write(file)
+}
+
+/// What the capture brought back.
+struct Captured {
+    sightings: Vec<Sighting>,
+    lost: u64,
+    /// The exchange ended (the ACK reached the VM) or `--count` packets were seen.
+    complete: bool,
+}
+
+/// Collects the sightings until the exchange completes (plus a grace period), the timeout, or a
+/// signal.
+fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Result<Captured> {
+    let vm_end = expected
+        .hops
+        .iter()
+        .find(|h| h.kind == HopKind::Interface && h.kernel_visible)
+        .and_then(|h| Some((h.netns_ino?, h.ifindex?)));
+    // Both the record handler and the ticker update it.
+    let status = RefCell::new(Status::new(
+        session.hooks.iter().filter(|h| h.active).count(),
+    ));
+    let mut sightings: Vec<Sighting> = Vec::new();
+    let mut done_at: Option<Instant> = None;
+    let limit = req.count.unwrap_or(u64::MAX);
+    let timeout = Duration::from_secs_f64(req.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let pumped = session.pump(
+        Some(timeout),
+        TICK,
+        |batch, names| {
+            for rec in batch.drain(..) {
+                let hop = Hop::decode(&rec.event, None, names);
+                status.borrow_mut().saw(&hop);
+                // The exchange is complete once the ACK leaves towards the VM.
+                let acked = req.mode == Mode::Dhcp
+                    && hop.hook.direction() == Some(Direction::Egress)
+                    && hop.dhcp_message() == Some(DhcpMessage::Ack)
+                    && vm_end == Some((hop.netns_ino, hop.ifindex));
+                if (acked || status.borrow().packets() >= limit) && done_at.is_none() {
+                    done_at = Some(Instant::now());
+                }
+                sightings.push(Sighting {
+                    hop,
+                    ktime_ns: rec.event.timestamp_ns,
+                    snapshot: rec.snapshot,
+                });
+            }
+            if done_at.is_some_and(|t| t.elapsed() >= GRACE) {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+        |lost| status.borrow_mut().tick(lost),
+    );
+    status.borrow().clear();
+    let (_, lost) = pumped?;
+    Ok(Captured {
+        sightings,
+        lost,
+        complete: done_at.is_some(),
+    })
+}
+
+/// The interfaces of the expected path the kernel can see, resolved to attachable ones.
+fn path_interfaces(expected: &ExpectedPath, table: &mut NetnsTable) -> Result<Vec<Interface>> {
+    let mut out = Vec::new();
+    for h in &expected.hops {
+        if !matches!(h.kind, HopKind::Interface | HopKind::LinuxBridge) {
+            continue;
+        }
+        let (Some(ino), Some(ifindex)) = (h.netns_ino, h.ifindex) else {
+            continue;
+        };
+        let netns = table
+            .get(ino)
+            .cloned()
+            .with_context(|| format!("namespace of {} vanished", h.name))?;
+        push_unique(
+            &mut out,
+            Interface {
+                netns,
+                name: h.name.clone(),
+                ifindex,
+            },
+        );
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "the expected path has no interface the kernel can see"
+    );
+    Ok(out)
+}

@@ -1,0 +1,115 @@
+//! `pathtrace trace -i IFACE...`: resolve the interfaces, load and attach the probes, print
+//! every matching packet at every hop until told to stop, then detach everything.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::{
+    capture::session::{Control, Session, SessionOptions},
+    cli::TraceArgs,
+    event::{HookStatus, Hop},
+    kernel::{privileges, tracefs},
+    netns::NetnsTable,
+    output::{json, text, Format},
+    probes::resolve_interfaces,
+};
+
+pub fn run(args: &TraceArgs) -> Result<u8> {
+    privileges::require_tracing_privileges()?;
+    // While still single-threaded: the classic tracepoints need tracefs, which some hosts do
+    // not mount; a private mount of our own leaves the host untouched.
+    let tracefs = tracefs::ensure_mounted();
+    let mut table = NetnsTable::discover()?;
+    let interfaces = resolve_interfaces(&args.interfaces, &mut table)?;
+    let mut session = Session::start(
+        SessionOptions {
+            interfaces,
+            filter: args.filter_spec(),
+            btf: &args.btf,
+            tc_attach: args.tc_attach,
+            drops: (!args.no_drops).then_some(args.drop_hook),
+            ovs: !args.no_ovs,
+            ring_buffer_bytes: args.ring_buffer_size,
+        },
+        table,
+    )?;
+    if let Err(e) = &tracefs {
+        tracing::info!("{e:#}");
+    }
+    session.announce();
+
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut events = 0u64;
+    let mut lost_reported = 0u64;
+    let outcome = session.pump(
+        args.timeout.map(Duration::from_secs_f64),
+        // Loss is reported as it happens, not only at the end: an operator watching a busy
+        // host must know the picture is incomplete while looking at it.
+        Duration::from_secs(1),
+        |batch, names| {
+            for rec in batch.drain(..).take((limit - events) as usize) {
+                let snapshot = args.output_snapshot.then_some(rec.snapshot.as_slice());
+                let hop = Hop::decode(&rec.event, snapshot, names);
+                match args.output {
+                    Format::Text => println!("{}", text::hop_line(&hop)),
+                    Format::Json => println!("{}", json::line(&json::Record::Hop(&hop))),
+                }
+                events += 1;
+            }
+            if events >= limit {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+        |lost| {
+            if lost > lost_reported {
+                eprintln!("pathtrace: {lost} event(s) lost so far (ring buffer full)");
+                lost_reported = lost;
+            }
+        },
+    );
+    let summary = Summary {
+        hooks: session.hooks.clone(),
+        interfaces: session.interfaces.iter().map(ToString::to_string).collect(),
+        attach_ms: session.attach_ms,
+    };
+    let detached = session.finish();
+    let (_, lost) = outcome?;
+    summary.print(args, events, lost, detached?);
+    Ok(0)
+}
+
+/// What the session was, for the closing lines.
+struct Summary {
+    hooks: Vec<HookStatus>,
+    interfaces: Vec<String>,
+    attach_ms: f64,
+}
+
+impl Summary {
+    fn print(self, args: &TraceArgs, events: u64, lost: u64, detach_ms: f64) {
+        if args.output == Format::Json {
+            println!(
+                "{}",
+                json::line(&json::Record::Summary {
+                    events,
+                    lost_events: lost,
+                    interfaces: self.interfaces,
+                    hooks: self.hooks,
+                    attach_ms: self.attach_ms,
+                    detach_ms,
+                })
+            );
+        }
+        eprintln!(
+            "pathtrace: {events} event(s), {lost} lost{}",
+            if lost > 0 {
+                " (ring buffer full: raise --ring-buffer-size or narrow the filter)"
+            } else {
+                ""
+            }
+        );
+    }
+}

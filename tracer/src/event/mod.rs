@@ -1,0 +1,26 @@
+//! The typed event layer: a kernel record becomes a [`Hop`] (which hook, which interface, what
+//! the packet was), with its vocabulary as enums. Below every stage that reads events (capture
+//! implements [`Resolver`], journey and output read hops); it imports only `mac` and the kernel
+//! contract, and never touches the kernel.
+
+mod decode;
+mod hook_status;
+mod hop;
+mod kinds;
+mod sighting;
+#[cfg(test)]
+mod test_names;
+#[cfg(test)]
+mod tests;
+
+pub use decode::Resolver;
+pub use hook_status::HookStatus;
+pub use hop::Hop;
+#[cfg(test)]
+pub use hop::{Dhcp, Icmp, Ip, PushVlan, Vlan};
+#[cfg(test)]
+pub use kinds::OvsAction;
+pub use kinds::{DhcpMessage, Direction, DropReason, HookKind, TagSource};
+pub use sighting::{hex, unhex, Sighting};
+#[cfg(test)]
+pub use test_names::TableNames;

@@ -1,0 +1,159 @@
+//! The rows of a journey: events on the path in path order (each hop's events in time order),
+//! invisible hops the packet crossed (patch ports) as inferred rows, then events off the path.
+
+use serde::Serialize;
+
+use super::correlate::{place_of, OrientedHop, PacketGroup, Progress};
+use crate::{
+    event::{HookKind, Sighting},
+    path::{fmt_vlan, HopKind},
+};
+
+/// One row of a packet's journey.
+#[derive(Clone, Debug, Serialize)]
+pub struct JourneyHop {
+    /// 1-based, in path order.
+    pub hop: usize,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// interface, linux_bridge, ovs_bridge, ovs_patch, ...
+    pub kind: HopKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// The hook that saw it; `inferred` for a hop the kernel cannot see that the packet must
+    /// have crossed.
+    pub hook: HookKind,
+    /// VLAN id as seen here (`None`: untagged).
+    pub vlan: Option<u16>,
+    /// Microseconds since the packet's first event.
+    pub t_us: f64,
+    pub len: u32,
+    /// Index into the expected path (1-based), `None` for events off the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hop: Option<usize>,
+    pub inferred: bool,
+    /// What happened here in words: an OVS action, a VLAN rewrite and its flow, a drop reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The rows of a journey: events on the path in path order (each hop's events in time order),
+/// invisible hops the packet crossed as inferred rows, then events off the path.
+pub fn rows(
+    group: &PacketGroup,
+    path: &[OrientedHop<'_>],
+    progress: &Progress,
+    ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
+) -> Vec<JourneyHop> {
+    let t0 = group.sightings[0].hop.t_ns;
+    let furthest = progress.furthest;
+    let mut placed: Vec<(Option<usize>, &Sighting)> = group
+        .sightings
+        .iter()
+        .map(|s| (place_of(s, path, ovs_bridge_of), s))
+        .collect();
+    placed.sort_by_key(|(i, s)| (i.unwrap_or(usize::MAX), s.hop.t_ns));
+    let mut out = Vec::new();
+    let mut events = placed.iter().peekable();
+    for (i, p) in path.iter().enumerate() {
+        let mut any = false;
+        while let Some((Some(at), s)) = events.peek() {
+            if *at != i {
+                break;
+            }
+            out.push(event_row(s, Some(p), t0));
+            any = true;
+            events.next();
+        }
+        let crossed = furthest.is_some_and(|f| i < f);
+        if !any && crossed && !p.hop.kernel_visible && p.hop.kind != HopKind::Vm {
+            out.push(JourneyHop {
+                hop: 0,
+                name: p.hop.name.clone(),
+                netns: p.hop.netns.clone(),
+                kind: p.hop.kind,
+                device: None,
+                bridge: p.hop.bridge.clone(),
+                hook: HookKind::Inferred,
+                vlan: p.hop.vlan,
+                t_us: f64::NAN,
+                len: 0,
+                path_hop: Some(p.hop.index),
+                inferred: true,
+                detail: p.hop.vlan_rewrite.as_ref().map(|r| {
+                    format!(
+                        "VLAN {} -> {} by {}",
+                        fmt_vlan(r.from),
+                        fmt_vlan(r.to),
+                        r.flow
+                    )
+                }),
+            });
+        }
+    }
+    for (_, s) in events {
+        out.push(event_row(s, None, t0));
+    }
+    for (n, row) in out.iter_mut().enumerate() {
+        row.hop = n + 1;
+        if row.t_us.is_nan() {
+            row.t_us = 0.0;
+        }
+    }
+    out
+}
+
+fn event_row(s: &Sighting, p: Option<&OrientedHop<'_>>, t0: u64) -> JourneyHop {
+    let h = &s.hop;
+    let mut detail = Vec::new();
+    if let Some(o) = &h.ovs {
+        if let Some(a) = &o.action {
+            let mut text = a.to_string();
+            if let Some(v) = &o.push_vlan {
+                text += &format!(" vid {}", v.vid);
+            }
+            if let Some(port) = &o.port_name {
+                text += &format!(" to {port}");
+            }
+            detail.push(text);
+        } else if let Some(u) = o.upcall {
+            detail.push(format!("upcall to ovs-vswitchd ({u})"));
+        }
+        if let (Some(v), Some(p)) = (&o.push_vlan, p) {
+            if let Some(r) = &p.hop.vlan_rewrite {
+                if r.to == Some(v.vid) {
+                    detail.push(format!("flow: {}", r.flow));
+                }
+            }
+        }
+    }
+    if let Some(r) = &h.drop_reason {
+        detail.push(format!("dropped: {r}"));
+    }
+    if let Some(d) = &h.dhcp {
+        detail.push(format!("DHCP {} xid {}", d.message, d.xid));
+    }
+    JourneyHop {
+        hop: 0,
+        name: h.ifname.clone(),
+        netns: Some(h.netns.clone()),
+        kind: p.map_or(HopKind::Interface, |p| p.hop.kind),
+        device: p
+            .and_then(|p| p.hop.device)
+            .map(|d| format!("{d:?}").to_lowercase()),
+        bridge: p.and_then(|p| p.hop.bridge.clone()).or_else(|| {
+            p.filter(|p| p.hop.kind == HopKind::OvsBridge)
+                .map(|p| p.hop.name.clone())
+        }),
+        hook: h.hook,
+        vlan: h.vlan.as_ref().map(|v| v.id),
+        t_us: (h.t_ns - t0) as f64 / 1e3,
+        len: h.len,
+        path_hop: p.map(|p| p.hop.index),
+        inferred: false,
+        detail: (!detail.is_empty()).then(|| detail.join("; ")),
+    }
+}

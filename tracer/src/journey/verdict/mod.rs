@@ -1,0 +1,256 @@
+//! Why a packet stopped where it did, as a typed [`Cause`]. Each cause is checked by its own
+//! function, in a fixed order of how directly the evidence names it:
+//!
+//! 1. an OpenFlow drop flow that counted the packet ([`openflow_drop`]);
+//! 2. a kernel drop that names its reason ([`kernel_drop`]);
+//! 3. a link ahead that is down or gone ([`link`]);
+//! 4. a frame larger than the next MTU ([`link`]);
+//! 5. a VLAN the next access port does not carry ([`vlan`]);
+//! 6. a kernel drop that says little (`NOT_SPECIFIED`, `DEV_READY`);
+//! 7. what the topology itself predicted ([`predicted`]);
+//!
+//! and, when nothing explains it, [`Cause::Unexplained`]. An exchange whose packets all arrived
+//! but did not finish is judged by [`silence`].
+
+mod cause;
+mod kernel_drop;
+mod link;
+mod openflow_drop;
+mod predicted;
+pub mod silence;
+mod vlan;
+
+use serde::{Serialize, Serializer};
+
+pub use cause::{Cause, Seen};
+
+use super::correlate::{place_of, OrientedHop, PacketGroup, Progress};
+use crate::{
+    event::{Direction, HookKind, Hop},
+    path::HopKind,
+    topology::Topology,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Delivered,
+    Stopped,
+    Unseen,
+}
+
+/// What saw the packet last where it stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopHook {
+    /// The last hook that saw it.
+    Seen(HookKind),
+    /// A bridge whose OpenFlow flow dropped it.
+    OpenFlow,
+    /// A Linux bridge that did not forward it to the next port.
+    Forward,
+}
+
+impl StopHook {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Seen(h) => h.as_str(),
+            Self::OpenFlow => "openflow",
+            Self::Forward => "forward",
+        }
+    }
+}
+
+impl std::fmt::Display for StopHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for StopHook {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Where a packet was last seen, or where it was stopped.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Place {
+    pub ifname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    pub hook: StopHook,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    pub kind: HopKind,
+}
+
+/// The expected hop that did not see the packet.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Expected {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    pub kind: HopKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub verdict: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<Place>,
+    /// The cause in words (its `Display`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_next: Option<Expected>,
+}
+
+impl Verdict {
+    pub fn delivered() -> Self {
+        Self {
+            verdict: Outcome::Delivered,
+            stopped_at: None,
+            reason: None,
+            cause: None,
+            expected_next: None,
+        }
+    }
+
+    pub fn unseen(cause: Cause) -> Self {
+        Self {
+            verdict: Outcome::Unseen,
+            reason: Some(cause.to_string()),
+            cause: Some(cause),
+            ..Self::delivered()
+        }
+    }
+
+    pub fn stopped(at: Option<Place>, cause: Cause, next: Option<Expected>) -> Self {
+        Self {
+            verdict: Outcome::Stopped,
+            stopped_at: at,
+            reason: Some(cause.to_string()),
+            cause: Some(cause),
+            expected_next: next,
+        }
+    }
+}
+
+/// Facts from before and after the trace that explain a stop.
+pub struct Evidence<'a> {
+    pub before: &'a Topology,
+    pub after: &'a Topology,
+}
+
+/// Where the packet stopped and which hop should have come next (oriented index).
+struct Stop {
+    at: Place,
+    next: usize,
+}
+
+pub fn judge(
+    group: &PacketGroup,
+    path: &[OrientedHop<'_>],
+    progress: &Progress,
+    ev: &Evidence<'_>,
+    ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
+) -> Verdict {
+    if progress.delivered() {
+        return Verdict::delivered();
+    }
+    let Some(furthest) = progress.furthest else {
+        return Verdict::unseen(Cause::NotOnPath);
+    };
+    let last = &group
+        .sightings
+        .iter()
+        .rfind(|s| {
+            s.hop.hook != HookKind::Drop && place_of(s, path, ovs_bridge_of) == Some(furthest)
+        })
+        .expect("furthest has an event")
+        .hop;
+    let here = path[furthest].hop;
+    let mut stop = Stop {
+        at: Place {
+            ifname: if here.kind == HopKind::OvsBridge {
+                here.name.clone()
+            } else {
+                last.ifname.clone()
+            },
+            netns: here.netns.clone(),
+            hook: StopHook::Seen(last.hook),
+            direction: last.hook.direction(),
+            kind: here.kind,
+        },
+        next: furthest + 1,
+    };
+    let cause = find_cause(group, path, furthest, last, ev, &mut stop);
+    // A bridge right after the last sighting forwards without a hook of ours: when the cause
+    // is the port it forwards to, the stop is in that bridge.
+    if let Some(p) = path.get(furthest + 1) {
+        if p.hop.kind == HopKind::LinuxBridge
+            && cause.is_about_the_next_port()
+            && stop.at.hook != StopHook::OpenFlow
+        {
+            stop.at = Place {
+                ifname: p.hop.name.clone(),
+                netns: p.hop.netns.clone(),
+                hook: StopHook::Forward,
+                direction: None,
+                kind: p.hop.kind,
+            };
+            stop.next = furthest + 2;
+        }
+    }
+    let expected_next = path.get(stop.next).map(|p| Expected {
+        name: p.hop.name.clone(),
+        netns: p.hop.netns.clone(),
+        kind: p.hop.kind,
+        direction: p.direction,
+        vlan: p.hop.vlan,
+    });
+    Verdict::stopped(Some(stop.at), cause, expected_next)
+}
+
+/// The checks, in the order of the module's documentation.
+fn find_cause(
+    group: &PacketGroup,
+    path: &[OrientedHop<'_>],
+    furthest: usize,
+    last: &Hop,
+    ev: &Evidence<'_>,
+    stop: &mut Stop,
+) -> Cause {
+    if let Some((i, cause)) = openflow_drop::find(&group.sightings[0], path, furthest, ev) {
+        if let Cause::OpenflowDrop { bridge, .. } = &cause {
+            stop.at = Place {
+                ifname: bridge.clone(),
+                netns: None,
+                hook: StopHook::OpenFlow,
+                direction: None,
+                kind: HopKind::OvsBridge,
+            };
+        }
+        stop.next = i + 1;
+        return cause;
+    }
+    let drop = kernel_drop::last(&group.sightings);
+    if let Some(d) = drop.as_ref().filter(|d| !d.says_little) {
+        return d.cause.clone();
+    }
+    link::down_ahead(path, furthest, ev)
+        .or_else(|| link::mtu_ahead(last, path, furthest, ev))
+        .or_else(|| vlan::mismatch_ahead(last, path, furthest))
+        .or(drop.map(|d| d.cause))
+        .or_else(|| predicted::block_ahead(path, furthest))
+        .unwrap_or_else(|| Cause::Unexplained {
+            last_at: last.ifname.clone(),
+            last_hook: last.hook,
+        })
+}

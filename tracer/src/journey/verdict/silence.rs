@@ -1,0 +1,108 @@
+//! When every packet arrived and the exchange still did not finish: the side that should have
+//! answered is silent. For the server's side the topology after the trace says whether the
+//! server is gone, never ran, or ran and did not answer.
+
+use super::{cause::Cause, Expected, Place, StopHook, Verdict};
+use crate::{
+    event::{DhcpMessage, Direction, HookKind},
+    path::{ExpectedPath, HopKind, PathHop},
+    topology::Topology,
+};
+
+/// Who should have answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Server,
+    Client,
+}
+
+pub fn verdict(
+    path: &ExpectedPath,
+    after: &Topology,
+    side: Side,
+    after_msg: DhcpMessage,
+) -> Verdict {
+    // A server may listen on a bridge's own interface (dnsmasq on a Linux bridge).
+    let visible = |h: &&PathHop| {
+        matches!(h.kind, HopKind::Interface | HopKind::LinuxBridge) && h.kernel_visible
+    };
+    let (at, next) = match side {
+        Side::Server => (
+            path.hops.iter().rev().find(visible),
+            path.hops
+                .iter()
+                .rev()
+                .find(|h| h.kind == HopKind::DhcpServer),
+        ),
+        Side::Client => (path.hops.iter().find(visible), path.hops.first()),
+    };
+    let cause = match side {
+        Side::Server => server_cause(path, after, at, after_msg),
+        Side::Client => Cause::ClientSilent { after: after_msg },
+    };
+    Verdict::stopped(
+        at.map(|h| Place {
+            ifname: h.name.clone(),
+            netns: h.netns.clone(),
+            hook: StopHook::Seen(HookKind::Ingress),
+            direction: Some(Direction::Ingress),
+            kind: h.kind,
+        }),
+        cause,
+        next.map(|h| Expected {
+            name: h.name.clone(),
+            netns: h.netns.clone(),
+            kind: h.kind,
+            direction: None,
+            vlan: None,
+        }),
+    )
+}
+
+fn server_cause(
+    path: &ExpectedPath,
+    after: &Topology,
+    at: Option<&PathHop>,
+    after_msg: DhcpMessage,
+) -> Cause {
+    let server = path.dhcp_server.as_ref();
+    let running = server.and_then(|s| {
+        after
+            .dhcp_servers
+            .iter()
+            .find(|d| d.pid.is_some() && (d.pid == s.pid || d.netns_name == s.netns))
+    });
+    let reached = at.map_or("the server side".into(), |h| h.name.clone());
+    match (server, running) {
+        (Some(s), None) => match s.pid {
+            Some(pid) => Cause::ServerGone {
+                after: after_msg,
+                reached,
+                netns: s.netns.clone(),
+                pid,
+            },
+            None => Cause::ServerNotRunning {
+                after: after_msg,
+                reached,
+                netns: s.netns.clone(),
+            },
+        },
+        (_, Some(d)) => Cause::ServerSilent {
+            after: after_msg,
+            server: d.label(),
+            netns: d.netns_name.clone(),
+        },
+        (None, None) => Cause::NoServer { after: after_msg },
+    }
+}
+
+/// What kept an exchange from finishing when no packet stopped, from the messages seen.
+pub fn who_is_silent(offer_seen: bool, request_seen: bool) -> (Side, DhcpMessage) {
+    if !offer_seen {
+        (Side::Server, DhcpMessage::Discover)
+    } else if !request_seen {
+        (Side::Client, DhcpMessage::Offer)
+    } else {
+        (Side::Server, DhcpMessage::Request)
+    }
+}

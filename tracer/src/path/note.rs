@@ -1,0 +1,130 @@
+//! What the topology says about one hop of the path, as typed facts: the verdict asks a note
+//! whether it predicts a stop instead of reading its words. `Display` gives the sentence that
+//! `pathtrace path` prints.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use super::{fmt_vlan, openflow_sim::SimNote};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A patch port: no netdev, so the datapath crosses it within one flow.
+    PatchPort {
+        peer: String,
+    },
+    BridgeEndpoint,
+    FlowsNotRead,
+    /// What the OpenFlow simulation could not decide.
+    Simulation(SimNote),
+    DroppedByFlow {
+        flow: String,
+    },
+    TableMiss,
+    ToController,
+    /// The flow outputs to another port than the one the path continues through.
+    OutputElsewhere {
+        to: String,
+        port: String,
+        ofport: String,
+    },
+    /// NORMAL drops a tagged packet arriving on an access port.
+    TaggedOnAccessPort {
+        vlan: Option<u16>,
+        port: String,
+        tag: u16,
+    },
+    NotTrunked {
+        port: String,
+        vlan: Option<u16>,
+    },
+    /// NORMAL does not forward a packet of one VLAN to an access port of another.
+    OtherAccessVlan {
+        vlan: Option<u16>,
+        port: String,
+        tag: u16,
+    },
+    DeliveredToBridge,
+    VlanDeviceMismatch {
+        device: Option<u16>,
+        packet: Option<u16>,
+    },
+    AdminDown,
+    OperDown {
+        state: String,
+    },
+    BridgeNoCarrier,
+    /// A lower MTU than an earlier hop's: larger frames are dropped here.
+    MtuLower {
+        mtu: u32,
+        earlier: u32,
+        at: String,
+    },
+}
+
+impl Note {
+    /// Whether the topology itself says the packet is dropped here.
+    pub fn predicts_drop(&self) -> bool {
+        matches!(
+            self,
+            Self::DroppedByFlow { .. }
+                | Self::TableMiss
+                | Self::TaggedOnAccessPort { .. }
+                | Self::MtuLower { .. }
+        )
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PatchPort { peer } => write!(
+                f,
+                "patch port to {peer}: no netdev, inferred (the datapath crosses it in one flow)"
+            ),
+            Self::BridgeEndpoint => f.write_str("path starts or ends inside this bridge"),
+            Self::FlowsNotRead => f.write_str("flows not read: assuming the default NORMAL flow"),
+            Self::Simulation(n) => n.fmt(f),
+            Self::DroppedByFlow { flow } => write!(f, "dropped by flow: {flow}"),
+            Self::TableMiss => f.write_str("dropped: no flow matches (table miss)"),
+            Self::ToController => f.write_str("sent to the controller: the outcome depends on it"),
+            Self::OutputElsewhere { to, port, ofport } => {
+                write!(f, "flow outputs to port {to}, not to {port} (ofport {ofport})")
+            }
+            Self::TaggedOnAccessPort { vlan, port, tag } => write!(
+                f,
+                "packet tagged {} arrives on access port {port} (tag {tag}): NORMAL drops it",
+                fmt_vlan(*vlan)
+            ),
+            Self::NotTrunked { port, vlan } => {
+                write!(f, "port {port} does not trunk {}", fmt_vlan(*vlan))
+            }
+            Self::OtherAccessVlan { vlan, port, tag } => write!(
+                f,
+                "packet is in {} but port {port} is an access port for VLAN {tag}: NORMAL does not forward it there",
+                fmt_vlan(*vlan)
+            ),
+            Self::DeliveredToBridge => f.write_str("delivered to the bridge's own interface"),
+            Self::VlanDeviceMismatch { device, packet } => write!(
+                f,
+                "VLAN device for {} but the packet carries {}",
+                fmt_vlan(*device),
+                fmt_vlan(*packet)
+            ),
+            Self::AdminDown => f.write_str("link is administratively down"),
+            Self::OperDown { state } => write!(f, "link is {state}"),
+            Self::BridgeNoCarrier => f.write_str("bridge has no carrier (no port forwarding yet)"),
+            Self::MtuLower { mtu, earlier, at } => write!(
+                f,
+                "MTU {mtu} is lower than {earlier} at {at}: larger frames are dropped here"
+            ),
+        }
+    }
+}
+
+impl Serialize for Note {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

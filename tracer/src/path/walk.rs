@@ -1,0 +1,30 @@
+//! What moves along a walk from one node to the next, shared by the node kinds and the walk
+//! that calls them.
+
+use super::openflow_sim::Packet;
+use crate::topology::graph::Node;
+
+/// Where a node sits on the walk.
+#[derive(Clone, Copy)]
+pub struct Step {
+    pub prev: Option<Node>,
+    pub next: Option<Node>,
+    /// The walk's first node (the sender's own link when it is not a VM).
+    pub first: bool,
+}
+
+/// What the walk carries from one hop to the next.
+pub struct Carried {
+    pub pkt: Packet,
+    /// The MTU of the last non-bridge link, and where it was.
+    pub last_mtu: Option<(u32, String)>,
+}
+
+/// What a node contributed.
+pub enum Visit {
+    /// Not a hop of its own (an OVS port folded into its interface, a vanished link).
+    Skip,
+    Pass,
+    /// The topology says the packet cannot pass here.
+    Blocked,
+}

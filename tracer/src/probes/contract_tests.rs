@@ -1,0 +1,57 @@
+//! The kernel/user contract holds for the object that is actually embedded: every map, program
+//! and global that `tracer-common` names exists in it, with that kind.
+
+use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+use tracer_common as c;
+
+use super::loader::EBPF_OBJECT;
+
+#[test]
+fn every_named_map_program_and_global_is_in_the_ebpf_object() {
+    let obj = aya_obj::Object::parse(EBPF_OBJECT).expect("the embedded object parses");
+    for map in [c::EVENTS_MAP, c::LOST_MAP, c::NETNS_BY_IFINDEX_MAP] {
+        assert!(obj.maps.contains_key(map), "map {map} missing");
+    }
+    for program in [
+        c::TC_INGRESS_PROGRAM,
+        c::TC_EGRESS_PROGRAM,
+        c::KFREE_SKB_BTF_PROGRAM,
+        c::KFREE_SKB_TP_PROGRAM,
+        c::OVS_RECEIVE_PROGRAM,
+        c::OVS_SEND_PROGRAM,
+        c::OVS_ACTION_PROGRAM,
+        c::OVS_UPCALL_PROGRAM,
+    ] {
+        assert!(
+            obj.programs.contains_key(program),
+            "program {program} missing"
+        );
+    }
+    let elf = object::File::parse(EBPF_OBJECT).expect("the embedded object is ELF");
+    for global in [
+        c::FILTER_GLOBAL,
+        c::OFFSETS_GLOBAL,
+        c::TRACEPOINT_OFFSETS_GLOBAL,
+    ] {
+        let symbol = elf
+            .symbols()
+            .find(|s| s.name() == Ok(global))
+            .unwrap_or_else(|| panic!("global {global} missing"));
+        let section = symbol
+            .section_index()
+            .and_then(|i| elf.section_by_index(i).ok())
+            .and_then(|s| s.name().ok().map(str::to_string));
+        // Read-only data: userspace writes it once at load time (`EbpfLoader::set_global`).
+        assert!(
+            section.as_deref().is_some_and(|s| s.starts_with(".rodata")),
+            "global {global} is in {section:?}, not .rodata"
+        );
+    }
+}
+
+#[test]
+fn the_ring_buffer_is_declared_with_the_default_size() {
+    let obj = aya_obj::Object::parse(EBPF_OBJECT).unwrap();
+    let events = &obj.maps[c::EVENTS_MAP];
+    assert_eq!(events.max_entries(), c::wire::DEFAULT_RING_BUFFER_BYTES);
+}
