@@ -11,9 +11,9 @@ use crate::{
 
 pub struct Names {
     netns: NetnsTable,
-    /// (netns inode, ifindex) -> interface name; filled from the attachments, and lazily for
-    /// drop events elsewhere.
-    ifnames: HashMap<(u32, u32), String>,
+    /// (netns inode, ifindex) -> interface name (`None`: not found); filled from the
+    /// attachments, and lazily for drop events elsewhere.
+    ifnames: HashMap<(u32, u32), Option<String>>,
     drop_reasons: BTreeMap<u32, String>,
     /// `enum ovs_action_attr` value -> `output`, `push_vlan`, ... (from the module's BTF).
     ovs_actions: BTreeMap<u32, String>,
@@ -44,7 +44,8 @@ impl Names {
     }
 
     pub fn add_interface(&mut self, netns_ino: u32, ifindex: u32, name: &str) {
-        self.ifnames.insert((netns_ino, ifindex), name.to_string());
+        self.ifnames
+            .insert((netns_ino, ifindex), Some(name.to_string()));
     }
 }
 
@@ -53,30 +54,24 @@ impl Resolver for Names {
         self.netns.name_of(ino)
     }
 
-    /// Looked up in the namespace if it is a known one, and cached.
-    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> String {
-        if ifindex == 0 {
-            return "-".into();
-        }
+    /// Looked up in the namespace if it is a known one, and cached (a miss too: drops from
+    /// unknown places can come fast, and entering a namespace costs a syscall pair).
+    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> Option<String> {
         if let Some(name) = self.ifnames.get(&(netns_ino, ifindex)) {
             return name.clone();
         }
-        let name = self
-            .netns
-            .get(netns_ino)
-            .and_then(|ns| {
-                let _in_netns = NetnsGuard::enter(&ns.path).ok()?;
-                let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-                // SAFETY: buffer of IF_NAMESIZE as required.
-                let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
-                (!p.is_null()).then(|| {
-                    // SAFETY: if_indextoname wrote a NUL-terminated string.
-                    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
-                        .to_string_lossy()
-                        .into_owned()
-                })
+        let name = self.netns.get(netns_ino).and_then(|ns| {
+            let _in_netns = NetnsGuard::enter(&ns.path).ok()?;
+            let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+            // SAFETY: buffer of IF_NAMESIZE as required.
+            let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+            (!p.is_null()).then(|| {
+                // SAFETY: if_indextoname wrote a NUL-terminated string.
+                unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned()
             })
-            .unwrap_or_else(|| format!("if#{ifindex}"));
+        });
         self.ifnames.insert((netns_ino, ifindex), name.clone());
         name
     }
@@ -94,9 +89,7 @@ impl Resolver for Names {
     }
 
     fn learn_datapath_port(&mut self, port: u32, name: &str) {
-        if !name.starts_with("if#") {
-            self.datapath_ports.insert(port, name.to_string());
-        }
+        self.datapath_ports.insert(port, name.to_string());
     }
 
     fn relative_time(&mut self, ktime_ns: u64) -> u64 {

@@ -11,7 +11,8 @@ use tracer_common::{
 
 use super::{
     hop::{Dhcp, Hop, Icmp, Ip, Ovs, PushVlan, Tunnel, Vlan},
-    kinds::{DropReason, Encapsulation, HookKind, OvsAction, TagSource, UpcallKind},
+    kinds::{DropReason, Encapsulation, HookKind, TagSource, UpcallKind},
+    ovs_action::OvsAction,
 };
 use crate::mac::Mac;
 
@@ -19,8 +20,8 @@ use crate::mac::Mac;
 pub trait Resolver {
     /// `ip netns` name (or `root`, `pid:N`, `netns:[INO]`) of a namespace inode.
     fn netns_name(&self, ino: u32) -> String;
-    /// Interface name of an ifindex in a namespace (`if#N` when unknown).
-    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> String;
+    /// Interface name of an ifindex in a namespace, when it can be found.
+    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> Option<String>;
     /// The running kernel's name for a drop reason value, when it has one.
     fn drop_reason_name(&self, value: u32) -> Option<String>;
     /// The running kernel's name for an `ovs_action_attr` value, when it has one.
@@ -137,17 +138,28 @@ impl Hop {
     pub fn decode(ev: &PacketEvent, snapshot: Option<&[u8]>, names: &mut dyn Resolver) -> Self {
         let hook = HookKind::from_raw(ev.hook);
         let ovs = ovs(ev, hook, names);
-        if let (true, Some(port)) = (hook.is_ovs_vport(), ovs.as_ref().and_then(|o| o.port)) {
+        let ifname = match ev.ifindex {
+            // A hook with no device (a drop before the skb had one).
+            0 => None,
+            i => names.ifname(ev.netns_ino, i),
+        };
+        if let (true, Some(port), Some(name)) = (
+            hook.is_ovs_vport(),
+            ovs.as_ref().and_then(|o| o.port),
+            &ifname,
+        ) {
             // The vport's own netdev names its port number, straight from the kernel.
-            let name = names.ifname(ev.netns_ino, ev.ifindex);
-            names.learn_datapath_port(port, &name);
+            names.learn_datapath_port(port, name);
         }
         Self {
             t_ns: names.relative_time(ev.timestamp_ns),
             fingerprint: format!("{:016x}", ev.fingerprint),
             netns: names.netns_name(ev.netns_ino),
             netns_ino: ev.netns_ino,
-            ifname: names.ifname(ev.netns_ino, ev.ifindex),
+            ifname: ifname.unwrap_or_else(|| match ev.ifindex {
+                0 => "-".into(),
+                i => format!("if#{i}"),
+            }),
             ifindex: ev.ifindex,
             hook,
             drop_reason: (hook == HookKind::Drop).then(|| {

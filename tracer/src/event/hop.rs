@@ -4,8 +4,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::kinds::{
-    DhcpMessage, DropReason, Encapsulation, HookKind, OvsAction, TagSource, UpcallKind,
+use super::{
+    kinds::{DropReason, Encapsulation, HookKind, TagSource, UpcallKind},
+    ovs_action::OvsAction,
+    DhcpMessage,
 };
 use crate::mac::Mac;
 

@@ -1,15 +1,13 @@
 //! The vocabulary of a hop, as enums: which hook saw the packet, which way it was going, where
-//! its VLAN tag was, which DHCP message it carried, what the OVS datapath did with it. Their
+//! its VLAN tag was, why the OVS datapath sent it up, why the kernel dropped it (the DHCP
+//! message and the OVS action have their own files). Their
 //! serde names are the JSON's (and the recordings'); `Display` prints the same words, so text
 //! and JSON agree and no other module spells them.
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tracer_common::{
-    wire::{bootp, ovs_action, ovs_upcall},
-    Hook,
-};
+use serde::{Deserialize, Serialize};
+use tracer_common::{wire::ovs_upcall, Hook};
 
 /// Where an observation of a packet comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -193,189 +191,6 @@ impl fmt::Display for UpcallKind {
     }
 }
 
-/// A BOOTP/DHCPv4 message by its type option (53), or by its `op` when the option was not seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DhcpMessage {
-    Discover,
-    Offer,
-    Request,
-    Decline,
-    Ack,
-    Nak,
-    Release,
-    Inform,
-    /// From a client, with no message type seen.
-    BootRequest,
-    /// From a server, with no message type seen.
-    BootReply,
-    /// A message type this build does not name.
-    Other(u8),
-}
-
-impl DhcpMessage {
-    pub fn from_wire(op: u8, msg_type: u8) -> Self {
-        use bootp::message as m;
-        match msg_type {
-            m::DISCOVER => Self::Discover,
-            m::OFFER => Self::Offer,
-            m::REQUEST => Self::Request,
-            m::DECLINE => Self::Decline,
-            m::ACK => Self::Ack,
-            m::NAK => Self::Nak,
-            m::RELEASE => Self::Release,
-            m::INFORM => Self::Inform,
-            0 if op == bootp::OP_REQUEST => Self::BootRequest,
-            0 if op == bootp::OP_REPLY => Self::BootReply,
-            other => Self::Other(other),
-        }
-    }
-
-    /// Sent by a server towards the client.
-    pub fn is_reply(self) -> bool {
-        matches!(self, Self::Offer | Self::Ack | Self::Nak | Self::BootReply)
-    }
-
-    /// Carries an address offer or assignment (`yiaddr`).
-    pub fn carries_lease(self) -> bool {
-        matches!(self, Self::Offer | Self::Ack)
-    }
-}
-
-impl fmt::Display for DhcpMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let word = match self {
-            Self::Discover => "DISCOVER",
-            Self::Offer => "OFFER",
-            Self::Request => "REQUEST",
-            Self::Decline => "DECLINE",
-            Self::Ack => "ACK",
-            Self::Nak => "NAK",
-            Self::Release => "RELEASE",
-            Self::Inform => "INFORM",
-            Self::BootRequest => "BOOTREQUEST",
-            Self::BootReply => "BOOTREPLY",
-            Self::Other(n) => return f.pad(&format!("DHCP-{n}")),
-        };
-        f.pad(word)
-    }
-}
-
-impl std::str::FromStr for DhcpMessage {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let known = [
-            Self::Discover,
-            Self::Offer,
-            Self::Request,
-            Self::Decline,
-            Self::Ack,
-            Self::Nak,
-            Self::Release,
-            Self::Inform,
-            Self::BootRequest,
-            Self::BootReply,
-        ];
-        if let Some(m) = known.into_iter().find(|m| m.to_string() == s) {
-            return Ok(m);
-        }
-        s.strip_prefix("DHCP-")
-            .and_then(|n| n.parse().ok())
-            .map(Self::Other)
-            .ok_or_else(|| format!("unknown DHCP message {s:?}"))
-    }
-}
-
-impl Serialize for DhcpMessage {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for DhcpMessage {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// One action of an Open vSwitch datapath flow (`enum ovs_action_attr`). The ones pathtrace
-/// reasons about are variants; the rest keep the name the running kernel's BTF gives them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OvsAction {
-    Output,
-    Userspace,
-    Set,
-    PushVlan,
-    PopVlan,
-    Sample,
-    Recirc,
-    Hash,
-    Other(String),
-}
-
-impl OvsAction {
-    /// From the uapi number; `name` (from BTF) names the ones without a variant.
-    pub fn from_wire(value: u8, name: Option<String>) -> Self {
-        match value {
-            ovs_action::OUTPUT => Self::Output,
-            ovs_action::USERSPACE => Self::Userspace,
-            ovs_action::SET => Self::Set,
-            ovs_action::PUSH_VLAN => Self::PushVlan,
-            ovs_action::POP_VLAN => Self::PopVlan,
-            ovs_action::SAMPLE => Self::Sample,
-            ovs_action::RECIRC => Self::Recirc,
-            ovs_action::HASH => Self::Hash,
-            _ => Self::Other(name.unwrap_or_else(|| format!("action#{value}"))),
-        }
-    }
-
-    fn from_name(s: &str) -> Self {
-        [
-            Self::Output,
-            Self::Userspace,
-            Self::Set,
-            Self::PushVlan,
-            Self::PopVlan,
-            Self::Sample,
-            Self::Recirc,
-            Self::Hash,
-        ]
-        .into_iter()
-        .find(|a| a.to_string() == s)
-        .unwrap_or_else(|| Self::Other(s.to_string()))
-    }
-}
-
-impl fmt::Display for OvsAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Self::Output => "output",
-            Self::Userspace => "userspace",
-            Self::Set => "set",
-            Self::PushVlan => "push_vlan",
-            Self::PopVlan => "pop_vlan",
-            Self::Sample => "sample",
-            Self::Recirc => "recirc",
-            Self::Hash => "hash",
-            Self::Other(name) => name,
-        })
-    }
-}
-
-impl Serialize for OvsAction {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for OvsAction {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self::from_name(&String::deserialize(d)?))
-    }
-}
-
 /// A kernel drop reason by its name in the running kernel (`enum skb_drop_reason` without
 /// the `SKB_DROP_REASON_` prefix, or `reason#N`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,39 +233,10 @@ mod tests {
             assert_eq!(json, format!("\"{h}\""));
             assert_eq!(serde_json::from_str::<HookKind>(&json).unwrap(), h);
         }
-        for m in [
-            DhcpMessage::Discover,
-            DhcpMessage::BootReply,
-            DhcpMessage::Other(42),
-        ] {
-            let json = serde_json::to_string(&m).unwrap();
-            assert_eq!(serde_json::from_str::<DhcpMessage>(&json).unwrap(), m);
-        }
         assert_eq!(
             serde_json::to_string(&TagSource::InPacket).unwrap(),
             "\"in-packet\""
         );
-        let ct: OvsAction = serde_json::from_str("\"ct\"").unwrap();
-        assert_eq!(ct, OvsAction::Other("ct".into()));
-        let push: OvsAction = serde_json::from_str("\"push_vlan\"").unwrap();
-        assert_eq!(push, OvsAction::PushVlan);
-    }
-
-    #[test]
-    fn bootp_without_message_type() {
-        assert_eq!(DhcpMessage::from_wire(2, 0).to_string(), "BOOTREPLY");
-        assert_eq!(DhcpMessage::from_wire(1, 5), DhcpMessage::Ack);
-        assert_eq!(DhcpMessage::from_wire(1, 42).to_string(), "DHCP-42");
-        assert!(DhcpMessage::Nak.is_reply() && !DhcpMessage::Request.is_reply());
-    }
-
-    #[test]
-    fn actions_without_a_variant_keep_their_kernel_name() {
-        assert_eq!(OvsAction::from_wire(4, None), OvsAction::PushVlan);
-        assert_eq!(
-            OvsAction::from_wire(12, Some("ct".into())).to_string(),
-            "ct"
-        );
-        assert_eq!(OvsAction::from_wire(99, None).to_string(), "action#99");
+        assert_eq!(format!("{:<8}|", HookKind::Egress), "egress  |");
     }
 }

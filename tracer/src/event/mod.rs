@@ -4,9 +4,11 @@
 //! contract, and never touches the kernel.
 
 mod decode;
+mod dhcp_message;
 mod hook_status;
 mod hop;
 mod kinds;
+mod ovs_action;
 mod sighting;
 #[cfg(test)]
 mod test_names;
@@ -14,13 +16,14 @@ mod test_names;
 mod tests;
 
 pub use decode::Resolver;
+pub use dhcp_message::DhcpMessage;
 pub use hook_status::HookStatus;
 pub use hop::Hop;
 #[cfg(test)]
 pub use hop::{Dhcp, Icmp, Ip, PushVlan, Vlan};
+pub use kinds::{Direction, DropReason, HookKind, TagSource};
 #[cfg(test)]
-pub use kinds::OvsAction;
-pub use kinds::{DhcpMessage, Direction, DropReason, HookKind, TagSource};
+pub use ovs_action::OvsAction;
 pub use sighting::{hex, unhex, Sighting};
 #[cfg(test)]
 pub use test_names::TableNames;

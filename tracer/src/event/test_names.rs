@@ -35,11 +35,8 @@ impl Resolver for TableNames {
             .unwrap_or_else(|| format!("netns:[{ino}]"))
     }
 
-    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> String {
-        self.ifnames
-            .get(&(netns_ino, ifindex))
-            .cloned()
-            .unwrap_or_else(|| format!("if#{ifindex}"))
+    fn ifname(&mut self, netns_ino: u32, ifindex: u32) -> Option<String> {
+        self.ifnames.get(&(netns_ino, ifindex)).cloned()
     }
 
     fn drop_reason_name(&self, value: u32) -> Option<String> {

@@ -23,7 +23,7 @@ pub fn visit(
     hop.ifindex = Some(k.ifindex);
     hop.device = Some(iface.kind);
     hop.mtu = Some(iface.mtu);
-    hop.oper_state = Some(iface.oper_state.clone());
+    hop.oper_state = Some(iface.oper_state);
     let mut blocked = false;
     if iface.kind == LinkKind::Bridge && super::linux_bridge::is_port_of(topo, step.prev, k) {
         super::linux_bridge::visit(step, hop);
@@ -90,13 +90,13 @@ fn vlan_device(
 
 /// Notes a link that is down; true if it blocks the packet.
 fn link_state(iface: &crate::topology::Interface, hop: &mut PathHop) -> bool {
-    let oper_down = matches!(iface.oper_state.as_str(), "down" | "lower_layer_down");
+    let oper_down = iface.oper_state.is_down();
     if !iface.admin_up {
         hop.notes.push(Note::AdminDown);
         true
     } else if oper_down && iface.kind != LinkKind::Bridge {
         hop.notes.push(Note::OperDown {
-            state: iface.oper_state.clone(),
+            state: iface.oper_state,
         });
         true
     } else {

@@ -26,7 +26,7 @@ use crate::{
     mac::Mac,
     topology::{
         graph::{Graph, Node},
-        IfaceKey, LinkKind, Topology,
+        IfaceKey, LinkKind, OperState, Topology,
     },
 };
 pub use dhcp_server::DhcpExpectation;
@@ -120,7 +120,7 @@ pub struct PathHop {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oper_state: Option<String>,
+    pub oper_state: Option<OperState>,
     /// False for hops the kernel datapath cannot see (patch ports, the VM itself, OVS bridges
     /// other than through the datapath hooks).
     pub kernel_visible: bool,

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::{fmt_vlan, openflow_sim::SimNote};
+use crate::topology::OperState;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
@@ -52,7 +53,7 @@ pub enum Note {
     },
     AdminDown,
     OperDown {
-        state: String,
+        state: OperState,
     },
     BridgeNoCarrier,
     /// A lower MTU than an earlier hop's: larger frames are dropped here.

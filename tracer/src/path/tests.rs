@@ -19,7 +19,7 @@ fn link(netns: u32, ifindex: u32, name: &str, kind: LinkKind) -> Interface {
         kind_name: None,
         mac: Some(Mac([2, 0, 0, 0, netns as u8, ifindex as u8])),
         mtu: 1500,
-        oper_state: "up".into(),
+        oper_state: OperState::Up,
         admin_up: true,
         master: None,
         link: None,

@@ -10,7 +10,7 @@ use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 
-pub use model::{Action, Flow, IfaceKey, Interface, LinkKind, SourceStatus, Topology};
+pub use model::{Action, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus, Topology};
 use sources::{dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb};
 pub use sources::{
     neutron_dhcp::DEFAULT_DIR as NEUTRON_DHCP_DIR, openflow::parse_int as parse_openflow_int,

@@ -76,8 +76,7 @@ pub struct Interface {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<Mac>,
     pub mtu: u32,
-    /// `up`, `down`, `unknown` (tun/tap and OVS ports without carrier report this), ...
-    pub oper_state: String,
+    pub oper_state: OperState,
     /// Administratively up (IFF_UP).
     pub admin_up: bool,
     /// The bridge (Linux bridge or `ovs-system`) this link is a port of, same namespace.
@@ -94,6 +93,52 @@ pub struct Interface {
     pub vni: Option<u32>,
     /// `ADDRESS/PREFIX`, IPv4 and IPv6.
     pub addresses: Vec<String>,
+}
+
+/// A link's operational state (RFC 2863, as rtnetlink reports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperState {
+    Up,
+    Down,
+    /// Down because the link it depends on is (a veth whose peer is down).
+    LowerLayerDown,
+    Dormant,
+    NotPresent,
+    Testing,
+    /// What tun/tap and OVS ports without carrier report; they pass packets.
+    #[serde(other)]
+    Unknown,
+}
+
+impl OperState {
+    /// Down, by itself or through the link it depends on.
+    pub fn is_down(self) -> bool {
+        matches!(self, Self::Down | Self::LowerLayerDown)
+    }
+
+    /// A state in which the link passes packets.
+    pub fn passes(self) -> bool {
+        matches!(self, Self::Up | Self::Unknown)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::LowerLayerDown => "lower_layer_down",
+            Self::Dormant => "dormant",
+            Self::NotPresent => "not_present",
+            Self::Testing => "testing",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for OperState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

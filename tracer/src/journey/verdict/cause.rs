@@ -10,6 +10,7 @@ use crate::{
     event::{DhcpMessage, DropReason, HookKind},
     mac::Mac,
     path::{fmt_vlan, Note},
+    topology::OperState,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -34,7 +35,7 @@ pub enum Cause {
     /// An interface on the way is down (now, after the trace).
     LinkDown {
         ifname: String,
-        oper_state: String,
+        oper_state: OperState,
         admin_up: bool,
         /// Its veth peer, when that is what took it down.
         #[serde(skip_serializing_if = "Option::is_none")]

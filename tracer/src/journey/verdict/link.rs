@@ -8,7 +8,7 @@ use crate::{
     event::Hop,
     journey::correlate::OrientedHop,
     path::HopKind,
-    topology::{Interface, Topology},
+    topology::{Interface, OperState, Topology},
 };
 
 /// The first interface ahead that is down (or gone).
@@ -61,17 +61,17 @@ fn link_down(t: &Topology, p: &OrientedHop<'_>) -> Option<Cause> {
             ifname: p.hop.name.clone(),
         });
     };
-    if i.admin_up && matches!(i.oper_state.as_str(), "up" | "unknown") {
+    if i.admin_up && i.oper_state.passes() {
         return None;
     }
     let down_peer = i
         .link
         .and_then(|k| t.interface(k))
-        .filter(|peer| !peer.admin_up || peer.oper_state == "down")
+        .filter(|peer| !peer.admin_up || peer.oper_state == OperState::Down)
         .map(|peer| peer.name.clone());
     Some(Cause::LinkDown {
         ifname: i.name.clone(),
-        oper_state: i.oper_state.clone(),
+        oper_state: i.oper_state,
         admin_up: i.admin_up,
         down_peer,
     })

@@ -30,7 +30,7 @@ use crate::{
     mac::Mac,
     netlink::Rtnetlink,
     netns::{Netns, NetnsGuard, NetnsTable},
-    topology::model::{IfaceKey, Interface, LinkKind, Namespace},
+    topology::model::{IfaceKey, Interface, LinkKind, Namespace, OperState},
 };
 
 /// What one namespace reported, before cross-namespace references are resolved.
@@ -179,7 +179,7 @@ fn parse_link(m: &LinkMessage, netns: &Netns) -> RawLink {
         kind_name: None,
         mac: None,
         mtu: 0,
-        oper_state: "unknown".into(),
+        oper_state: OperState::Unknown,
         admin_up: m.header.flags.contains(LinkFlags::Up),
         master: None,
         link: None,
@@ -283,17 +283,16 @@ fn parse_link_info(infos: &[LinkInfo], iface: &mut Interface) {
     }
 }
 
-fn oper_state(s: State) -> String {
+fn oper_state(s: State) -> OperState {
     match s {
-        State::Up => "up",
-        State::Down => "down",
-        State::LowerLayerDown => "lower_layer_down",
-        State::Dormant => "dormant",
-        State::NotPresent => "not_present",
-        State::Testing => "testing",
-        _ => "unknown",
+        State::Up => OperState::Up,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::Dormant => OperState::Dormant,
+        State::NotPresent => OperState::NotPresent,
+        State::Testing => OperState::Testing,
+        _ => OperState::Unknown,
     }
-    .into()
 }
 
 /// ifindex -> namespaces (positions in `per_ns`) that have a link with that index.

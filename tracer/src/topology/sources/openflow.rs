@@ -6,8 +6,10 @@
 
 use std::{path::Path, process::Command};
 
-use crate::topology::model::{Action, Flow};
 use anyhow::{bail, Context as _, Result};
+use tracer_common::wire::vlan_tci;
+
+use crate::topology::model::{Action, Flow};
 
 /// Keys that describe the flow entry rather than what it matches.
 const STAT_KEYS: &[&str] = &[
@@ -107,7 +109,8 @@ fn parse_actions(text: &str) -> Result<Vec<Action>> {
         };
         let vid = |v: &str| -> Result<u16> {
             let n = parse_int(v).with_context(|| format!("bad VLAN id in '{a}'"))?;
-            Ok((n & 0x0fff) as u16)
+            // `set_field:4097->vlan_vid` carries the CFI/present bit: keep the VID.
+            Ok((n as u16) & vlan_tci::VID_MASK)
         };
         out.push(match (name.to_ascii_lowercase().as_str(), arg) {
             ("normal", None) => Action::Normal,
