@@ -334,3 +334,62 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("needs CAP_SYS_ADMIN"), "{stderr}");
 }
+
+/// `replay --svg/--dot` of a recorded seed 004 run (healthy, and stopped by an OpenFlow drop
+/// flow): graphviz renders the picture, the stop is marked with its cause, and the files are
+/// private and written without following a link planted at their name.
+#[test]
+fn journey_pictures_render_with_graphviz() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+    let recordings =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tracer/fixtures/recordings");
+    let dir = std::env::temp_dir().join(format!("pathtrace-pictures-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, exit, stop) in [
+        ("seed004-healthy", 0, None),
+        ("seed004-openflow-drop", 1, Some("OpenFlow drop on br-eth2")),
+    ] {
+        let svg = dir.join(format!("{name}.svg"));
+        let dot = dir.join(format!("{name}.dot"));
+        // A link at the target must be replaced, never written through.
+        let victim = dir.join(format!("{name}.victim"));
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, &svg).unwrap();
+        let recording = recordings.join(format!("{name}.json"));
+        let out = tracer::run(&[
+            "replay",
+            recording.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+            "--dot",
+            dot.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(out.status.code(), Some(exit), "{name}: {out:?}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        let meta = std::fs::symlink_metadata(&svg).unwrap();
+        assert!(meta.file_type().is_file(), "{name}: the link was followed");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        assert_eq!(meta.uid(), std::fs::metadata(&dot).unwrap().uid());
+        // As a reader sees it: graphviz writes '-' as an entity.
+        let picture = std::fs::read_to_string(&svg).unwrap().replace("&#45;", "-");
+        assert!(picture.contains("<svg"), "{name}");
+        // The route is numbered and passes the bridges of the path.
+        for label in ["br-int", "br-eth2", "tapdhcp", ">1<"] {
+            assert!(picture.contains(label), "{name}: no {label}");
+        }
+        match stop {
+            Some(cause) => {
+                assert!(picture.contains('✗'), "{name}: stop not marked");
+                assert!(picture.contains(cause), "{name}: cause not drawn");
+            }
+            None => assert!(!picture.contains('✗'), "{name}: a stop on a healthy run"),
+        }
+        // The DOT source is the same drawing, and dot accepts it as it is.
+        let rendered = run("dot", &["-Tsvg", dot.to_str().unwrap()]).unwrap();
+        assert!(rendered.contains("<svg"), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -42,16 +42,36 @@ pub struct Cli {
     pub journey: JourneyArgs,
 }
 
-/// Options of the journey commands (`pathtrace --dhcp MAC`, `pathtrace trace --mac MAC`).
-#[derive(Args, Debug, Clone)]
-pub struct JourneyArgs {
+/// How a journey is reported, live or replayed.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
     /// Print the journey as one JSON document (see README).
     #[arg(long)]
     pub json: bool,
 
+    /// Print every event of every packet as a table in path order, benign drops included.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Also write every captured packet to this pcapng file, one interface per hop.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+
+    /// Also draw the path over the host's topology, the packets' route on it and where they
+    /// stopped, as SVG (rendered with graphviz's `dot`).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// The same drawing as Graphviz DOT source.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
+}
+
+/// Options of the journey commands (`pathtrace --dhcp MAC`, `pathtrace trace --mac MAC`).
+#[derive(Args, Debug, Clone)]
+pub struct JourneyArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
 
     /// Also write what was seen and the topology before and after to FILE, to judge it again
     /// elsewhere with `pathtrace replay FILE` (or attach it to a bug report).
@@ -80,13 +100,8 @@ pub struct ReplayArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// Print the journey as one JSON document (see README).
-    #[arg(long)]
-    pub json: bool,
-
-    /// Also write the recorded packets to this pcapng file, one interface per hop.
-    #[arg(long, value_name = "FILE")]
-    pub pcap: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Where discovery looks, shared by every command that discovers.

@@ -1,34 +1,98 @@
-//! From what was seen to the printed verdict and the exit status; the same for a live journey
-//! and a replay.
+//! From what was seen to the printed verdict, the files asked for, and the exit status; the same
+//! for a live journey and a replay. The report is printed first, so that a file that cannot be
+//! written costs the file, not the verdict.
 
-use std::{io::IsTerminal as _, path::Path};
+use std::{
+    io::Write as _,
+    path::Path,
+    process::{Command, Stdio},
+};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 
-use super::{stdout, EXIT_NOT_DELIVERED};
+use super::{files, stdout, terminal, EXIT_NOT_DELIVERED};
 use crate::{
+    cli::ReportArgs,
     journey::{
         report::{self, Inputs},
         verdict::Outcome,
     },
-    output,
+    output::{self, journey_view::Style},
 };
 
-pub fn conclude(inputs: Inputs<'_>, json: bool, pcap: Option<&Path>) -> Result<u8> {
-    if let Some(file) = pcap {
+/// Exit status when the verdict was printed but a file asked for could not be written.
+const EXIT_OUTPUT_FAILED: u8 = 2;
+
+pub fn conclude(inputs: Inputs<'_>, args: &ReportArgs) -> Result<u8> {
+    if let Some(file) = &args.pcap {
         output::pcapng::write(file, &inputs.sightings)
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
     let expected = inputs.path;
+    let topology = inputs.before;
     let report = report::build(inputs);
-    let text = if json {
+    let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
+    } else if args.verbose {
+        output::journey_text::render(&report, expected, terminal::colour())
     } else {
-        output::journey_text::render(&report, expected, std::io::stdout().is_terminal())
+        let style = Style {
+            colour: terminal::colour(),
+            width: terminal::width(),
+        };
+        output::journey_view::render(&report, expected, style)
     };
     stdout::write(&text)?;
-    Ok(match report.verdict {
+    let exit = match report.verdict {
         Outcome::Delivered => 0,
         _ => EXIT_NOT_DELIVERED,
-    })
+    };
+    if args.svg.is_none() && args.dot.is_none() {
+        return Ok(exit);
+    }
+    let dot = output::journey_dot::render(&report, expected, topology);
+    let written = write_drawing(&dot, args.dot.as_deref(), args.svg.as_deref());
+    match written {
+        Ok(()) => Ok(exit),
+        Err(e) => {
+            eprintln!("pathtrace: error: {e:#}");
+            Ok(EXIT_OUTPUT_FAILED)
+        }
+    }
+}
+
+fn write_drawing(dot: &str, dot_file: Option<&Path>, svg_file: Option<&Path>) -> Result<()> {
+    if let Some(file) = dot_file {
+        files::write_private(file, dot.as_bytes())?;
+    }
+    if let Some(file) = svg_file {
+        let svg = render_svg(dot).with_context(|| {
+            format!(
+                "cannot draw {} (--dot FILE writes the source)",
+                file.display()
+            )
+        })?;
+        files::write_private(file, &svg)?;
+    }
+    Ok(())
+}
+
+/// Graphviz's `dot -Tsvg`, DOT on its input.
+fn render_svg(dot: &str) -> Result<Vec<u8>> {
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("graphviz's dot is not installed (apt install graphviz)")?;
+    let mut stdin = child.stdin.take().context("no stdin for dot")?;
+    stdin.write_all(dot.as_bytes()).context("cannot feed dot")?;
+    drop(stdin);
+    let out = child.wait_with_output().context("dot did not finish")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!("dot failed: {}", err.lines().next().unwrap_or("no message"));
+    }
+    Ok(out.stdout)
 }

@@ -17,7 +17,7 @@ use tracer_common::{
 use super::{conclude::conclude, status::Status};
 use crate::{
     capture::session::{Control, Session, SessionOptions},
-    cli::{Cli, JourneyArgs, TraceArgs},
+    cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
     event::{DhcpMessage, Direction, Hop, Sighting},
     journey::{
         mode::{expected_path, Mode},
@@ -35,8 +35,7 @@ use crate::{
 pub struct Request {
     pub mac: Mac,
     pub mode: Mode,
-    pub json: bool,
-    pub pcap: Option<PathBuf>,
+    pub report: ReportArgs,
     /// `--record FILE`: the sightings and both topologies, for `pathtrace replay`.
     pub record: Option<PathBuf>,
     pub timeout: Option<f64>,
@@ -57,8 +56,7 @@ impl Request {
         Self {
             mac,
             mode,
-            json: journey.json,
-            pcap: journey.pcap.clone(),
+            report: journey.report.clone(),
             record: journey.record.clone(),
             timeout: None,
             count: None,
@@ -90,8 +88,10 @@ impl Request {
         } else {
             Mode::Any
         };
+        let mut report = args.journey.report.clone();
+        report.json |= args.output == crate::output::Format::Json;
         Self {
-            json: args.journey.json || args.output == crate::output::Format::Json,
+            report,
             timeout: args.timeout,
             count: args.count,
             btf: args.btf.clone(),
@@ -190,7 +190,7 @@ pub fn run(req: Request) -> Result<u8> {
     if let Some(file) = &req.record {
         record(&inputs, file)?;
     }
-    conclude(inputs, req.json, req.pcap.as_deref())
+    conclude(inputs, &req.report)
 }
 
 fn record(inputs: &Inputs<'_>, file: &std::path::Path) -> Result<()> {

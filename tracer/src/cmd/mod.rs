@@ -3,12 +3,14 @@
 //! takes no decision of its own.
 
 mod conclude;
+mod files;
 pub mod journey;
 pub mod path;
 pub mod replay;
 mod status;
 mod stdout;
 pub mod stream;
+mod terminal;
 pub mod topology;
 
 /// Exit status for a journey that did not arrive (stopped or unseen).

@@ -207,7 +207,17 @@ impl DropReason {
     /// mostly a flood copy to a bridge's own internal port that is down (a copy that was never
     /// going anywhere).
     pub fn says_little(&self) -> bool {
-        matches!(self.0.as_str(), "NOT_SPECIFIED" | "DEV_READY")
+        self.is_unspecified() || self.is_device_not_ready()
+    }
+
+    /// `NOT_SPECIFIED`: the kernel gave no reason.
+    pub fn is_unspecified(&self) -> bool {
+        self.0 == "NOT_SPECIFIED"
+    }
+
+    /// `DEV_READY`: the device to send through was down.
+    pub fn is_device_not_ready(&self) -> bool {
+        self.0 == "DEV_READY"
     }
 }
 

@@ -18,11 +18,10 @@ mod tests;
 pub use decode::Resolver;
 pub use dhcp_message::DhcpMessage;
 pub use hook_status::HookStatus;
-pub use hop::Hop;
 #[cfg(test)]
 pub use hop::{Dhcp, Icmp, Ip, PushVlan, Vlan};
-pub use kinds::{Direction, DropReason, HookKind, TagSource};
-#[cfg(test)]
+pub use hop::{Hop, Ovs};
+pub use kinds::{Direction, DropReason, HookKind, TagSource, UpcallKind};
 pub use ovs_action::OvsAction;
 pub use sighting::{hex, unhex, Sighting};
 #[cfg(test)]

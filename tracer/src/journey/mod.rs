@@ -4,13 +4,17 @@
 //! Pure logic over typed hops, expected paths and topologies: imports the event layer, `path`
 //! and the topology model, never the kernel, namespaces or discovery sources.
 
+pub mod attribute;
+pub mod benign;
 pub mod correlate;
 pub mod dhcp;
-mod dhcp_report;
+pub mod dhcp_report;
 pub mod mode;
 #[cfg(test)]
 mod recorded_tests;
 pub mod recording;
+#[cfg(test)]
+pub mod recordings;
 pub mod report;
-mod rows;
+pub mod rows;
 pub mod verdict;

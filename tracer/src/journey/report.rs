@@ -6,14 +6,15 @@ use serde::Serialize;
 use tracer_common::wire::icmp_type;
 
 use super::{
-    correlate::{self, oriented, PacketGroup, Way},
+    attribute, benign,
+    correlate::{self, oriented, OrientedHop, PacketGroup, Progress, Way},
     dhcp_report::{self, DhcpReport},
     mode::Mode,
-    rows::{self, JourneyHop},
+    rows::{self, JourneyHop, Judged},
     verdict::{self, silence, Cause, Evidence, Expected, Outcome, Place, Seen, Verdict},
 };
 use crate::{
-    event::{HookStatus, Sighting},
+    event::{HookKind, HookStatus, Sighting},
     mac::Mac,
     path::ExpectedPath,
     topology::Topology,
@@ -93,12 +94,13 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         let path = oriented(inputs.path, g.way);
         let progress = correlate::progress(g, &path, &bridge_of);
         let verdict = verdict::judge(g, &path, &progress, &evidence, &bridge_of);
+        let judged = judge_sightings(g, &path, &progress, &verdict, inputs.before, &bridge_of);
         packets.push(PacketReport {
             fingerprint: g.fingerprint.clone(),
             way: g.way,
             summary: summary(g),
+            hops: rows::rows(g, &path, &progress, &bridge_of, &judged),
             verdict,
-            hops: rows::rows(g, &path, &progress, &bridge_of),
         });
     }
     let dhcp = (inputs.mode == Mode::Dhcp).then(|| {
@@ -152,6 +154,35 @@ fn overall(report: &mut Report, path: &ExpectedPath, after: &Topology) {
     report.reason = v.reason;
     report.cause = v.cause;
     report.expected_next = v.expected_next;
+}
+
+/// Each sighting's bridge (for datapath actions) and benign class (for drops).
+fn judge_sightings(
+    g: &PacketGroup,
+    path: &[OrientedHop<'_>],
+    progress: &Progress,
+    verdict: &Verdict,
+    topo: &Topology,
+    bridge_of: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Judged> {
+    let delivered_at = progress
+        .end
+        .filter(|_| progress.delivered())
+        .and_then(|end| {
+            g.sightings
+                .iter()
+                .filter(|s| s.hop.hook != HookKind::Drop)
+                .filter(|s| correlate::place_of(s, path, bridge_of).is_some_and(|i| i >= end))
+                .map(|s| s.hop.t_ns)
+                .min()
+        });
+    let attributed = attribute::attribute(&g.sightings, path, topo, bridge_of);
+    let benign = benign::classify(&g.sightings, path, delivered_at, verdict.cause.as_ref());
+    attributed
+        .into_iter()
+        .zip(benign)
+        .map(|(attributed, benign)| Judged { attributed, benign })
+        .collect()
 }
 
 fn nothing_seen(report: &mut Report) {

@@ -3,9 +3,13 @@
 
 use serde::Serialize;
 
-use super::correlate::{place_of, OrientedHop, PacketGroup, Progress};
+use super::{
+    attribute::Attributed,
+    benign::Benign,
+    correlate::{place_of, OrientedHop, PacketGroup, Progress},
+};
 use crate::{
-    event::{HookKind, Sighting},
+    event::{DropReason, HookKind, Ovs, Sighting},
     path::{fmt_vlan, HopKind},
 };
 
@@ -38,6 +42,24 @@ pub struct JourneyHop {
     /// What happened here in words: an OVS action, a VLAN rewrite and its flow, a drop reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What the Open vSwitch datapath did here (action, port, pushed VLAN, upcall).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovs: Option<Ovs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop_reason: Option<DropReason>,
+    /// A datapath action or upcall: the bridge whose flow produced it, and that flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributed: Option<Attributed>,
+    /// A drop that is not the packet's fate: what kind of copy it dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub benign: Option<Benign>,
+}
+
+/// What the journey knows about one sighting beyond the event itself.
+#[derive(Clone, Debug, Default)]
+pub struct Judged {
+    pub attributed: Option<Attributed>,
+    pub benign: Option<Benign>,
 }
 
 /// The rows of a journey: events on the path in path order (each hop's events in time order),
@@ -47,24 +69,26 @@ pub fn rows(
     path: &[OrientedHop<'_>],
     progress: &Progress,
     ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
+    judged: &[Judged],
 ) -> Vec<JourneyHop> {
     let t0 = group.sightings[0].hop.t_ns;
     let furthest = progress.furthest;
-    let mut placed: Vec<(Option<usize>, &Sighting)> = group
+    let mut placed: Vec<(Option<usize>, &Sighting, &Judged)> = group
         .sightings
         .iter()
-        .map(|s| (place_of(s, path, ovs_bridge_of), s))
+        .zip(judged)
+        .map(|(s, j)| (place_of(s, path, ovs_bridge_of), s, j))
         .collect();
-    placed.sort_by_key(|(i, s)| (i.unwrap_or(usize::MAX), s.hop.t_ns));
+    placed.sort_by_key(|(i, s, _)| (i.unwrap_or(usize::MAX), s.hop.t_ns));
     let mut out = Vec::new();
     let mut events = placed.iter().peekable();
     for (i, p) in path.iter().enumerate() {
         let mut any = false;
-        while let Some((Some(at), s)) = events.peek() {
+        while let Some((Some(at), s, j)) = events.peek() {
             if *at != i {
                 break;
             }
-            out.push(event_row(s, Some(p), t0));
+            out.push(event_row(s, j, Some(p), t0));
             any = true;
             events.next();
         }
@@ -91,11 +115,15 @@ pub fn rows(
                         r.flow
                     )
                 }),
+                ovs: None,
+                drop_reason: None,
+                attributed: None,
+                benign: None,
             });
         }
     }
-    for (_, s) in events {
-        out.push(event_row(s, None, t0));
+    for (_, s, j) in events {
+        out.push(event_row(s, j, None, t0));
     }
     for (n, row) in out.iter_mut().enumerate() {
         row.hop = n + 1;
@@ -106,7 +134,7 @@ pub fn rows(
     out
 }
 
-fn event_row(s: &Sighting, p: Option<&OrientedHop<'_>>, t0: u64) -> JourneyHop {
+fn event_row(s: &Sighting, j: &Judged, p: Option<&OrientedHop<'_>>, t0: u64) -> JourneyHop {
     let h = &s.hop;
     let mut detail = Vec::new();
     if let Some(o) = &h.ovs {
@@ -155,5 +183,9 @@ fn event_row(s: &Sighting, p: Option<&OrientedHop<'_>>, t0: u64) -> JourneyHop {
         path_hop: p.map(|p| p.hop.index),
         inferred: false,
         detail: (!detail.is_empty()).then(|| detail.join("; ")),
+        ovs: h.ovs.clone(),
+        drop_reason: h.drop_reason.clone(),
+        attributed: j.attributed.clone(),
+        benign: j.benign,
     }
 }

@@ -1,5 +1,5 @@
-//! The journey for a person: each packet's hops as a path diagram in the spirit of the seeds'
-//! hand-drawn ones (one line per hop, the VLAN as seen there), then the verdict, last.
+//! The verbose journey (`-v`): every event of each packet as a table row in path order (one
+//! line per event, the VLAN as seen there, benign drops included), then the verdict, last.
 
 use std::fmt::Write as _;
 
@@ -9,34 +9,9 @@ use crate::{
         report::{PacketReport, Report},
         verdict::Outcome,
     },
-    output::json_name,
+    output::{dhcp_summary, json_name, paint::Paint},
     path::{fmt_vlan, ExpectedPath},
 };
-
-struct Paint(bool);
-
-impl Paint {
-    fn outcome(&self, o: Outcome) -> String {
-        let (word, colour) = match o {
-            Outcome::Delivered => ("DELIVERED", "32"),
-            Outcome::Stopped => ("STOPPED", "31"),
-            Outcome::Unseen => ("UNSEEN", "33"),
-        };
-        if self.0 {
-            format!("\x1b[1;{colour}m{word}\x1b[0m")
-        } else {
-            word.to_string()
-        }
-    }
-
-    fn dim(&self, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[2m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-}
 
 pub fn render(report: &Report, expected: &ExpectedPath, colour: bool) -> String {
     let paint = Paint(colour);
@@ -61,34 +36,9 @@ pub fn render(report: &Report, expected: &ExpectedPath, colour: bool) -> String 
         packet(&mut out, p, &paint);
     }
     if let Some(d) = &report.dhcp {
-        let flag = |seen: bool, delivered: bool| match (seen, delivered) {
-            (true, true) => "delivered",
-            (true, false) => "seen, not delivered",
-            _ => "not seen",
-        };
-        let _ = writeln!(
-            out,
-            "\nDHCP: DISCOVER {}, OFFER {}, REQUEST {}, ACK {}",
-            flag(d.discover.seen, d.discover.delivered),
-            flag(d.offer.seen, d.offer.delivered),
-            flag(d.request.seen, d.request.delivered),
-            flag(d.ack.seen, d.ack.delivered),
-        );
-        if let Some(server) = d.server {
-            let _ = write!(out, "      server {server}");
-            if let Some(ip) = d.offered_ip {
-                let _ = write!(out, " offered {ip}");
-            }
-            match (d.reserved_ip, d.matches_host_entry) {
-                (Some(r), Some(true)) => {
-                    let _ = write!(out, " = host entry {r}");
-                }
-                (Some(r), Some(false)) => {
-                    let _ = write!(out, " but the host entry says {r}");
-                }
-                _ => {}
-            }
-            out.push('\n');
+        let _ = writeln!(out, "\nDHCP: {}", dhcp_summary::messages(d));
+        if let Some(server) = dhcp_summary::server(d) {
+            let _ = writeln!(out, "      {server}");
         }
     }
     if report.lost_events > 0 {

@@ -2,9 +2,15 @@
 //! path text. They format and take no decisions; they read journeys, paths, topologies and hops,
 //! and only the commands call them.
 
+mod dhcp_summary;
+mod dot;
+mod fit;
+pub mod journey_dot;
 pub mod journey_text;
+pub mod journey_view;
 pub mod json;
 mod node_id;
+mod paint;
 pub mod pcapng;
 
 /// The snake_case name an enum has in the JSON output, so text, DOT and JSON agree.
@@ -24,7 +30,10 @@ pub enum Format {
     Json,
 }
 pub mod path_text;
+mod timeline;
 pub mod topology_dot;
 pub mod topology_filter;
 pub mod topology_json;
 pub mod topology_tree;
+#[cfg(test)]
+mod view_tests;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::node_id;
+use super::{dot::quote, node_id};
 use crate::topology::{
     graph::{EdgeKind, Graph, Node},
     Topology,
@@ -89,14 +89,4 @@ pub fn render(topo: &Topology, graph: &Graph) -> String {
     }
     out.push_str("}\n");
     out
-}
-
-/// A DOT string literal.
-fn quote(s: &str) -> String {
-    format!(
-        "\"{}\"",
-        s.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    )
 }

@@ -1,0 +1,11 @@
+//! What the DOT renderers share.
+
+/// A DOT string literal.
+pub fn quote(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
