@@ -393,3 +393,41 @@ fn journey_pictures_render_with_graphviz() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The journey view on a real terminal (a pty from `script`): colour there and only there,
+/// none with `NO_COLOR`, and no line wider than the terminal.
+#[test]
+fn the_journey_view_minds_the_terminal() {
+    let recording = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tracer/fixtures/recordings/seed004-healthy.json");
+    let bin = tracer::pathtrace_bin();
+    let on_tty = |env: &str, cols: u16| {
+        let inner = format!(
+            "stty cols {cols}; {env} {} replay {}",
+            bin.display(),
+            recording.display()
+        );
+        run("script", &["-qec", &inner, "/dev/null"]).unwrap()
+    };
+    const ESC: char = '\u{1b}';
+    let coloured = on_tty("", 70);
+    assert!(
+        coloured.contains(ESC),
+        "no colour on a terminal:\n{coloured}"
+    );
+    let plain = on_tty("NO_COLOR=1", 70);
+    assert!(!plain.contains(ESC), "colour despite NO_COLOR:\n{plain}");
+    for cols in [50, 70, 120] {
+        let text = on_tty("NO_COLOR=1", cols);
+        for line in text.lines() {
+            let line = line.trim_end_matches('\r');
+            assert!(
+                line.chars().count() <= usize::from(cols),
+                "{cols}: {line:?}"
+            );
+        }
+    }
+    // Not a terminal: no colour either.
+    let piped = tracer::run(&["replay", recording.to_str().unwrap()]).unwrap();
+    assert!(!piped.stdout.contains(ESC) && piped.stdout.contains("DELIVERED"));
+}
