@@ -59,6 +59,11 @@ impl Journey {
         let report: Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
         let code = out.status.code().unwrap_or(-1);
+        // It names every tenant's addresses: only its owner may read it.
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&self.record).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "mode of {}", self.record.display());
         let (replay_code, replayed) = replay(&self.record);
         assert_eq!(replayed, report, "replay of {}", self.record.display());
         assert_eq!(replay_code, code, "replay exit status");

@@ -305,6 +305,17 @@ fn bad_input_is_one_line_and_exit_2() {
         "{}",
         out.stderr
     );
+    // Durations that are not a positive, bounded number of seconds are refused before
+    // anything is attached (they used to panic in Duration::from_secs_f64 after attaching).
+    for t in [
+        "--timeout=-1",
+        "--timeout=nan",
+        "--timeout=inf",
+        "--timeout=1e20",
+    ] {
+        assert_one_line_exit_2(&["--dhcp", &node.vm_mac, t], "not between 0 and");
+        assert_one_line_exit_2(&["trace", "-i", "lo", t], "not between 0 and");
+    }
     assert_one_line_exit_2(
         &["topology", "--ovsdb", "/nonexistent/db.sock"],
         "OVSDB socket /nonexistent/db.sock does not exist",
@@ -430,4 +441,44 @@ fn the_journey_view_minds_the_terminal() {
     // Not a terminal: no colour either.
     let piped = tracer::run(&["replay", recording.to_str().unwrap()]).unwrap();
     assert!(!piped.stdout.contains(ESC) && piped.stdout.contains("DELIVERED"));
+}
+
+/// `replay --pcap` writes through no link planted at the name, creates the file private, and a
+/// file that cannot be written is one error line after the verdict, which is still printed.
+#[test]
+fn a_capture_file_is_private_and_a_failed_one_keeps_the_verdict() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let recording = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tracer/fixtures/recordings/seed004-openflow-drop.json");
+    let recording = recording.to_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("pathtrace-pcap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("journey.pcapng");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, &pcap).unwrap();
+    let out = tracer::run(&["replay", recording, "--pcap", pcap.to_str().unwrap()]).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    let meta = std::fs::symlink_metadata(&pcap).unwrap();
+    assert!(meta.file_type().is_file() && meta.len() > 0, "{meta:?}");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // pcapng's section header block magic.
+    assert_eq!(
+        &std::fs::read(&pcap).unwrap()[..4],
+        &[0x0a, 0x0d, 0x0d, 0x0a]
+    );
+
+    let nowhere = dir.join("no-such-dir/journey.pcapng");
+    let out = tracer::run(&["replay", recording, "--pcap", nowhere.to_str().unwrap()]).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        out.stdout.contains("STOPPED"),
+        "the verdict is lost: {out:?}"
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("journey.pcapng"), "{}", out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

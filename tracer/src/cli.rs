@@ -2,7 +2,7 @@
 //! shape output. Only `main` and the commands (`cmd/`) read it; it turns flags into the
 //! option types of the stages below.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use tracer_common::wire::{ip_proto, DEFAULT_RING_BUFFER_BYTES};
@@ -31,8 +31,8 @@ pub struct Cli {
     pub dhcp: Option<Mac>,
 
     /// Give up waiting after this many seconds (default 60); the exchange ends it earlier.
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
 
     /// Stop after this many packets.
     #[arg(long, value_name = "N")]
@@ -250,8 +250,8 @@ pub struct TraceArgs {
     pub count: Option<u64>,
 
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
 
     /// Output format.
     #[arg(long = "output", value_enum, default_value = "text")]
@@ -298,6 +298,24 @@ fn parse_proto(s: &str) -> Result<u8, String> {
     }
 }
 
+/// The longest `--timeout`: a trace is a diagnosis, not a service.
+const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Seconds, fractions allowed: more than 0, at most [`MAX_TIMEOUT`].
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= MAX_TIMEOUT.as_secs_f64()) {
+        return Err(format!(
+            "'{s}' is not between 0 and {} seconds (a week)",
+            MAX_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 fn parse_ring_size(s: &str) -> Result<u32, String> {
     let v: u32 = s.parse().map_err(|e| format!("{e}"))?;
     if !v.is_power_of_two() || v < 4096 {
@@ -316,6 +334,19 @@ mod tests {
         assert_eq!(parse_proto("icmpv6"), Ok(58));
         assert_eq!(parse_proto("47"), Ok(47));
         assert!(parse_proto("gre2").is_err());
+    }
+
+    #[test]
+    fn timeouts_are_positive_finite_and_bounded() {
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["-1", "0", "nan", "NaN", "inf", "1e20", "", "soon"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        let err =
+            Cli::try_parse_from(["pathtrace", "--dhcp", "fa:16:3e:fe:c7:87", "--timeout=nan"])
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("not between 0 and"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! From what was seen to the printed verdict, the files asked for, and the exit status; the same
 //! for a live journey and a replay. The report is printed first, so that a file that cannot be
-//! written costs the file, not the verdict.
+//! written costs the file, not the verdict; every file is written private and without following
+//! a link (see [`files`]).
 
 use std::{
     io::Write as _,
@@ -23,11 +24,18 @@ use crate::{
 /// Exit status when the verdict was printed but a file asked for could not be written.
 const EXIT_OUTPUT_FAILED: u8 = 2;
 
-pub fn conclude(inputs: Inputs<'_>, args: &ReportArgs) -> Result<u8> {
-    if let Some(file) = &args.pcap {
-        output::pcapng::write(file, &inputs.sightings)
-            .with_context(|| format!("cannot write {}", file.display()))?;
-    }
+/// `recording`: the file to write the run's recording to, and the recording (a live run with
+/// `--record`).
+pub fn conclude(
+    inputs: Inputs<'_>,
+    args: &ReportArgs,
+    recording: Option<(&Path, String)>,
+) -> Result<u8> {
+    // Rendered before the report consumes the sightings; written after it is printed.
+    let pcap = args
+        .pcap
+        .as_ref()
+        .map(|file| (file, output::pcapng::render(&inputs.sightings)));
     let expected = inputs.path;
     let topology = inputs.before;
     let report = report::build(inputs);
@@ -43,22 +51,32 @@ pub fn conclude(inputs: Inputs<'_>, args: &ReportArgs) -> Result<u8> {
         output::journey_view::render(&report, expected, style)
     };
     stdout::write(&text)?;
-    let exit = match report.verdict {
+    let mut failed = false;
+    let mut written = |what: Result<()>| {
+        if let Err(e) = what {
+            eprintln!("pathtrace: error: {e:#}");
+            failed = true;
+        }
+    };
+    if let Some((file, bytes)) = pcap {
+        written(bytes.and_then(|b| files::write_private(file, &b)));
+    }
+    if let Some((file, json)) = recording {
+        written(files::write_private(file, json.as_bytes()));
+    }
+    if args.svg.is_some() || args.dot.is_some() {
+        let dot = output::journey_dot::render(&report, expected, topology);
+        written(write_drawing(
+            &dot,
+            args.dot.as_deref(),
+            args.svg.as_deref(),
+        ));
+    }
+    Ok(match report.verdict {
+        _ if failed => EXIT_OUTPUT_FAILED,
         Outcome::Delivered => 0,
         _ => EXIT_NOT_DELIVERED,
-    };
-    if args.svg.is_none() && args.dot.is_none() {
-        return Ok(exit);
-    }
-    let dot = output::journey_dot::render(&report, expected, topology);
-    let written = write_drawing(&dot, args.dot.as_deref(), args.svg.as_deref());
-    match written {
-        Ok(()) => Ok(exit),
-        Err(e) => {
-            eprintln!("pathtrace: error: {e:#}");
-            Ok(EXIT_OUTPUT_FAILED)
-        }
-    }
+    })
 }
 
 fn write_drawing(dot: &str, dot_file: Option<&Path>, svg_file: Option<&Path>) -> Result<()> {

@@ -38,7 +38,7 @@ pub struct Request {
     pub report: ReportArgs,
     /// `--record FILE`: the sightings and both topologies, for `pathtrace replay`.
     pub record: Option<PathBuf>,
-    pub timeout: Option<f64>,
+    pub timeout: Option<Duration>,
     /// Stop after this many packets (distinct fingerprints).
     pub count: Option<u64>,
     pub discovery: topology::Options,
@@ -125,7 +125,7 @@ impl Request {
 }
 
 /// Without `--timeout`, how long to wait for the packets.
-pub const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bytes kept of a non-DHCP packet: its headers, for pcapng.
 const JOURNEY_SNAPSHOT: u16 = 128;
 /// After the exchange completes, how long to keep collecting the last copies.
@@ -161,13 +161,16 @@ pub fn run(req: Request) -> Result<u8> {
     session.announce();
     let captured = capture(&req, &expected, &mut session);
     let hooks = session.hooks.clone();
-    let detached = session.finish();
+    // A detach that fails (an interface whose namespace went away with it) is a warning: the
+    // verdict on what was seen still stands.
+    if let Err(e) = session.finish() {
+        eprintln!("pathtrace: warning: cleanup: {e:#}");
+    }
     let Captured {
         sightings,
         lost,
         complete,
     } = captured?;
-    detached?;
 
     if !complete && expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge) {
         std::thread::sleep(FLOW_STATS_SETTLE);
@@ -187,13 +190,14 @@ pub fn run(req: Request) -> Result<u8> {
         lost_events: lost,
         hooks,
     };
-    if let Some(file) = &req.record {
-        record(&inputs, file)?;
-    }
-    conclude(inputs, &req.report)
+    let recording = match &req.record {
+        Some(file) => Some((file.as_path(), recording(&inputs)?)),
+        None => None,
+    };
+    conclude(inputs, &req.report, recording)
 }
 
-fn record(inputs: &Inputs<'_>, file: &std::path::Path) -> Result<()> {
+fn recording(inputs: &Inputs<'_>) -> Result<String> {
     Recording::new(
         inputs.mac,
         inputs.mode,
@@ -203,7 +207,7 @@ fn record(inputs: &Inputs<'_>, file: &std::path::Path) -> Result<()> {
         inputs.after.clone(),
         &inputs.sightings,
     )
-    .write(file)
+    .to_json()
 }
 
 /// What the capture brought back.
@@ -229,7 +233,7 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
     let mut sightings: Vec<Sighting> = Vec::new();
     let mut done_at: Option<Instant> = None;
     let limit = req.count.unwrap_or(u64::MAX);
-    let timeout = Duration::from_secs_f64(req.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let pumped = session.pump(
         Some(timeout),
         TICK,

@@ -12,5 +12,5 @@ pub fn run(args: &ReplayArgs) -> Result<u8> {
     let rec = Recording::read(&args.file)?;
     let expected = expected_path(&rec.before, rec.mac, rec.mode)
         .context("the recorded topology has no path for the recorded MAC")?;
-    conclude(rec.inputs(&expected, rec.sightings()?), &args.report)
+    conclude(rec.inputs(&expected, rec.sightings()?), &args.report, None)
 }

@@ -43,7 +43,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
     let mut events = 0u64;
     let mut lost_reported = 0u64;
     let outcome = session.pump(
-        args.timeout.map(Duration::from_secs_f64),
+        args.timeout,
         // Loss is reported as it happens, not only at the end: an operator watching a busy
         // host must know the picture is incomplete while looking at it.
         Duration::from_secs(1),

@@ -77,10 +77,9 @@ impl Recording {
         }
     }
 
-    pub fn write(&self, file: &Path) -> Result<()> {
-        let text = serde_json::to_string(self)?;
-        std::fs::write(file, text + "\n")
-            .with_context(|| format!("cannot write {}", file.display()))
+    /// The recording as one JSON document (the command writes the file).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string(self)? + "\n")
     }
 
     pub fn read(file: &Path) -> Result<Self> {

@@ -2,7 +2,7 @@
 //! block named after it, so Wireshark shows the packet at each hop; frames carry their VLAN
 //! tag as it was there (an out-of-band tag is written back into the frame).
 
-use std::{borrow::Cow, collections::HashMap, fs::File, io::BufWriter, path::Path, time::Duration};
+use std::{borrow::Cow, collections::HashMap, time::Duration};
 
 use anyhow::Result;
 use pcap_file::{
@@ -26,8 +26,9 @@ const MACS: usize = 12;
 /// Nanosecond timestamps (`if_tsresol` = 10^-9).
 const TSRESOL_NS: u8 = 9;
 
-pub fn write(path: &Path, sightings: &[Sighting]) -> Result<()> {
-    let mut w = PcapNgWriter::new(BufWriter::new(File::create(path)?))?;
+/// The capture as pcapng bytes (the command writes the file).
+pub fn render(sightings: &[Sighting]) -> Result<Vec<u8>> {
+    let mut w = PcapNgWriter::new(Vec::new())?;
     let offset = realtime_minus_monotonic();
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut sorted: Vec<&Sighting> = sightings.iter().collect();
@@ -59,7 +60,7 @@ pub fn write(path: &Path, sightings: &[Sighting]) -> Result<()> {
             options: Vec::new(),
         })?;
     }
-    Ok(())
+    Ok(w.into_inner())
 }
 
 /// The snapshot with an accelerated (out-of-band) VLAN tag put back after the MAC addresses.
