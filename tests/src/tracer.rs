@@ -46,6 +46,16 @@ impl Tracer {
     /// Starts pathtrace and returns once it reports its probes attached (or fails with what it
     /// printed if it exits first).
     pub fn start(args: &[&str]) -> Result<Self> {
+        Self::spawn(args, true)
+    }
+
+    /// As [`Self::start`], with nobody reading standard output: its pipe is closed at once,
+    /// as `| head` does once it has its lines.
+    pub fn start_unread(args: &[&str]) -> Result<Self> {
+        Self::spawn(args, false)
+    }
+
+    fn spawn(args: &[&str], read_stdout: bool) -> Result<Self> {
         let mut child = Command::new(pathtrace_bin())
             .args(args)
             .stdin(Stdio::null())
@@ -56,7 +66,9 @@ impl Tracer {
         let mut out = child.stdout.take().expect("piped");
         let stdout = std::thread::spawn(move || {
             let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
+            if read_stdout {
+                let _ = out.read_to_string(&mut s);
+            }
             s
         });
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -91,6 +103,19 @@ impl Tracer {
     pub fn stop(self, signal: i32) -> Result<TracerOutput> {
         // SAFETY: plain kill(2) on our child.
         unsafe { libc::kill(self.child.id() as i32, signal) };
+        self.wait()
+    }
+
+    /// Waits up to `limit` for pathtrace to end by itself; kills it (and fails) past that.
+    pub fn wait_for(mut self, limit: Duration) -> Result<TracerOutput> {
+        let start = std::time::Instant::now();
+        while self.child.try_wait()?.is_none() {
+            if start.elapsed() > limit {
+                let out = self.stop(libc::SIGKILL)?;
+                bail!("pathtrace did not end within {limit:?}: {out:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.wait()
     }
 

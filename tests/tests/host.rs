@@ -192,6 +192,24 @@ fn ping_is_seen_then_signal_cleans_up(signal: i32, mode: &str) {
     }
 }
 
+/// `pathtrace trace ... | head`: once nobody reads, pathtrace stops by itself, detaches like on
+/// Ctrl-C and exits 0; it used to panic in `println!` (exit 101) with its probes attached.
+#[test]
+fn a_reader_that_goes_away_ends_the_trace_cleanly() {
+    let _serial = serial();
+    let mut lab = Lab::new("pipe");
+    let (a, b) = veth_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &mac_a], &ifaces);
+    let tracer = Tracer::start_unread(&args).unwrap();
+    ping(&a, "10.88.0.2", "3");
+    let out = tracer.wait_for(std::time::Duration::from_secs(20)).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_nothing_left(&lab);
+}
+
 #[test]
 fn sigint_detaches_everything_tcx() {
     ping_is_seen_then_signal_cleans_up(libc::SIGINT, "auto");

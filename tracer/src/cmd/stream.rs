@@ -1,7 +1,7 @@
 //! `pathtrace trace -i IFACE...`: resolve the interfaces, load and attach the probes, print
 //! every matching packet at every hop until told to stop, then detach everything.
 
-use std::time::Duration;
+use std::{io::Write as _, time::Duration};
 
 use anyhow::Result;
 
@@ -42,6 +42,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
     let limit = args.count.unwrap_or(u64::MAX);
     let mut events = 0u64;
     let mut lost_reported = 0u64;
+    let mut out = Printer::new();
     let outcome = session.pump(
         args.timeout,
         // Loss is reported as it happens, not only at the end: an operator watching a busy
@@ -51,9 +52,13 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
             for rec in batch.drain(..).take((limit - events) as usize) {
                 let snapshot = args.output_snapshot.then_some(rec.snapshot.as_slice());
                 let hop = Hop::decode(&rec.event, snapshot, names);
-                match args.output {
-                    Format::Text => println!("{}", text::hop_line(&hop)),
-                    Format::Json => println!("{}", json::line(&json::Record::Hop(&hop))),
+                let line = match args.output {
+                    Format::Text => text::hop_line(&hop),
+                    Format::Json => json::line(&json::Record::Hop(&hop)),
+                };
+                if !out.line(&line) {
+                    // Nobody reads any more (`| head`): stop, and detach as on Ctrl-C.
+                    return Control::Stop;
                 }
                 events += 1;
             }
@@ -77,8 +82,45 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
     };
     let detached = session.finish();
     let (_, lost) = outcome?;
-    summary.print(args, events, lost, detached?);
-    Ok(0)
+    summary.print(args, &mut out, events, lost, detached?);
+    out.result().map(|()| 0)
+}
+
+/// Standard output that reports a write error once instead of panicking the way `println!`
+/// does while probes are attached.
+struct Printer {
+    out: std::io::StdoutLock<'static>,
+    error: Option<std::io::Error>,
+}
+
+impl Printer {
+    fn new() -> Self {
+        Self {
+            out: std::io::stdout().lock(),
+            error: None,
+        }
+    }
+
+    /// Writes one line; false once output is no longer possible.
+    fn line(&mut self, line: &str) -> bool {
+        if self.error.is_none() {
+            if let Err(e) = writeln!(self.out, "{line}") {
+                self.error = Some(e);
+            }
+        }
+        self.error.is_none()
+    }
+
+    /// A reader that went away (`| head`) is not an error; any other write error is.
+    fn result(mut self) -> Result<()> {
+        let flushed = self.out.flush();
+        match self.error.take().map_or(flushed, Err) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(anyhow::Error::new(e).context("cannot write to stdout"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What the session was, for the closing lines.
@@ -89,19 +131,16 @@ struct Summary {
 }
 
 impl Summary {
-    fn print(self, args: &TraceArgs, events: u64, lost: u64, detach_ms: f64) {
+    fn print(self, args: &TraceArgs, out: &mut Printer, events: u64, lost: u64, detach_ms: f64) {
         if args.output == Format::Json {
-            println!(
-                "{}",
-                json::line(&json::Record::Summary {
-                    events,
-                    lost_events: lost,
-                    interfaces: self.interfaces,
-                    hooks: self.hooks,
-                    attach_ms: self.attach_ms,
-                    detach_ms,
-                })
-            );
+            out.line(&json::line(&json::Record::Summary {
+                events,
+                lost_events: lost,
+                interfaces: self.interfaces,
+                hooks: self.hooks,
+                attach_ms: self.attach_ms,
+                detach_ms,
+            }));
         }
         eprintln!(
             "pathtrace: {events} event(s), {lost} lost{}",
