@@ -482,3 +482,84 @@ fn a_capture_file_is_private_and_a_failed_one_keeps_the_verdict() {
     assert!(out.stderr.contains("journey.pcapng"), "{}", out.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Anyone can run a process called `dnsmasq` whose command line names any file. pathtrace runs
+/// as root: it must not read them for such a process (here `/etc/shadow`, `/dev/zero` and a
+/// FIFO, which used to be echoed back or to hang discovery), must not take it for a DHCP
+/// server, and must say it ignored it.
+#[test]
+fn a_fake_dnsmasq_of_an_unprivileged_user_is_ignored() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let mut lab = Lab::new("fake");
+    let ns = lab.netns("fk").unwrap();
+    let dir = lab.workdir().unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = dir.join("dnsmasq");
+    std::fs::write(&fake, "#!/bin/sh\nwhile :; do sleep 1; done\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fifo = dir.join("fifo");
+    run("mkfifo", &[fifo.to_str().unwrap()]).unwrap();
+    let child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+        ])
+        .args(["--clear-groups", "--inh-caps=-all"])
+        .arg(&fake)
+        .args(["--dhcp-hostsfile=/etc/shadow", "--dhcp-hostsfile=/dev/zero"])
+        .arg(format!("--dhcp-hostsfile={}", fifo.display()))
+        .arg("--conf-file=/etc/shadow")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    lab.adopt(child);
+    // `ip netns exec` and setpriv exec the script: wait until it is what /proc shows.
+    let comm = format!("/proc/{pid}/comm");
+    for _ in 0..50 {
+        if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "dnsmasq") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let bin = tracer::pathtrace_bin();
+    for format in ["json", "tree"] {
+        // Bounded: reading the FIFO used to block discovery forever.
+        let out = std::process::Command::new("timeout")
+            .args(["60", bin.to_str().unwrap(), "topology", "--format", format])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?}\n{text}", out.status);
+        for line in std::fs::read_to_string("/etc/shadow").unwrap().lines() {
+            let hash = line.split(':').nth(1).unwrap_or_default();
+            assert!(
+                !text.contains(line),
+                "{format}: a line of /etc/shadow is shown"
+            );
+            assert!(
+                hash.len() < 8 || !text.contains(hash),
+                "{format}: a hash is shown"
+            );
+        }
+        assert!(
+            text.contains(&format!(
+                "ignored 1 process(es) called dnsmasq that root did not start (pid {pid})"
+            )),
+            "{format}: {text}"
+        );
+        if format == "json" {
+            let topo: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+            let servers = topo["dhcp_servers"].as_array().unwrap();
+            assert!(
+                servers.iter().all(|d| d["pid"] != pid),
+                "the fake is taken for a DHCP server"
+            );
+        }
+    }
+}

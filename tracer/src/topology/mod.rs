@@ -11,7 +11,10 @@ use std::{collections::HashMap, path::PathBuf};
 use anyhow::{Context as _, Result};
 
 pub use model::{Action, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus, Topology};
-use sources::{dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb};
+use sources::{
+    dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb,
+    untrusted::{self, shown},
+};
 pub use sources::{
     neutron_dhcp::DEFAULT_DIR as NEUTRON_DHCP_DIR, openflow::parse_int as parse_openflow_int,
 };
@@ -243,7 +246,8 @@ fn find_tap(topo: &Topology, dev: &str, guest: crate::mac::Mac) -> Option<IfaceK
 }
 
 fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
-    let procs = dnsmasq::processes();
+    let found = dnsmasq::processes();
+    let procs = found.trusted;
     for p in &procs {
         let (cfg, mut problems) = dnsmasq::parse_args(&p.args, &|f| dnsmasq::read_as(p.pid, f));
         let mut hosts = cfg.hosts;
@@ -261,16 +265,29 @@ fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
             config_dir: None,
             netns,
             netns_name: topo.netns_name(netns),
-            interfaces: cfg.interfaces,
+            // What the command line said, shown back only escaped and short.
+            interfaces: cfg.interfaces.iter().map(|s| shown(s)).collect(),
             listens_on,
-            ranges: cfg.ranges,
-            hostsfiles: cfg.hostsfiles,
+            ranges: cfg.ranges.iter().map(|s| shown(s)).collect(),
+            hostsfiles: cfg.hostsfiles.iter().map(|s| shown(s)).collect(),
             hosts,
             problems,
         });
     }
     let silent = silent_neutron_networks(topo, neutron_dir);
+    let ignored = match found.ignored.as_slice() {
+        [] => String::new(),
+        pids => format!(
+            "; ignored {} process(es) called dnsmasq that root did not start (pid {})",
+            pids.len(),
+            pids.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     let detail = match (procs.len(), silent) {
+        (0, 0) if !ignored.is_empty() => format!("no dnsmasq process{ignored}"),
         (0, 0) => {
             topo.report(
                 "dnsmasq",
@@ -279,8 +296,8 @@ fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
             );
             return;
         }
-        (n, 0) => format!("{n} dnsmasq processes"),
-        (n, s) => format!("{n} dnsmasq processes; {s} qdhcp- namespaces without one"),
+        (n, 0) => format!("{n} dnsmasq processes{ignored}"),
+        (n, s) => format!("{n} dnsmasq processes; {s} qdhcp- namespaces without one{ignored}"),
     };
     topo.report("dnsmasq", SourceStatus::Found, detail);
 }
@@ -332,21 +349,23 @@ fn silent_neutron_networks(topo: &mut Topology, neutron_dir: &std::path::Path) -
 }
 
 /// A `--dhcp-hostsfile` (a file) or `--dhcp-hostsdir` (every file in it).
+/// A `--dhcp-hostsfile` (a file) or `--dhcp-hostsdir` (every file in it), read inside the
+/// process's root.
 fn read_hosts(pid: u32, path: &str) -> Result<Vec<model::HostEntry>> {
-    let rooted = PathBuf::from(format!("/proc/{pid}/root")).join(path.trim_start_matches('/'));
-    if rooted.is_dir() {
-        let mut out = Vec::new();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&rooted)
-            .with_context(|| format!("cannot read {path}"))?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for f in files {
-            let text = std::fs::read_to_string(&f)?;
-            out.extend(dnsmasq::parse_hostsfile(&text, &f.display().to_string())?);
-        }
-        return Ok(out);
+    let root = dnsmasq::root_of(pid);
+    let read = |file: &str| {
+        untrusted::read_in_root(&root, file)
+            .and_then(|text| dnsmasq::parse_hostsfile(&text, file))
+            .with_context(|| format!("cannot read {}", shown(file)))
+    };
+    if !untrusted::is_dir_in_root(&root, path) {
+        return read(path);
     }
-    dnsmasq::parse_hostsfile(&dnsmasq::read_as(pid, path)?, path)
+    let mut out = Vec::new();
+    let names = untrusted::list_in_root(&root, path)
+        .with_context(|| format!("cannot list {}", shown(path)))?;
+    for name in names {
+        out.extend(read(&format!("{}/{name}", path.trim_end_matches('/')))?);
+    }
+    Ok(out)
 }

@@ -3,10 +3,16 @@
 //! server a MAC should get its lease from, and the address it should get, are known before a
 //! packet is seen.
 
-use std::{net::Ipv4Addr, path::Path};
+use std::{
+    net::Ipv4Addr,
+    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
+    path::Path,
+};
 
+use anyhow::{bail, Result};
+
+use super::untrusted::{self, shown};
 use crate::{mac::Mac, topology::model::HostEntry};
-use anyhow::{bail, Context as _, Result};
 
 /// What a dnsmasq command line (and the `--conf-file` it names) configures.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -82,7 +88,7 @@ fn apply(
         "dhcp-hostsfile" | "dhcp-hostsdir" => cfg.hostsfiles.push(value.to_string()),
         "dhcp-host" => match parse_host(value, origin) {
             Ok(h) => cfg.hosts.push(h),
-            Err(e) => problems.push(format!("{origin}: {e:#}")),
+            Err(e) => problems.push(format!("{}: {e:#}", shown(origin))),
         },
         // `--conf-file=` (empty, as Neutron passes it) means "no conf file".
         "conf-file" if !value.is_empty() => {
@@ -109,7 +115,7 @@ fn apply(
                         }
                     }
                 }
-                Err(e) => problems.push(format!("{value}: {e:#}")),
+                Err(e) => problems.push(format!("{}: {e:#}", shown(value))),
             }
         }
         _ => {}
@@ -140,7 +146,9 @@ pub fn parse_host(value: &str, origin: &str) -> Result<HostEntry> {
         origin: origin.to_string(),
     };
     let mut has_client_id = false;
-    for field in value.split(',').map(str::trim) {
+    // Errors say which field, never what it held: the text may come from any file.
+    for (n, field) in value.split(',').map(str::trim).enumerate() {
+        let n = n + 1;
         if field.is_empty() {
             continue;
         }
@@ -158,9 +166,12 @@ pub fn parse_host(value: &str, origin: &str) -> Result<HostEntry> {
             if field.contains('*') {
                 continue;
             }
-            let mac = field
-                .parse::<Mac>()
-                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            let Ok(mac) = field.parse::<Mac>() else {
+                bail!(
+                    "{}: field {n} of the dhcp-host entry is not a MAC address",
+                    shown(origin)
+                );
+            };
             entry.macs.push(mac);
         } else if is_lease_time(field) {
             entry.lease_time = Some(field.to_string());
@@ -170,11 +181,14 @@ pub fn parse_host(value: &str, origin: &str) -> Result<HostEntry> {
         {
             entry.hostname = Some(field.to_string());
         } else {
-            bail!("{origin}: cannot parse '{field}' in dhcp-host '{value}'");
+            bail!(
+                "{}: field {n} of the dhcp-host entry is not understood",
+                shown(origin)
+            );
         }
     }
     if entry.macs.is_empty() && !has_client_id && entry.hostname.is_none() {
-        bail!("{origin}: dhcp-host '{value}' names no client");
+        bail!("{}: the dhcp-host entry names no client", shown(origin));
     }
     Ok(entry)
 }
@@ -195,12 +209,65 @@ pub struct Process {
     pub netns: Option<u32>,
 }
 
-/// Every dnsmasq process, found by `comm`, read from /proc (no process spawned).
-pub fn processes() -> Vec<Process> {
-    let Ok(proc) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+/// The dnsmasq processes found, and the pids of processes called dnsmasq that are not trusted.
+#[derive(Default)]
+pub struct Found {
+    pub trusted: Vec<Process>,
+    pub ignored: Vec<u32>,
+}
+
+/// Capabilities that let a process serve DHCP (bind port 67, raw sockets, ARP).
+const CAP_NET_BIND_SERVICE: u32 = 10;
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_NET_RAW: u32 = 13;
+
+/// Whether process `pid` is a dnsmasq that root started: its executable is a root-owned
+/// `dnsmasq` nobody else may write, it shares our user namespace, and it runs as root or
+/// holds a capability to serve DHCP. Anyone can name a process `dnsmasq` and give it a
+/// command line naming any file; none of them passes this.
+fn trusted(dir: &Path) -> bool {
+    let exe = std::fs::read_link(dir.join("exe")).unwrap_or_default();
+    let named = exe
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.trim_end_matches(" (deleted)") == "dnsmasq");
+    // The magic link's metadata is the executable's own inode, wherever it lives.
+    let root_owned = std::fs::metadata(dir.join("exe"))
+        .is_ok_and(|m| m.is_file() && m.uid() == 0 && m.permissions().mode() & 0o022 == 0);
+    let same_userns = std::fs::read_link(dir.join("ns/user")).ok()
+        == std::fs::read_link("/proc/self/ns/user").ok();
+    named && root_owned && same_userns && privileged(dir)
+}
+
+/// Effective uid 0, or an effective capability to serve DHCP.
+fn privileged(dir: &Path) -> bool {
+    let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
+        return false;
     };
-    let mut out = Vec::new();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let euid_root = field("Uid:")
+        .and_then(|u| u.split_whitespace().nth(1))
+        .is_some_and(|u| u == "0");
+    let caps = field("CapEff:")
+        .and_then(|c| u64::from_str_radix(c, 16).ok())
+        .unwrap_or(0);
+    let dhcp_caps = [CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW]
+        .iter()
+        .any(|c| caps & (1 << c) != 0);
+    euid_root || dhcp_caps
+}
+
+/// Every trusted dnsmasq process, found by `comm`, read from /proc (no process spawned).
+pub fn processes() -> Found {
+    let Ok(proc) = std::fs::read_dir("/proc") else {
+        return Found::default();
+    };
+    let mut out = Found::default();
     for e in proc.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
@@ -210,6 +277,10 @@ pub fn processes() -> Vec<Process> {
             continue;
         };
         if comm.trim() != "dnsmasq" {
+            continue;
+        }
+        if !trusted(&dir) {
+            out.ignored.push(pid);
             continue;
         }
         // A dead dnsmasq not yet reaped by its parent (a zombie) has an empty command line
@@ -227,22 +298,23 @@ pub fn processes() -> Vec<Process> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         let netns = crate::netns::netns_of_pid(pid);
-        out.push(Process { pid, args, netns });
+        out.trusted.push(Process { pid, args, netns });
     }
-    out.sort_by_key(|p| p.pid);
+    out.trusted.sort_by_key(|p| p.pid);
+    out.ignored.sort_unstable();
     out
 }
 
-/// Reads a file as the dnsmasq process sees it: through `/proc/PID/root`, so a dnsmasq in a
-/// container with its own mount namespace is read correctly.
+/// Reads a file as the dnsmasq process sees it: inside `/proc/PID/root` (a dnsmasq in a
+/// container with its own mount namespace is read correctly, and no path it names leads out of
+/// its root), a regular file of bounded size only.
 pub fn read_as(pid: u32, path: &str) -> Result<String> {
-    let rooted = Path::new("/proc")
-        .join(pid.to_string())
-        .join("root")
-        .join(path.trim_start_matches('/'));
-    std::fs::read_to_string(&rooted)
-        .or_else(|_| std::fs::read_to_string(path))
-        .with_context(|| format!("cannot read {path}"))
+    untrusted::read_in_root(&root_of(pid), path)
+}
+
+/// The root directory process `pid` sees.
+pub fn root_of(pid: u32) -> std::path::PathBuf {
+    Path::new("/proc").join(pid.to_string()).join("root")
 }
 
 #[cfg(test)]
@@ -315,5 +387,26 @@ mod tests {
         ] {
             assert!(parse_hostsfile(bad, "f").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_name_the_place_never_the_content() {
+        // A file that is not a host file (here, shadow(5)) must not be quoted back.
+        for line in [
+            "root:$6$s3cr3tsalt$hashhashhash:19000:0:99999:7:::",
+            "daemon:*:19000:0:99999:7:::",
+            "s3cr3t token with spaces",
+        ] {
+            let err = format!("{:#}", parse_hostsfile(line, "/etc/shadow").unwrap_err());
+            assert!(err.starts_with("/etc/shadow:1: "), "{err}");
+            for secret in ["s3cr3t", "hash", "$6$", "daemon", "99999"] {
+                assert!(!err.contains(secret), "{err}");
+            }
+        }
+        let (_, problems) = parse_args(&args("--dhcp-host=root:$6$s3cr3t"), &|_| bail!("no files"));
+        assert!(
+            problems.iter().all(|p| !p.contains("s3cr3t")),
+            "{problems:?}"
+        );
     }
 }

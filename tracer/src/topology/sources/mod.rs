@@ -9,3 +9,4 @@ pub mod links;
 pub mod neutron_dhcp;
 pub mod openflow;
 pub mod ovsdb;
+pub mod untrusted;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::dnsmasq;
+use super::{dnsmasq, untrusted};
 use crate::topology::model::HostEntry;
 
 /// Where the Neutron DHCP agent keeps its per-network state by default.
@@ -16,7 +16,13 @@ pub const DEFAULT_DIR: &str = "/var/lib/neutron/dhcp";
 pub fn network_of(netns_name: &str) -> Option<&str> {
     netns_name
         .strip_prefix("qdhcp-")
-        .filter(|id| !id.is_empty() && !id.contains('/'))
+        // A network id is a UUID: nothing in it may walk out of the agent's directory.
+        .filter(|id| {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 /// What the agent's state directory says about one network.
@@ -41,7 +47,8 @@ pub fn read(dir: &Path, network: &str) -> NetworkState {
         return state;
     }
     state.dir = Some(net_dir.display().to_string());
-    let read = |name: &str| std::fs::read_to_string(net_dir.join(name)).ok();
+    // Inside the agent's directory only, regular files of bounded size only.
+    let read = |name: &str| untrusted::read_in_root(dir, &format!("{network}/{name}")).ok();
     state.interface = read("interface")
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
@@ -70,6 +77,8 @@ mod tests {
         );
         assert_eq!(network_of("qdhcp-"), None);
         assert_eq!(network_of("qrouter-5f83"), None);
+        assert_eq!(network_of("qdhcp-.."), None);
+        assert_eq!(network_of("qdhcp-a/../b"), None);
     }
 
     #[test]
