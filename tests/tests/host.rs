@@ -192,6 +192,75 @@ fn ping_is_seen_then_signal_cleans_up(signal: i32, mode: &str) {
     }
 }
 
+/// SIGINT, SIGTERM and SIGHUP at every moment of a run (discovery, loading, attaching 24
+/// interfaces through netlink with clsact qdiscs of its own, capturing): pathtrace ends by
+/// itself, never killed by the signal, and leaves no filter, qdisc or program behind. A signal
+/// before the capture used to kill it wherever it was.
+#[test]
+fn signals_at_any_moment_leave_nothing_behind() {
+    let _serial = serial();
+    let mut lab = Lab::new("anysig");
+    let a = lab.netns("a").unwrap();
+    let b = lab.netns("b").unwrap();
+    let pairs = 12;
+    for i in 0..pairs {
+        lab.veth((&a, &format!("a{i}")), (&b, &format!("b{i}")))
+            .unwrap();
+    }
+    let ifaces = [format!("{a}:*"), format!("{b}:*")];
+    let args = trace_args(&["--tc-attach", "netlink"], &ifaces);
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    // Generous for exec and the dynamic loader on a loaded CI machine.
+    const HANDLERS_INSTALLED_MS: u64 = 40;
+    for (n, delay_ms) in [0u64, 15, 40, 80, 130, 200, 300, 450, 700, 1100, 1800]
+        .into_iter()
+        .enumerate()
+    {
+        let signal = signals[n % signals.len()];
+        let mut child = std::process::Command::new(tracer::pathtrace_bin())
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SAFETY: plain kill(2) on our child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "signal {signal} at {delay_ms} ms: pathtrace did not end"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        // Only a signal that comes before `main` installed its handlers (nothing attached
+        // yet) may still end the process the default way.
+        assert!(
+            status.code().is_some() || delay_ms < HANDLERS_INSTALLED_MS,
+            "signal {signal} at {delay_ms} ms killed pathtrace: {status:?}\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_nothing_left(&lab);
+        for (ns, prefix) in [(&a, "a"), (&b, "b")] {
+            for i in 0..pairs {
+                let dev = format!("{prefix}{i}");
+                let kinds = qdisc_kinds(ns, &dev).unwrap_or_default();
+                assert!(
+                    !kinds.contains(&"clsact".to_string()),
+                    "signal {signal} at {delay_ms} ms left a clsact on {ns}:{dev}"
+                );
+            }
+        }
+    }
+}
+
 /// `pathtrace trace ... | head`: once nobody reads, pathtrace stops by itself, detaches like on
 /// Ctrl-C and exits 0; it used to panic in `println!` (exit 101) with its probes attached.
 #[test]

@@ -14,6 +14,7 @@ mod capture;
 mod cli;
 mod cmd;
 mod event;
+mod interrupt;
 mod journey;
 mod kernel;
 mod mac;
@@ -40,6 +41,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
+    if let Err(e) = interrupt::install() {
+        eprintln!("pathtrace: error: {e:#}");
+        return ExitCode::from(EXIT_ERROR);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -10,6 +10,7 @@ use std::{
 use super::{names::Names, EventReader, Record};
 use crate::{
     event::HookStatus,
+    interrupt,
     kernel::{btf::KernelBtf, tracefs},
     netns::NetnsTable,
     probes::{
@@ -19,7 +20,6 @@ use crate::{
     topology::sources::datapath,
 };
 use anyhow::{Context as _, Result};
-use tokio::signal::unix::{signal, SignalKind};
 
 pub struct SessionOptions<'a> {
     pub interfaces: Vec<Interface>,
@@ -93,6 +93,8 @@ impl Session {
         let mut names = Names::new(table, btf.drop_reasons());
         names.set_ovs_actions(btf.ovs_actions());
         let attach_start = Instant::now();
+        // From the first attachment on, a signal must let the guards detach.
+        interrupt::arm();
         let mut attached = Attached {
             tc: loaded.attach_tc(&opts.interfaces, opts.tc_attach)?,
             drops: None,
@@ -125,6 +127,8 @@ impl Session {
         } else {
             hooks.push(HookStatus::inactive("ovs".into(), "--no-ovs".into()));
         }
+        // Interrupted while attaching: `attached` is dropped, and its guards detach.
+        interrupt::check()?;
         let attach_ms = attach_start.elapsed().as_secs_f64() * 1e3;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -187,9 +191,6 @@ impl Session {
         let reader = &mut self.reader;
         let names = &mut self.names;
         self.runtime.block_on(async {
-            let mut sigint = signal(SignalKind::interrupt())?;
-            let mut sigterm = signal(SignalKind::terminate())?;
-            let mut sighup = signal(SignalKind::hangup())?;
             let deadline = async {
                 match timeout {
                     Some(d) => tokio::time::sleep(d).await,
@@ -203,11 +204,15 @@ impl Session {
             let mut batch = Vec::new();
             let cause = loop {
                 let control = tokio::select! {
-                    _ = poll.tick() => { reader.drain(&mut batch); on_records(&mut batch, names) }
+                    // Signals are noted by `interrupt` and seen here within one poll period.
+                    _ = poll.tick() => {
+                        if interrupt::requested().is_some() {
+                            break StopCause::Signal;
+                        }
+                        reader.drain(&mut batch);
+                        on_records(&mut batch, names)
+                    }
                     _ = ticks.tick() => { on_tick(reader.lost()?); Control::Continue }
-                    _ = sigint.recv() => break StopCause::Signal,
-                    _ = sigterm.recv() => break StopCause::Signal,
-                    _ = sighup.recv() => break StopCause::Signal,
                     _ = &mut deadline => break StopCause::Timeout,
                 };
                 if control == Control::Stop {

@@ -19,6 +19,7 @@ use crate::{
     capture::session::{Control, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
     event::{DhcpMessage, Direction, Hop, Sighting},
+    interrupt,
     journey::{
         mode::{expected_path, Mode},
         recording::Recording,
@@ -135,6 +136,8 @@ const TICK: Duration = Duration::from_millis(250);
 /// ovs-vswitchd's revalidators push datapath flow statistics to OpenFlow rules about twice a
 /// second; the drop-flow evidence needs them.
 const FLOW_STATS_SETTLE: Duration = Duration::from_millis(1200);
+/// How often the settle checks for a signal.
+const SETTLE_STEP: Duration = Duration::from_millis(50);
 
 pub fn run(req: Request) -> Result<u8> {
     privileges::require_tracing_privileges()?;
@@ -173,13 +176,17 @@ pub fn run(req: Request) -> Result<u8> {
     } = captured?;
 
     if !complete && expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge) {
-        std::thread::sleep(FLOW_STATS_SETTLE);
+        settle();
     }
-    let after = topology::discover(&req.discovery)
-        .map_err(|e| {
-            tracing::warn!("rediscovery after the trace failed, using the first one: {e:#}")
-        })
-        .unwrap_or_else(|()| before.clone());
+    // Interrupted: the report now, on what discovery found before.
+    let after = match interrupt::requested() {
+        Some(_) => before.clone(),
+        None => topology::discover(&req.discovery)
+            .map_err(|e| {
+                tracing::warn!("rediscovery after the trace failed, using the first one: {e:#}")
+            })
+            .unwrap_or_else(|()| before.clone()),
+    };
     let inputs = Inputs {
         mac: req.mac,
         mode: req.mode,
@@ -208,6 +215,14 @@ fn recording(inputs: &Inputs<'_>) -> Result<String> {
         &inputs.sightings,
     )
     .to_json()
+}
+
+/// Waits for the flow statistics, unless a signal says to report now.
+fn settle() {
+    let start = Instant::now();
+    while start.elapsed() < FLOW_STATS_SETTLE && interrupt::requested().is_none() {
+        std::thread::sleep(SETTLE_STEP);
+    }
 }
 
 /// What the capture brought back.

@@ -109,7 +109,8 @@ impl LoadedProbes {
         }
         let mut done = Vec::new();
         for iface in ifaces {
-            // On error, `done` is dropped and what was attached so far is detached.
+            // On error or a signal, `done` is dropped and what was attached so far is detached.
+            crate::interrupt::check()?;
             done.push(TcAttachment::attach_netlink(ingress, egress, iface)?);
         }
         Ok(done)

@@ -192,7 +192,8 @@ pub fn attach_tcx_all(
         let netns = &ifaces[i].netns;
         let _in_netns = NetnsGuard::enter(&netns.path)?;
         while i < ifaces.len() && ifaces[i].netns.path == netns.path {
-            // On error, `done` is dropped and what was attached so far is detached.
+            // On error or a signal, `done` is dropped and what was attached so far is detached.
+            crate::interrupt::check()?;
             done.push(TcAttachment::attach_tcx_here(ingress, egress, &ifaces[i])?);
             i += 1;
         }
