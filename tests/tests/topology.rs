@@ -563,3 +563,83 @@ fn a_fake_dnsmasq_of_an_unprivileged_user_is_ignored() {
         }
     }
 }
+
+/// A wedged Open vSwitch costs discovery seconds, not the run: a bridge whose management
+/// socket accepts and never answers (a stopped ovs-vswitchd), then a stopped ovsdb-server.
+/// `ovs-ofctl` used to wait forever.
+#[test]
+fn wedged_open_vswitch_daemons_cost_seconds_not_the_run() {
+    let mut lab = Lab::new("wedged");
+    let dir = lab.workdir().unwrap();
+    let db = dir.join("conf.db");
+    let sock = dir.join("db.sock");
+    run(
+        "ovsdb-tool",
+        &[
+            "create",
+            db.to_str().unwrap(),
+            "/usr/share/openvswitch/vswitch.ovsschema",
+        ],
+    )
+    .unwrap();
+    let server = std::process::Command::new("ovsdb-server")
+        .arg(&db)
+        .arg(format!("--remote=punix:{}", sock.display()))
+        .arg("--unixctl")
+        .arg(dir.join("ovsdb-server.ctl"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server_pid = server.id() as i32;
+    lab.adopt(server);
+    let vsctl = |args: &[&str]| {
+        let db = format!("--db=unix:{}", sock.display());
+        let mut all = vec![db.as_str(), "--no-wait"];
+        all.extend_from_slice(args);
+        run("ovs-vsctl", &all)
+    };
+    pathtrace_testbed::dhcp::wait_for(std::time::Duration::from_secs(10), "ovsdb-server", || {
+        Ok(vsctl(&["init"]).is_ok())
+    })
+    .unwrap();
+    vsctl(&["add-br", "br-wedged"]).unwrap();
+    // What ovs-ofctl connects to: accepted by the kernel, never answered.
+    let _mgmt = std::os::unix::net::UnixListener::bind(dir.join("br-wedged.mgmt")).unwrap();
+    let bin = tracer::pathtrace_bin();
+    let topology = |secs: &str| {
+        let started = std::time::Instant::now();
+        let out = std::process::Command::new("timeout")
+            .args([secs, bin.to_str().unwrap(), "topology", "--format", "json"])
+            .arg("--ovsdb")
+            .arg(&sock)
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let (out, took) = topology("60");
+    assert!(out.status.success(), "{out:?}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let topo: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        tracer::named(&topo["ovs_bridges"], "name", "br-wedged")["name"],
+        "br-wedged"
+    );
+    assert_eq!(source_status(&topo, "openflow"), "failed");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("did not answer within"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Now ovsdb-server itself stops answering: the socket named with --ovsdb must work, so
+    // this is an error, in one line, within the deadline.
+    // SAFETY: plain kill(2) on our child.
+    unsafe { libc::kill(server_pid, libc::SIGSTOP) };
+    let (out, took) = topology("60");
+    unsafe { libc::kill(server_pid, libc::SIGCONT) };
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("did not answer within"), "{stderr}");
+}

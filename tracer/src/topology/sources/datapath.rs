@@ -6,7 +6,9 @@ use std::{collections::HashMap, process::Command};
 /// Datapath port number -> port name, for every kernel datapath; empty when `ovs-dpctl` is not
 /// installed or there is no datapath (the vport probes teach the names then).
 pub fn ports() -> HashMap<u32, String> {
-    match Command::new("ovs-dpctl").arg("show").output() {
+    let mut cmd = Command::new("ovs-dpctl");
+    cmd.arg("show");
+    match super::bounded::output(cmd, super::bounded::OVS_DEADLINE) {
         Ok(out) if out.status.success() => parse_show(&String::from_utf8_lossy(&out.stdout)),
         _ => HashMap::new(),
     }

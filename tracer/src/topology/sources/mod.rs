@@ -2,6 +2,7 @@
 //! the kernel datapath, libvirt XML, dnsmasq, Neutron's DHCP agent state) into the model's
 //! types and knows nothing of the others; [`super::discover`] joins them.
 
+pub mod bounded;
 pub mod datapath;
 pub mod dnsmasq;
 pub mod libvirt;

@@ -9,6 +9,7 @@ use std::{path::Path, process::Command};
 use anyhow::{bail, Context as _, Result};
 use tracer_common::wire::vlan_tci;
 
+use super::bounded;
 use crate::topology::model::{Action, Flow};
 
 /// Keys that describe the flow entry rather than what it matches.
@@ -207,11 +208,11 @@ fn split_top_level(s: &str) -> Vec<&str> {
 /// Runs `ovs-ofctl dump-flows` against a bridge's management socket in `rundir`.
 pub fn dump(rundir: &Path, bridge: &str) -> Result<Vec<Flow>> {
     let target = format!("unix:{}", rundir.join(format!("{bridge}.mgmt")).display());
-    let out = Command::new("ovs-ofctl")
-        // Port numbers, not names: they are what the flows are written against.
-        .args(["--no-names", "dump-flows", &target])
-        .output()
-        .context("cannot run ovs-ofctl (install openvswitch-common)")?;
+    let mut cmd = Command::new("ovs-ofctl");
+    // Port numbers, not names: they are what the flows are written against.
+    cmd.args(["--no-names", "dump-flows", &target]);
+    let out = bounded::output(cmd, bounded::OVS_DEADLINE)
+        .context("ovs-ofctl (from openvswitch-common)")?;
     if !out.status.success() {
         bail!(
             "ovs-ofctl dump-flows {bridge}: {}",

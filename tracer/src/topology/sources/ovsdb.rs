@@ -8,12 +8,13 @@ use std::{
     io::Write as _,
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
-    time::Duration,
+    time::Instant,
 };
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
+use super::bounded;
 use crate::topology::model::{OvsBridge, OvsInterface, OvsPort};
 
 /// Where ovsdb-server puts its socket, in the order OVS's own tools look.
@@ -75,12 +76,17 @@ pub fn transact_request() -> Value {
 
 /// Connects, asks, and returns the `result` member of the reply.
 pub fn query(socket: &Path) -> Result<Value> {
+    let deadline = Instant::now() + bounded::OVS_DEADLINE;
     let mut stream = UnixStream::connect(socket)
         .with_context(|| format!("cannot connect to OVSDB at {}", socket.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(bounded::remaining(deadline, "ovsdb-server")?))?;
     stream.write_all(transact_request().to_string().as_bytes())?;
-    let reader = stream.try_clone()?;
+    let reader = Deadline {
+        stream: stream.try_clone()?,
+        deadline,
+    };
     for msg in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
+        bounded::remaining(deadline, "ovsdb-server")?;
         let msg = msg.context("malformed reply from ovsdb-server")?;
         if msg["method"] == "echo" {
             // The server probes idle clients; answering keeps the session open.
@@ -213,6 +219,22 @@ fn take_referenced<T>(
                 .ok_or_else(|| anyhow!("{table} references unknown {child} {u}"))
         })
         .collect()
+}
+
+/// The socket, read with what is left of one deadline for the whole session (a server that only
+/// echoes its probes, or answers a byte at a time, cannot stretch it).
+struct Deadline {
+    stream: UnixStream,
+    deadline: Instant,
+}
+
+impl std::io::Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = bounded::remaining(self.deadline, "ovsdb-server")
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{e:#}")))?;
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
 }
 
 fn row_uuid(row: &Value) -> Result<String> {
