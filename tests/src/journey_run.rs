@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::{
     dhcp::{acquire_lease_within, DhcpClient},
+    kernel_state::assert_nothing_left_in,
     tracer::pathtrace_bin,
     Lab, Tracer,
 };
@@ -17,6 +18,9 @@ pub struct Journey {
     tracer: Tracer,
     record: PathBuf,
     name: String,
+    /// Where to check that nothing of pathtrace is left once it ended.
+    namespaces: Vec<String>,
+    host_links: Vec<String>,
 }
 
 impl Journey {
@@ -31,6 +35,8 @@ impl Journey {
             tracer: Tracer::start(&argv)?,
             record,
             name: name.into(),
+            namespaces: lab.namespaces().to_vec(),
+            host_links: lab.host_links().to_vec(),
         })
     }
 
@@ -59,6 +65,7 @@ impl Journey {
         let report: Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
         let code = out.status.code().unwrap_or(-1);
+        assert_nothing_left_in(&self.namespaces, &self.host_links);
         // It names every tenant's addresses: only its owner may read it.
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&self.record).unwrap().permissions(),

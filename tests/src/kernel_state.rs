@@ -63,12 +63,42 @@ pub fn filters(netns: &str, dev: &str, hook: &str) -> Result<String> {
     in_netns(netns, "tc", &["filter", "show", "dev", dev, hook])
 }
 
-/// Panics unless nothing pathtrace attached remains in the lab's namespaces and its programs
-/// are unloaded.
+/// Panics unless nothing pathtrace attached remains in the lab's namespaces, in the host's own
+/// namespace or on the lab's links there, and its programs are unloaded.
 pub fn assert_nothing_left(lab: &crate::Lab) {
-    for ns in lab.namespaces() {
+    assert_nothing_left_in(lab.namespaces(), lab.host_links());
+}
+
+/// [`assert_nothing_left`] for these namespaces and these links of the host's own namespace.
+pub fn assert_nothing_left_in(namespaces: &[String], host_links: &[String]) {
+    for ns in namespaces {
         let left = attached_programs(ns).unwrap();
         assert!(left.is_empty(), "programs still attached in {ns}: {left:?}");
+    }
+    let json: Value =
+        serde_json::from_str(&run("bpftool", &["-j", "net", "show"]).unwrap()).unwrap();
+    let ours_here: Vec<String> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|section| section["tc"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .filter(|name| name.starts_with("pathtrace_"))
+        .collect();
+    assert!(
+        ours_here.is_empty(),
+        "programs still attached in the host's own namespace: {ours_here:?}"
+    );
+    for link in host_links {
+        let kinds = field_of_each(
+            &run("tc", &["-j", "qdisc", "show", "dev", link]).unwrap_or_else(|_| "[]".into()),
+            "kind",
+        )
+        .unwrap_or_default();
+        assert!(
+            !kinds.iter().any(|k| k == "clsact"),
+            "a clsact qdisc is left on {link}"
+        );
     }
     // Program memory is released by the kernel shortly after the last fd closes.
     crate::dhcp::wait_for(

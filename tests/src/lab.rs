@@ -22,6 +22,8 @@ pub struct Lab {
     workdir: Option<std::path::PathBuf>,
     /// Links created in the namespace the tests run in (a hypervisor's root namespace).
     host_links: Vec<String>,
+    /// (family, table) of nftables tables in the host's own namespace.
+    nft_tables: Vec<(String, String)>,
 }
 
 impl Lab {
@@ -36,6 +38,7 @@ impl Lab {
             macs: 0,
             workdir: None,
             host_links: Vec::new(),
+            nft_tables: Vec::new(),
         }
     }
 
@@ -160,6 +163,19 @@ impl Lab {
     pub fn namespaces(&self) -> &[String] {
         &self.namespaces
     }
+
+    /// Links the lab created in the host's own namespace.
+    pub fn host_links(&self) -> &[String] {
+        &self.host_links
+    }
+
+    /// Adds an nftables table (`rules` creates it) in the host's own namespace; the lab
+    /// deletes it when it goes, also when a test panics, so that it cannot break the tests after.
+    pub fn nft_table(&mut self, family: &str, table: &str, rules: &str) -> Result<()> {
+        self.nft_tables
+            .push((family.to_string(), table.to_string()));
+        run("nft", &[rules]).map(drop)
+    }
 }
 
 impl Drop for Lab {
@@ -167,6 +183,9 @@ impl Drop for Lab {
         for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for (family, table) in &self.nft_tables {
+            let _ = run("nft", &["delete", "table", family, table]);
         }
         for link in self.host_links.iter().rev() {
             let _ = run("ip", &["link", "del", link]);

@@ -775,4 +775,12 @@ fn interface_in_another_namespace_with_the_same_ifindex_is_told_apart() {
             .clone()
     };
     assert_ne!(ino(&a), ino(&b));
+    // ... and the point: both links have the same ifindex, told apart by the namespace.
+    let ifindex = |ns: &str, dev: &str| {
+        hops.iter()
+            .find(|h| h["netns"] == ns && h["ifname"] == dev)
+            .unwrap_or_else(|| panic!("no hop at {ns}:{dev}: {hops:#?}"))["ifindex"]
+            .clone()
+    };
+    assert_eq!(ifindex(&a, "va"), ifindex(&b, "vb"), "{hops:#?}");
 }

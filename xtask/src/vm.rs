@@ -77,6 +77,11 @@ fn quote(word: &str) -> String {
 }
 
 pub fn run(opts: &Options) -> Result<i32> {
+    run_capturing(opts).map(|(code, _)| code)
+}
+
+/// As [`run`], also returning what the guest printed on its standard output.
+pub fn run_capturing(opts: &Options) -> Result<(i32, String)> {
     let kernel = match &opts.kernel {
         Some(k) => k.clone(),
         None => default_kernel()?,
@@ -113,9 +118,12 @@ pub fn run(opts: &Options) -> Result<i32> {
         }
     });
     let out = child.stdout.take().expect("piped");
+    let mut printed = String::new();
     for line in BufReader::new(out).lines().map_while(Result::ok) {
         println!("{line}");
         let _ = std::io::stdout().flush();
+        printed.push_str(&line);
+        printed.push('\n');
     }
     let _ = forward_err.join();
     let status = child.wait()?;
@@ -123,5 +131,5 @@ pub fn run(opts: &Options) -> Result<i32> {
     if code == 124 {
         eprintln!("xtask: the VM did not finish within {} s", opts.timeout);
     }
-    Ok(code)
+    Ok((code, printed))
 }
