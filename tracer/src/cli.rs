@@ -316,10 +316,15 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// The largest ring buffer pathtrace asks for: it is locked kernel memory.
+const MAX_RING_BUFFER_BYTES: u32 = 1 << 30;
+
 fn parse_ring_size(s: &str) -> Result<u32, String> {
     let v: u32 = s.parse().map_err(|e| format!("{e}"))?;
-    if !v.is_power_of_two() || v < 4096 {
-        return Err(format!("{v} is not a power of two of at least 4096"));
+    if !v.is_power_of_two() || !(4096..=MAX_RING_BUFFER_BYTES).contains(&v) {
+        return Err(format!(
+            "{v} is not a power of two from 4096 to {MAX_RING_BUFFER_BYTES}"
+        ));
     }
     Ok(v)
 }
@@ -354,6 +359,8 @@ mod tests {
         assert_eq!(parse_ring_size("4096"), Ok(4096));
         assert!(parse_ring_size("5000").is_err());
         assert!(parse_ring_size("1024").is_err());
+        assert_eq!(parse_ring_size("1073741824"), Ok(1 << 30));
+        assert!(parse_ring_size("2147483648").is_err());
     }
 
     #[test]

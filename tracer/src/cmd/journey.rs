@@ -18,7 +18,7 @@ use super::{conclude::conclude, status::Status};
 use crate::{
     capture::session::{Control, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
-    event::{DhcpMessage, Direction, Hop, Sighting},
+    event::{DhcpMessage, Direction, Hop, Sighting, Sightings},
     interrupt,
     journey::{
         mode::{expected_path, Mode},
@@ -245,7 +245,7 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
     let status = RefCell::new(Status::new(
         session.hooks.iter().filter(|h| h.active).count(),
     ));
-    let mut sightings: Vec<Sighting> = Vec::new();
+    let mut sightings = Sightings::new(Sightings::CAP);
     let mut done_at: Option<Instant> = None;
     let limit = req.count.unwrap_or(u64::MAX);
     let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -280,9 +280,16 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
     );
     status.borrow().clear();
     let (_, lost) = pumped?;
+    if sightings.overflow > 0 {
+        eprintln!(
+            "pathtrace: kept the first {} events; {} more are counted as lost",
+            Sightings::CAP,
+            sightings.overflow
+        );
+    }
     Ok(Captured {
-        sightings,
-        lost,
+        lost: lost + sightings.overflow,
+        sightings: sightings.into_kept(),
         complete: done_at.is_some(),
     })
 }

@@ -32,7 +32,10 @@ impl Status {
     }
 
     pub fn saw(&mut self, hop: &Hop) {
-        self.fingerprints.insert(hop.fingerprint.clone());
+        // Bounded like the sightings: past that, the count stops (and so does `--count`).
+        if self.fingerprints.len() < crate::event::Sightings::CAP {
+            self.fingerprints.insert(hop.fingerprint.clone());
+        }
         let Some(m) = hop.dhcp_message() else {
             return;
         };

@@ -23,6 +23,6 @@ pub use hop::{Dhcp, Icmp, Ip, PushVlan, Vlan};
 pub use hop::{Hop, Ovs};
 pub use kinds::{Direction, DropReason, HookKind, TagSource, UpcallKind};
 pub use ovs_action::OvsAction;
-pub use sighting::{hex, unhex, Sighting};
+pub use sighting::{hex, unhex, Sighting, Sightings};
 #[cfg(test)]
 pub use test_names::TableNames;

@@ -2,7 +2,7 @@
 //! and after the capture. `pathtrace replay FILE` judges it again on another machine, or after
 //! an upgrade of pathtrace; the correlation tests run on recordings of real runs.
 
-use std::path::Path;
+use std::{io::Read as _, path::Path};
 
 use anyhow::{ensure, Context as _, Result};
 use serde::{Deserialize, Serialize};
@@ -83,8 +83,7 @@ impl Recording {
     }
 
     pub fn read(file: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
+        let text = read_bounded(file).with_context(|| format!("cannot read {}", file.display()))?;
         Self::parse(&text)
             .with_context(|| format!("{} is not a pathtrace recording", file.display()))
     }
@@ -142,9 +141,47 @@ impl Recording {
     }
 }
 
+/// The largest recording `replay` reads: what pathtrace keeps of one run is bounded far below
+/// it (see `event::Sightings`), and a file this large is not one of its recordings.
+const MAX_RECORDING_BYTES: u64 = 1 << 30;
+
+fn read_bounded(file: &Path) -> Result<String> {
+    let meta = std::fs::metadata(file)?;
+    ensure!(meta.is_file(), "not a regular file");
+    ensure!(
+        meta.len() <= MAX_RECORDING_BYTES,
+        "larger than {MAX_RECORDING_BYTES} bytes"
+    );
+    let mut text = String::new();
+    std::fs::File::open(file)?
+        .take(MAX_RECORDING_BYTES + 1)
+        .read_to_string(&mut text)?;
+    ensure!(
+        text.len() as u64 <= MAX_RECORDING_BYTES,
+        "larger than {MAX_RECORDING_BYTES} bytes"
+    );
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_or_special_files_are_refused_before_reading() {
+        let dir = std::env::temp_dir().join(format!("pt-recording-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.json");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_RECORDING_BYTES + 1)
+            .unwrap();
+        let err = format!("{:#}", Recording::read(&big).unwrap_err());
+        assert!(err.contains("larger than"), "{err}");
+        let err = format!("{:#}", Recording::read(&dir).unwrap_err());
+        assert!(err.contains("not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn other_documents_are_refused() {

@@ -17,6 +17,8 @@ use crate::{
 pub enum SimNote {
     /// More nested resubmits than OVS itself allows.
     ResubmitDepth,
+    /// More table lookups in all than OVS itself allows for one packet.
+    ResubmitBudget,
     /// A flow matching on what the packet does not define yet (registers, conntrack state).
     SkippedUnknownFields {
         flow: String,
@@ -29,6 +31,7 @@ impl fmt::Display for SimNote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ResubmitDepth => f.write_str("resubmit depth exceeded"),
+            Self::ResubmitBudget => write!(f, "more than {MAX_LOOKUPS} table lookups"),
             Self::SkippedUnknownFields { flow } => write!(
                 f,
                 "skipped a flow that matches on fields unknown before the packet is seen: {flow}"
@@ -71,6 +74,8 @@ pub struct Outcome {
     pub notes: Vec<SimNote>,
     /// No flow matched in some table.
     pub table_miss: bool,
+    /// Table lookups done, against [`MAX_LOOKUPS`].
+    pub lookups: u32,
 }
 
 /// Runs table 0 (and the tables it resubmits to) for a packet entering on `in_port`.
@@ -88,9 +93,22 @@ pub fn run(flows: &[Flow], in_port: &str, pkt: &Packet) -> Outcome {
     out
 }
 
+/// OVS's own limits on one packet's translation (`MAX_DEPTH`, `MAX_RESUBMITS` in
+/// ofproto-dpif-xlate.c): nesting, and table lookups in all. Flows that resubmit twice per
+/// table would otherwise take 2^depth lookups.
+const MAX_DEPTH: u32 = 64;
+const MAX_LOOKUPS: u32 = 4096;
+
 fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outcome, depth: u32) {
-    // OVS limits resubmit recursion too; a loop in the flows must not hang us.
-    if depth > 16 {
+    out.lookups += 1;
+    if out.lookups > MAX_LOOKUPS {
+        if !out.notes.contains(&SimNote::ResubmitBudget) {
+            out.notes.push(SimNote::ResubmitBudget);
+        }
+        return;
+    }
+    // A loop in the flows must not hang us.
+    if depth > MAX_DEPTH {
         out.notes.push(SimNote::ResubmitDepth);
         return;
     }
@@ -116,6 +134,9 @@ fn table(flows: &[Flow], id: u8, in_port: &str, pkt: &mut Packet, out: &mut Outc
     };
     out.applied.push(flow.clone());
     for a in &flow.actions {
+        if out.lookups > MAX_LOOKUPS {
+            return;
+        }
         match a {
             Action::SetVlan(v) => pkt.vlan = Some(*v),
             Action::StripVlan => pkt.vlan = None,
@@ -246,6 +267,25 @@ mod tests {
         let o = run(&flows, "1", &dhcp(Some(5)));
         assert!(o.table_miss);
         assert_eq!(o.decisions, vec![Decision::Drop]);
+    }
+
+    #[test]
+    fn resubmits_that_fan_out_stop_at_the_lookup_budget() {
+        // Every table resubmits twice to the next: 2^40 lookups without a budget.
+        let text: String = (0..40)
+            .map(|t| {
+                format!(
+                    "table={t},priority=1 actions=resubmit(,{n}),resubmit(,{n})\n",
+                    n = t + 1
+                )
+            })
+            .collect();
+        let flows = parse_dump(&text).unwrap();
+        let started = std::time::Instant::now();
+        let o = run(&flows, "1", &dhcp(None));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(o.lookups, MAX_LOOKUPS + 1);
+        assert!(o.notes.contains(&SimNote::ResubmitBudget), "{:?}", o.notes);
     }
 
     #[test]
