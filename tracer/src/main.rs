@@ -10,6 +10,8 @@
 //!                                    \______________\_________\-> event, kernel, netns, netlink, mac
 //! ```
 
+#[cfg(test)]
+mod architecture_tests;
 mod capture;
 mod cli;
 mod cmd;

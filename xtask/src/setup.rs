@@ -54,6 +54,12 @@ const VM_BACKPORTS: &[&str] = &[
     "seabios",
 ];
 
+/// Debian 12's own kernel: no tcx (Linux < 6.6), so the second VM leg of the tests runs the
+/// netlink fallback for real. Not `-cloud`: vng needs 9p. Installing it repoints /vmlinuz;
+/// the VMs always name their kernel.
+pub const SECOND_KERNEL_PACKAGE: &str = "linux-image-6.1.0-56-amd64";
+pub const SECOND_KERNEL_IMAGE: &str = "/boot/vmlinuz-6.1.0-56-amd64";
+
 fn step(name: &str) {
     eprintln!("==> {name}");
 }
@@ -139,6 +145,9 @@ fn debian_packages(opts: &Options) -> Result<()> {
     let mut backports: Vec<&str> = HOST_BACKPORTS.to_vec();
     if !opts.host_only {
         backports.extend_from_slice(VM_BACKPORTS);
+        if installed_version(SECOND_KERNEL_PACKAGE).is_none() {
+            wanted.push(SECOND_KERNEL_PACKAGE.to_string());
+        }
     }
     for p in backports {
         if !installed_version(p).is_some_and(|v| v.contains("bpo")) {
