@@ -5,7 +5,9 @@ use pathtrace_testbed::{
     cmd::{in_netns, ping, run},
     dhcp::{acquire_lease, DhcpClient},
     journeys::{assert_hops_are_where_they_say, by_fingerprint, place},
-    kernel_state::{assert_nothing_left, attached_programs, filters, qdisc_kinds},
+    kernel_state::{
+        assert_nothing_left, assert_nothing_left_in, attached_programs, filters, qdisc_kinds,
+    },
     scenarios, serial,
     topologies::{DhcpOnBridge, LinuxComputeNode},
     tracer, Lab, Tracer,
@@ -259,6 +261,59 @@ fn signals_at_any_moment_leave_nothing_behind() {
             }
         }
     }
+}
+
+/// A namespace of traced interfaces deleted mid-trace: the trace goes on where it still can,
+/// ends cleanly (the interface that went with it is a cleanup warning, not an error that
+/// throws the summary away), and leaves nothing in the namespaces that remain.
+#[test]
+fn a_namespace_deleted_mid_trace_does_not_end_the_trace() {
+    let _serial = serial();
+    let mut lab = Lab::new("gone");
+    let (a, b) = veth_pair(&mut lab);
+    let doomed = lab.netns("doomed").unwrap();
+    lab.veth((&a, "vd"), (&doomed, "vz")).unwrap();
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{doomed}:vz")];
+    let args = trace_args(&["--filter-mac", &mac_a, "--tc-attach", "netlink"], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    run("ip", &["netns", "del", &doomed]).unwrap();
+    ping(&a, "10.88.0.2", "2");
+    let out = tracer.stop(libc::SIGINT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    // Not a terminal: its warnings carry no colour codes either.
+    assert!(!out.stderr.contains('\u{1b}'), "{}", out.stderr);
+    let hops = out.hops();
+    assert!(
+        hops.iter()
+            .any(|h| h["ifname"] == "va" && h["ip"]["proto"] == 1),
+        "the pings after the deletion: {hops:#?}"
+    );
+    assert_eq!(out.summary()["type"], "summary", "{}", out.stdout);
+    assert_nothing_left_in(&[a.clone(), b.clone()], lab.host_links());
+    let kinds = qdisc_kinds(&a, "va").unwrap();
+    assert!(!kinds.contains(&"clsact".to_string()), "{kinds:?}");
+}
+
+/// SIGKILL runs no cleanup at all: with tcx, the links are the process's file descriptors and
+/// go with it.
+#[test]
+fn sigkill_with_tcx_leaves_nothing() {
+    let _serial = serial();
+    let mut lab = Lab::new("kill");
+    let (a, b) = veth_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-mac", &mac_a, "--tc-attach", "tcx"], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    assert_eq!(attached_programs(&a).unwrap().len(), 2);
+    let out = tracer.stop(libc::SIGKILL).unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc::SIGKILL)
+    );
+    assert_nothing_left(&lab);
 }
 
 /// `pathtrace trace ... | head`: once nobody reads, pathtrace stops by itself, detaches like on

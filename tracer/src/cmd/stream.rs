@@ -80,9 +80,14 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
         interfaces: session.interfaces.iter().map(ToString::to_string).collect(),
         attach_ms: session.attach_ms,
     };
-    let detached = session.finish();
+    // A detach that fails (an interface gone with its namespace) is a warning: what was seen
+    // stands, and the rest was detached.
+    let detach_ms = session.finish().unwrap_or_else(|e| {
+        eprintln!("pathtrace: warning: cleanup: {e:#}");
+        f64::NAN
+    });
     let (_, lost) = outcome?;
-    summary.print(args, &mut out, events, lost, detached?);
+    summary.print(args, &mut out, events, lost, detach_ms);
     out.result().map(|()| 0)
 }
 
