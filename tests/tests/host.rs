@@ -296,6 +296,51 @@ fn a_namespace_deleted_mid_trace_does_not_end_the_trace() {
     assert!(!kinds.contains(&"clsact".to_string()), "{kinds:?}");
 }
 
+/// A DHCP client need not put the message type (option 53) first: here it comes fifth, after a
+/// hostname, a client id, a maximum size and a parameter list. It is still a DISCOVER (it used
+/// to read as a BOOTREQUEST: only three options were scanned).
+#[test]
+fn the_dhcp_message_type_is_found_behind_other_options() {
+    let _serial = serial();
+    let mut lab = Lab::new("opt53");
+    let (a, b) = veth_pair(&mut lab);
+    let mac_a = lab.mac_of(&a, "va").unwrap();
+    let ifaces = [format!("{a}:va"), format!("{b}:vb")];
+    let args = trace_args(&["--filter-dhcp", "--count", "2"], &ifaces);
+    let tracer = Tracer::start(&args).unwrap();
+    const SEND_DISCOVER: &str = r#"
+import socket, struct, sys
+ifname, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+opts = (bytes([12, 4]) + b"host" + bytes([61, 7, 1]) + mac + bytes([57, 2, 5, 220])
+        + bytes([55, 3, 1, 3, 6]) + bytes([53, 1, 1]) + bytes([255]))
+bootp = (struct.pack("!BBBBIHH16s16s64s128s", 1, 1, 6, 0, 0x1234ABCD, 0, 0x8000, bytes(16),
+                     mac + bytes(10), bytes(64), bytes(128))
+         + bytes([99, 130, 83, 99]) + opts)
+udp = struct.pack("!HHHH", 68, 67, 8 + len(bootp), 0) + bootp
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, bytes(4), b"\xff" * 4)
+s = sum(struct.unpack("!10H", ip))
+s = (s >> 16) + (s & 0xFFFF)
+s += s >> 16
+ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
+raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+raw.bind((ifname, 0))
+raw.send(b"\xff" * 6 + mac + b"\x08\x00" + ip + udp)
+"#;
+    in_netns(&a, "python3", &["-c", SEND_DISCOVER, "va", &mac_a]).unwrap();
+    let out = tracer.wait_for(std::time::Duration::from_secs(20)).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let hops = out.hops();
+    for (ns, dev, hook) in [(&a, "va", "egress"), (&b, "vb", "ingress")] {
+        let hop = hops
+            .iter()
+            .find(|h| h["netns"] == ns.as_str() && h["ifname"] == dev && h["hook"] == hook)
+            .unwrap_or_else(|| panic!("not seen at {dev} {hook}: {hops:#?}"));
+        assert_eq!(hop["dhcp"]["message"], "DISCOVER", "{hop:#}");
+        assert_eq!(hop["dhcp"]["xid"], "0x1234abcd", "{hop:#}");
+    }
+    assert_nothing_left(&lab);
+}
+
 /// SIGKILL runs no cleanup at all: with tcx, the links are the process's file descriptors and
 /// go with it.
 #[test]

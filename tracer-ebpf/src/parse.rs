@@ -8,9 +8,10 @@ use tracer_common::{event_flags, tunnel_ports, PacketEvent, TunnelKind, VlanSour
 
 use tracer_common::wire::{bootp, ethertype, header_len, ip_proto};
 
-/// Option 53 comes first from every client and server we know; the bound keeps the verifier's
-/// state space small while tolerating a few options before it.
-const DHCP_MAX_OPTIONS_SCANNED: usize = 3;
+/// Option 53 comes first from most clients and servers, not all (a hostname, client id or
+/// parameter list may come before it); the bound keeps the programs' size and the verifier's
+/// work linear while tolerating that many options before it.
+const DHCP_MAX_OPTIONS_SCANNED: usize = 16;
 /// Outer tags followed: QinQ (802.1ad + 802.1Q).
 const MAX_VLAN_TAGS: usize = 2;
 /// IPv6 extension headers skipped before the transport header (hop-by-hop, routing, dest opts).
@@ -213,23 +214,22 @@ fn parse_dhcp<B: PacketBytes>(b: &B, ev: &mut PacketEvent, bootp: usize) {
     }
     let mut opt = bootp + bootp::OPTIONS_OFFSET;
     for _ in 0..DHCP_MAX_OPTIONS_SCANNED {
-        let Some(code) = b.read_payload::<u8>(opt) else {
+        // Both bytes are read whatever the code: one path through each option keeps the
+        // verifier's work linear in the options scanned (a branch for PAD doubles it each time).
+        let Some([code, len]) = b.read_payload::<[u8; 2]>(opt) else {
             return;
         };
-        match code {
-            bootp::OPT_PAD => opt += 1,
-            bootp::OPT_END => return,
-            _ => {
-                let Some(len) = b.read_payload::<u8>(opt + 1) else {
-                    return;
-                };
-                if code == bootp::OPT_MESSAGE_TYPE {
-                    ev.dhcp_msg_type = b.read_payload::<u8>(opt + 2).unwrap_or(0);
-                    return;
-                }
-                opt += 2 + len as usize;
-            }
+        if code == bootp::OPT_END {
+            return;
         }
+        if code == bootp::OPT_MESSAGE_TYPE {
+            ev.dhcp_msg_type = b.read_payload::<u8>(opt + 2).unwrap_or(0);
+            return;
+        }
+        // PAD (0) is one byte, any other option 2 + its length: without a branch, as
+        // `(code + 255) >> 8` is 0 for PAD and 1 otherwise.
+        let not_pad = (code as usize + 255) >> 8;
+        opt += 1 + not_pad * (1 + len as usize);
     }
 }
 
