@@ -15,7 +15,7 @@ use crate::{
         openflow_sim::{self, Packet},
         HopKind,
     },
-    topology::Topology,
+    topology::{Action, Topology},
 };
 
 /// The bridge an action belongs to, and the OpenFlow rule that decided it there.
@@ -26,6 +26,17 @@ pub struct Attributed {
     /// rule could be evaluated for the packet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// The rule only hands the packet to NORMAL switching: it tells a reader nothing the
+    /// bridge's ports do not.
+    #[serde(skip)]
+    pub plain_normal: bool,
+}
+
+/// The rule that decided a bridge's actions.
+#[derive(Clone)]
+struct Decisive {
+    text: String,
+    plain_normal: bool,
 }
 
 /// For each sighting (in the group's order), its attribution; `None` for hooks that are not
@@ -37,7 +48,7 @@ pub fn attribute(
     ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<Option<Attributed>> {
     let bridges = bridges_of(sightings, ovs_bridge_of);
-    let mut flows: Vec<(String, Option<String>)> = Vec::new();
+    let mut flows: Vec<(String, Option<Decisive>)> = Vec::new();
     bridges
         .iter()
         .enumerate()
@@ -51,7 +62,11 @@ pub fn attribute(
                     f
                 }
             };
-            Some(Attributed { bridge, flow })
+            Some(Attributed {
+                bridge,
+                plain_normal: flow.as_ref().is_some_and(|f| f.plain_normal),
+                flow: flow.map(|f| f.text),
+            })
         })
         .collect()
 }
@@ -91,7 +106,7 @@ fn decisive_flow(
     all: &[Sighting],
     path: &[OrientedHop<'_>],
     topo: &Topology,
-) -> Option<String> {
+) -> Option<Decisive> {
     let flows = &topo.ovs_bridges.iter().find(|b| b.name == bridge)?.flows;
     let at = path
         .iter()
@@ -115,5 +130,8 @@ fn decisive_flow(
         dhcp: seen.hop.dhcp.is_some(),
     };
     let outcome = openflow_sim::run(flows, &in_port, &pkt);
-    outcome.applied.last().map(|f| f.text.trim().to_string())
+    outcome.applied.last().map(|f| Decisive {
+        text: f.text.trim().to_string(),
+        plain_normal: f.actions == [Action::Normal],
+    })
 }

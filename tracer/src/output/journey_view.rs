@@ -267,8 +267,7 @@ fn step(out: &mut Out, step: &Step, paint: &Paint) {
             }
             let place = format!("{bridge} (ovs)");
             out.line(format!("{}  {place:<PLACE$} {}", time(*t_us), what.join(" → ")).trim_end());
-            // A plain NORMAL rule says nothing a reader needs; a rewrite or a drop does.
-            if let Some(f) = flow.as_deref().filter(|f| !f.ends_with(" actions=NORMAL")) {
+            if let Some(f) = flow {
                 let f = f.strip_prefix("cookie=0x0,").unwrap_or(f);
                 out.line(&format!("{:>TIME$}  flow: {f}", ""));
             }

@@ -22,7 +22,8 @@ pub enum Step {
         hooks: Vec<HookKind>,
         vlan: Option<u16>,
     },
-    /// What one Open vSwitch bridge did, in order, and the rule that decided it.
+    /// What one Open vSwitch bridge did, in order, and the rule that decided it when it did
+    /// more than hand the packet to NORMAL (a rewrite, a drop: what a reader needs).
     Bridge {
         t_us: f64,
         bridge: String,
@@ -153,7 +154,7 @@ fn bridge_step(r: &JourneyHop, a: &Attributed) -> Step {
         bridge: a.bridge.clone(),
         upcall: ovs.and_then(|o| o.upcall),
         actions: action.into_iter().collect(),
-        flow: a.flow.clone(),
+        flow: a.flow.clone().filter(|_| !a.plain_normal),
     }
 }
 
