@@ -114,7 +114,7 @@ fn way_of(sightings: &[Sighting], mac: Mac) -> Way {
 }
 
 /// Where on the oriented path one event belongs.
-pub fn place_of(
+fn place_of(
     s: &Sighting,
     path: &[OrientedHop<'_>],
     ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
@@ -160,6 +160,9 @@ pub struct Progress {
     pub furthest: Option<usize>,
     /// Oriented index of the last hop the kernel can see (where "delivered" is decided).
     pub end: Option<usize>,
+    /// Where on the oriented path each sighting of the group belongs (in the group's order),
+    /// placed once for the verdict, the rows and the attribution to read.
+    pub places: Vec<Option<usize>>,
 }
 
 impl Progress {
@@ -176,16 +179,21 @@ pub fn progress(
     let end = path
         .iter()
         .rposition(|p| p.hop.kind == HopKind::Interface && p.hop.kernel_visible);
-    let mut furthest = None;
-    for s in &group.sightings {
-        if s.hop.hook == HookKind::Drop {
-            continue;
-        }
-        if let Some(i) = place_of(s, path, ovs_bridge_of) {
-            if furthest.is_none_or(|f| i >= f) {
-                furthest = Some(i);
-            }
-        }
+    let places: Vec<Option<usize>> = group
+        .sightings
+        .iter()
+        .map(|s| place_of(s, path, ovs_bridge_of))
+        .collect();
+    let furthest = group
+        .sightings
+        .iter()
+        .zip(&places)
+        .filter(|(s, _)| s.hop.hook != HookKind::Drop)
+        .filter_map(|(_, p)| *p)
+        .max();
+    Progress {
+        furthest,
+        end,
+        places,
     }
-    Progress { furthest, end }
 }

@@ -93,13 +93,13 @@ pub fn build(inputs: Inputs<'_>) -> Report {
     for g in &groups {
         let path = oriented(inputs.path, g.way);
         let progress = correlate::progress(g, &path, &bridge_of);
-        let verdict = verdict::judge(g, &path, &progress, &evidence, &bridge_of);
+        let verdict = verdict::judge(g, &path, &progress, &evidence);
         let judged = judge_sightings(g, &path, &progress, &verdict, inputs.before, &bridge_of);
         packets.push(PacketReport {
             fingerprint: g.fingerprint.clone(),
             way: g.way,
             summary: summary(g),
-            hops: rows::rows(g, &path, &progress, &bridge_of, &judged),
+            hops: rows::rows(g, &path, &progress, &judged),
             verdict,
         });
     }
@@ -171,9 +171,9 @@ fn judge_sightings(
         .and_then(|end| {
             g.sightings
                 .iter()
-                .filter(|s| s.hop.hook != HookKind::Drop)
-                .filter(|s| correlate::place_of(s, path, bridge_of).is_some_and(|i| i >= end))
-                .map(|s| s.hop.t_ns)
+                .zip(&progress.places)
+                .filter(|(s, at)| s.hop.hook != HookKind::Drop && at.is_some_and(|i| i >= end))
+                .map(|(s, _)| s.hop.t_ns)
                 .min()
         });
     let attributed = attribute::attribute(&g.sightings, path, topo, bridge_of);

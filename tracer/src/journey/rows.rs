@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{
     attribute::Attributed,
     benign::Benign,
-    correlate::{place_of, OrientedHop, PacketGroup, Progress},
+    correlate::{OrientedHop, PacketGroup, Progress},
 };
 use crate::{
     event::{DropReason, HookKind, Ovs, Sighting},
@@ -68,7 +68,6 @@ pub fn rows(
     group: &PacketGroup,
     path: &[OrientedHop<'_>],
     progress: &Progress,
-    ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
     judged: &[Judged],
 ) -> Vec<JourneyHop> {
     let t0 = group.sightings[0].hop.t_ns;
@@ -77,7 +76,8 @@ pub fn rows(
         .sightings
         .iter()
         .zip(judged)
-        .map(|(s, j)| (place_of(s, path, ovs_bridge_of), s, j))
+        .zip(&progress.places)
+        .map(|((s, j), at)| (*at, s, j))
         .collect();
     placed.sort_by_key(|(i, s, _)| (i.unwrap_or(usize::MAX), s.hop.t_ns));
     let mut out = Vec::new();

@@ -24,7 +24,7 @@ use serde::{Serialize, Serializer};
 
 pub use cause::{Cause, Seen};
 
-use super::correlate::{place_of, OrientedHop, PacketGroup, Progress};
+use super::correlate::{OrientedHop, PacketGroup, Progress};
 use crate::{
     event::{Direction, HookKind, Hop},
     path::HopKind,
@@ -159,7 +159,6 @@ pub fn judge(
     path: &[OrientedHop<'_>],
     progress: &Progress,
     ev: &Evidence<'_>,
-    ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
 ) -> Verdict {
     if progress.delivered() {
         return Verdict::delivered();
@@ -167,14 +166,16 @@ pub fn judge(
     let Some(furthest) = progress.furthest else {
         return Verdict::unseen(Cause::NotOnPath);
     };
-    let last = &group
+    // The furthest place is one a sighting had, so this finds it.
+    let Some(last) = group
         .sightings
         .iter()
-        .rfind(|s| {
-            s.hop.hook != HookKind::Drop && place_of(s, path, ovs_bridge_of) == Some(furthest)
-        })
-        .expect("furthest has an event")
-        .hop;
+        .zip(&progress.places)
+        .rfind(|(s, at)| s.hop.hook != HookKind::Drop && **at == Some(furthest))
+        .map(|(s, _)| &s.hop)
+    else {
+        return Verdict::unseen(Cause::NotOnPath);
+    };
     let here = path[furthest].hop;
     let mut stop = Stop {
         at: Place {
