@@ -8,22 +8,41 @@ use crate::cmd::{in_netns, run};
 /// Every BPF program attached to an interface of `netns` (tcx and netlink), as `bpftool net`
 /// reports them, e.g. `va tcx/ingress pathtrace_tc_ingress`.
 pub fn attached_programs(netns: &str) -> Result<Vec<String>> {
-    let out = in_netns(netns, "bpftool", &["-j", "net", "show"])?;
-    let json: Value = serde_json::from_str(&out)?;
-    let mut found = Vec::new();
-    for section in json.as_array().into_iter().flatten() {
-        // bpftool >= 7.3 lists tcx links here too, with kind "tcx/ingress" (README: setup
-        // installs the backports bpftool for that reason).
-        for entry in section["tc"].as_array().into_iter().flatten() {
-            found.push(format!(
+    tc_programs(&in_netns(netns, "bpftool", &["-j", "net", "show"])?)
+}
+
+/// `DEV KIND NAME` of every TC program in `bpftool -j net show` output. bpftool >= 7.3 lists tcx
+/// links here too, with kind "tcx/ingress" (README: setup installs the backports bpftool for
+/// that reason).
+fn tc_programs(bpftool_json: &str) -> Result<Vec<String>> {
+    let json: Value = serde_json::from_str(bpftool_json)?;
+    Ok(json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|section| section["tc"].as_array().cloned().unwrap_or_default())
+        .map(|entry| {
+            format!(
                 "{} {} {}",
                 entry["devname"].as_str().unwrap_or("?"),
                 entry["kind"].as_str().unwrap_or("?"),
                 entry["name"].as_str().unwrap_or("?")
-            ));
-        }
-    }
-    Ok(found)
+            )
+        })
+        .collect())
+}
+
+/// Whether `tc` (run in some namespace) shows a clsact qdisc on `dev` with no filter on either
+/// side: one pathtrace added and left (a foreign clsact keeps its own filters).
+fn empty_clsact(tc: &dyn Fn(&[&str]) -> Result<String>, dev: &str) -> bool {
+    let kinds = tc(&["-j", "qdisc", "show", "dev", dev])
+        .ok()
+        .and_then(|out| field_of_each(&out, "kind").ok())
+        .unwrap_or_default();
+    kinds.iter().any(|k| k == "clsact")
+        && ["ingress", "egress"].iter().all(|hook| {
+            tc(&["filter", "show", "dev", dev, hook]).is_ok_and(|f| f.trim().is_empty())
+        })
 }
 
 /// The string `field` of every object in a JSON array, as bpftool and tc print them.
@@ -58,6 +77,14 @@ pub fn qdisc_kinds(netns: &str, dev: &str) -> Result<Vec<String>> {
     )
 }
 
+/// The names of the links of `netns` (none if it is gone).
+fn links(netns: &str) -> Vec<String> {
+    crate::cmd::ip(netns, &["-j", "link", "show"])
+        .ok()
+        .and_then(|out| field_of_each(&out, "ifname").ok())
+        .unwrap_or_default()
+}
+
 /// `tc filter show dev DEV ingress|egress` as text.
 pub fn filters(netns: &str, dev: &str, hook: &str) -> Result<String> {
     in_netns(netns, "tc", &["filter", "show", "dev", dev, hook])
@@ -74,31 +101,26 @@ pub fn assert_nothing_left_in(namespaces: &[String], host_links: &[String]) {
     for ns in namespaces {
         let left = attached_programs(ns).unwrap();
         assert!(left.is_empty(), "programs still attached in {ns}: {left:?}");
+        let tc = |args: &[&str]| in_netns(ns, "tc", args);
+        for dev in links(ns) {
+            assert!(
+                !empty_clsact(&tc, &dev),
+                "a clsact qdisc is left on {ns}:{dev}"
+            );
+        }
     }
-    let json: Value =
-        serde_json::from_str(&run("bpftool", &["-j", "net", "show"]).unwrap()).unwrap();
-    let ours_here: Vec<String> = json
-        .as_array()
+    let ours_here: Vec<String> = tc_programs(&run("bpftool", &["-j", "net", "show"]).unwrap())
+        .unwrap()
         .into_iter()
-        .flatten()
-        .flat_map(|section| section["tc"].as_array().cloned().unwrap_or_default())
-        .filter_map(|e| e["name"].as_str().map(str::to_string))
-        .filter(|name| name.starts_with("pathtrace_"))
+        .filter(|p| p.contains(" pathtrace_"))
         .collect();
     assert!(
         ours_here.is_empty(),
         "programs still attached in the host's own namespace: {ours_here:?}"
     );
+    let tc = |args: &[&str]| run("tc", args);
     for link in host_links {
-        let kinds = field_of_each(
-            &run("tc", &["-j", "qdisc", "show", "dev", link]).unwrap_or_else(|_| "[]".into()),
-            "kind",
-        )
-        .unwrap_or_default();
-        assert!(
-            !kinds.iter().any(|k| k == "clsact"),
-            "a clsact qdisc is left on {link}"
-        );
+        assert!(!empty_clsact(&tc, link), "a clsact qdisc is left on {link}");
     }
     // Program memory is released by the kernel shortly after the last fd closes.
     crate::dhcp::wait_for(

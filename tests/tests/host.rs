@@ -181,17 +181,8 @@ fn ping_is_seen_then_signal_cleans_up(signal: i32, mode: &str) {
     assert_eq!(at(&b, "vb", "ingress"), 3);
     assert_eq!(at(&b, "vb", "egress"), 3);
     assert_eq!(at(&a, "va", "ingress"), 3);
+    // Programs, filters and an emptied clsact of ours, in every namespace of the lab.
     assert_nothing_left(&lab);
-    for ns in [&a, &b] {
-        for dev in ["va", "vb"] {
-            if let Ok(kinds) = qdisc_kinds(ns, dev) {
-                assert!(
-                    !kinds.contains(&"clsact".to_string()),
-                    "{ns}:{dev} {kinds:?}"
-                );
-            }
-        }
-    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP at every moment of a run (discovery, loading, attaching 24
@@ -249,17 +240,8 @@ fn signals_at_any_moment_leave_nothing_behind() {
             "signal {signal} at {delay_ms} ms killed pathtrace: {status:?}\n{stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
+        // Includes a clsact of ours left on any of the 24 links.
         assert_nothing_left(&lab);
-        for (ns, prefix) in [(&a, "a"), (&b, "b")] {
-            for i in 0..pairs {
-                let dev = format!("{prefix}{i}");
-                let kinds = qdisc_kinds(ns, &dev).unwrap_or_default();
-                assert!(
-                    !kinds.contains(&"clsact".to_string()),
-                    "signal {signal} at {delay_ms} ms left a clsact on {ns}:{dev}"
-                );
-            }
-        }
     }
 }
 
@@ -292,8 +274,6 @@ fn a_namespace_deleted_mid_trace_does_not_end_the_trace() {
     );
     assert_eq!(out.summary()["type"], "summary", "{}", out.stdout);
     assert_nothing_left_in(&[a.clone(), b.clone()], lab.host_links());
-    let kinds = qdisc_kinds(&a, "va").unwrap();
-    assert!(!kinds.contains(&"clsact".to_string()), "{kinds:?}");
 }
 
 /// A DHCP client need not put the message type (option 53) first: here it comes fifth, after a
