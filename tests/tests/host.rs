@@ -450,6 +450,8 @@ fn non_matching_traffic_produces_no_events() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.hops().len(), 0, "{}", out.stdout);
     assert_eq!(out.summary()["events"], 0);
+    // Read from the kernel (bpf_prog_info.recursion_misses), not assumed: null if unreadable.
+    assert_eq!(out.summary()["missed_runs"], 0, "{}", out.stdout);
 }
 
 #[test]

@@ -643,3 +643,56 @@ fn wedged_open_vswitch_daemons_cost_seconds_not_the_run() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("did not answer within"), "{stderr}");
 }
+
+/// Discovery holds a handful of descriptors whatever the number of namespaces: 120 namespaces,
+/// each with a veth into a hub, are all found, peers resolved across namespaces, under a limit
+/// of 64 open files (one socket and one file kept per namespace lost every namespace past the
+/// limit, silently).
+#[test]
+fn many_namespaces_fit_in_a_small_open_file_limit() {
+    const SPOKES: usize = 120;
+    let mut lab = Lab::new("nofile");
+    let hub = lab.netns("hub").unwrap();
+    let mut spokes = Vec::new();
+    for i in 0..SPOKES {
+        let ns = lab.netns(&format!("s{i}")).unwrap();
+        run(
+            "ip",
+            &[
+                "-n",
+                &ns,
+                "link",
+                "add",
+                "spoke",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &format!("h{i}"),
+                "netns",
+                &hub,
+            ],
+        )
+        .unwrap();
+        spokes.push(ns);
+    }
+    let out = std::process::Command::new("prlimit")
+        .args(["--nofile=64:64", "--"])
+        .arg(tracer::pathtrace_bin())
+        .args(["topology", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let topo: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let netlink = tracer::named(&topo["sources"], "source", "netlink")["detail"].to_string();
+    assert!(!netlink.contains("skipped"), "{netlink}");
+    let hub_ino = iface(&topo, &hub, "h0")["netns"].clone();
+    for (i, ns) in spokes.iter().enumerate() {
+        let spoke = iface(&topo, ns, "spoke");
+        assert_eq!(spoke["link"]["netns"], hub_ino, "{ns}: {spoke}");
+        let peer = iface(&topo, &hub, &format!("h{i}"));
+        assert_eq!(spoke["link"]["ifindex"], peer["ifindex"], "{ns}");
+        assert_eq!(peer["link"]["netns"], spoke["netns"], "{ns}");
+    }
+}

@@ -1,5 +1,7 @@
 //! Delivery of events to userspace, with the packet snapshot and loss accounting.
 
+use core::intrinsics::{atomic_xadd, AtomicOrdering};
+
 use aya_ebpf::{
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::map,
@@ -77,8 +79,13 @@ pub fn emit<S: Snapshot>(event: &mut PacketEvent, snapshot: &S, available: u32) 
 fn emit_in<const N: usize, S: Snapshot>(event: &mut PacketEvent, snapshot: &S, len: u32) {
     let Some(mut entry) = EVENTS.reserve::<EventRecord<N>>(0) else {
         if let Some(lost) = LOST.get_ptr_mut(0) {
-            // SAFETY: per-CPU slot, only this CPU writes it while the program runs.
-            unsafe { *lost += 1 };
+            // Atomic although per CPU: a hook in softirq (a drop, a TC program) can interrupt
+            // a task-context hook on this CPU between its load and its store, and one of the
+            // two losses would go uncounted. The result is unused, so this is a plain
+            // `lock xadd`, which every kernel with BPF ring buffers accepts. (The bpfel target
+            // has no `AtomicU64::fetch_add`, hence the intrinsic.)
+            // SAFETY: `lost` points to this CPU's 8-aligned slot, valid while we run.
+            unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(lost, 1) };
         }
         return;
     };

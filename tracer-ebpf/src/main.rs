@@ -3,6 +3,9 @@
 //! access ([`kernel`]) and the event emitter ([`emit`]).
 #![no_std]
 #![no_main]
+// For `atomic_xadd`: the bpfel target offers no atomic read-modify-write types (see `emit`).
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
 
 mod classify;
 mod drops;

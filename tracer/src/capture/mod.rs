@@ -9,3 +9,4 @@ pub mod session;
 
 pub use decode::{decode_record, Record};
 pub use reader::EventReader;
+pub use session::Losses;

@@ -61,7 +61,7 @@ impl Resolver for Names {
             return name.clone();
         }
         let name = self.netns.get(netns_ino).and_then(|ns| {
-            let _in_netns = NetnsGuard::enter(&ns.path).ok()?;
+            let _in_netns = NetnsGuard::enter(ns).ok()?;
             let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
             // SAFETY: buffer of IF_NAMESIZE as required.
             let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };

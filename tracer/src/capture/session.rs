@@ -56,7 +56,25 @@ pub struct Session {
     reader: EventReader,
     runtime: tokio::runtime::Runtime,
     /// Kept alive: its drop would unload the programs under the attachments.
-    _loaded: LoadedProbes,
+    loaded: LoadedProbes,
+}
+
+/// What a capture could not see, by why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Losses {
+    /// Events the kernel could not deliver: the ring buffer was full.
+    pub ring_full: u64,
+    /// Records that did not decode (should stay 0).
+    pub malformed: u64,
+    /// Runs of our probes the kernel skipped (another BPF program was running on that CPU):
+    /// packets that passed a hook unseen. `None`: the kernel does not say (before 5.12).
+    pub missed_runs: Option<u64>,
+}
+
+impl Losses {
+    pub fn total(&self) -> u64 {
+        self.ring_full + self.malformed + self.missed_runs.unwrap_or(0)
+    }
 }
 
 /// What the caller's record handler wants next.
@@ -143,7 +161,7 @@ impl Session {
             attached,
             reader,
             runtime,
-            _loaded: loaded,
+            loaded,
         })
     }
 
@@ -180,52 +198,60 @@ impl Session {
 
     /// Delivers records to `on_records` until it says stop, `timeout` passes or a signal
     /// (SIGINT, SIGTERM, SIGHUP) arrives; `on_tick` runs every `tick` with the lost count so
-    /// far. Returns why it stopped and the events lost in total.
+    /// far. Returns why it stopped and what it could not see.
     pub fn pump(
         &mut self,
         timeout: Option<Duration>,
         tick: Duration,
         mut on_records: impl FnMut(&mut Vec<Record>, &mut Names) -> Control,
         mut on_tick: impl FnMut(u64),
-    ) -> Result<(StopCause, u64)> {
+    ) -> Result<(StopCause, Losses)> {
         let reader = &mut self.reader;
         let names = &mut self.names;
-        self.runtime.block_on(async {
-            let deadline = async {
-                match timeout {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::pin!(deadline);
-            let mut ticks = tokio::time::interval(tick);
-            // The kernel side never wakes us (a wakeup costs more than the probe): we poll.
-            let mut poll = tokio::time::interval(POLL_INTERVAL);
-            let mut batch = Vec::new();
-            let cause = loop {
-                let control = tokio::select! {
-                    // Signals are noted by `interrupt` and seen here within one poll period.
-                    _ = poll.tick() => {
-                        if interrupt::requested().is_some() {
-                            break StopCause::Signal;
-                        }
-                        reader.drain(&mut batch);
-                        on_records(&mut batch, names)
+        self.runtime
+            .block_on(async {
+                let deadline = async {
+                    match timeout {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
                     }
-                    _ = ticks.tick() => { on_tick(reader.lost()?); Control::Continue }
-                    _ = &mut deadline => break StopCause::Timeout,
                 };
-                if control == Control::Stop {
-                    break StopCause::Caller;
+                tokio::pin!(deadline);
+                let mut ticks = tokio::time::interval(tick);
+                // The kernel side never wakes us (a wakeup costs more than the probe): we poll.
+                let mut poll = tokio::time::interval(POLL_INTERVAL);
+                let mut batch = Vec::new();
+                let cause = loop {
+                    let control = tokio::select! {
+                        // Signals are noted by `interrupt` and seen here within one poll period.
+                        _ = poll.tick() => {
+                            if interrupt::requested().is_some() {
+                                break StopCause::Signal;
+                            }
+                            reader.drain(&mut batch);
+                            on_records(&mut batch, names)
+                        }
+                        _ = ticks.tick() => { on_tick(reader.lost()?); Control::Continue }
+                        _ = &mut deadline => break StopCause::Timeout,
+                    };
+                    if control == Control::Stop {
+                        break StopCause::Caller;
+                    }
+                };
+                if cause != StopCause::Caller {
+                    reader.drain(&mut batch);
+                    on_records(&mut batch, names);
                 }
-            };
-            if cause != StopCause::Caller {
-                reader.drain(&mut batch);
-                on_records(&mut batch, names);
-            }
-            let lost = reader.lost()? + reader.malformed;
-            anyhow::Ok((cause, lost))
-        })
+                anyhow::Ok((cause, reader.lost()?, reader.malformed))
+            })
+            .map(|(cause, ring_full, malformed)| {
+                let losses = Losses {
+                    ring_full,
+                    malformed,
+                    missed_runs: self.loaded.missed_runs(),
+                };
+                (cause, losses)
+            })
     }
 
     /// Detaches everything; returns how long it took in milliseconds.

@@ -172,6 +172,7 @@ pub fn run(req: Request) -> Result<u8> {
     let Captured {
         sightings,
         lost,
+        missed_runs,
         complete,
     } = captured?;
 
@@ -195,6 +196,7 @@ pub fn run(req: Request) -> Result<u8> {
         after: &after,
         sightings,
         lost_events: lost,
+        missed_runs,
         hooks,
     };
     let recording = match &req.record {
@@ -205,16 +207,7 @@ pub fn run(req: Request) -> Result<u8> {
 }
 
 fn recording(inputs: &Inputs<'_>) -> Result<String> {
-    Recording::new(
-        inputs.mac,
-        inputs.mode,
-        inputs.lost_events,
-        inputs.hooks.clone(),
-        inputs.before.clone(),
-        inputs.after.clone(),
-        &inputs.sightings,
-    )
-    .to_json()
+    Recording::of(inputs).to_json()
 }
 
 /// Waits for the flow statistics, unless a signal says to report now.
@@ -228,7 +221,9 @@ fn settle() {
 /// What the capture brought back.
 struct Captured {
     sightings: Vec<Sighting>,
+    /// Every event not seen, `missed_runs` and the sightings over the cap included.
     lost: u64,
+    missed_runs: u64,
     /// The exchange ended (the ACK reached the VM) or `--count` packets were seen.
     complete: bool,
 }
@@ -279,7 +274,7 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
         |lost| status.borrow_mut().tick(lost),
     );
     status.borrow().clear();
-    let (_, lost) = pumped?;
+    let (_, losses) = pumped?;
     if sightings.overflow > 0 {
         eprintln!(
             "pathtrace: kept the first {} events; {} more are counted as lost",
@@ -288,7 +283,8 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
         );
     }
     Ok(Captured {
-        lost: lost + sightings.overflow,
+        lost: losses.total() + sightings.overflow,
+        missed_runs: losses.missed_runs.unwrap_or(0),
         sightings: sightings.into_kept(),
         complete: done_at.is_some(),
     })

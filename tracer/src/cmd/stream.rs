@@ -6,7 +6,10 @@ use std::{io::Write as _, time::Duration};
 use anyhow::Result;
 
 use crate::{
-    capture::session::{Control, Session, SessionOptions},
+    capture::{
+        session::{Control, Session, SessionOptions},
+        Losses,
+    },
     cli::TraceArgs,
     event::{HookStatus, Hop},
     kernel::{privileges, tracefs},
@@ -86,8 +89,8 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
         eprintln!("pathtrace: warning: cleanup: {e:#}");
         f64::NAN
     });
-    let (_, lost) = outcome?;
-    summary.print(args, &mut out, events, lost, detach_ms);
+    let (_, losses) = outcome?;
+    summary.print(args, &mut out, events, losses, detach_ms);
     out.result().map(|()| 0)
 }
 
@@ -136,23 +139,47 @@ struct Summary {
 }
 
 impl Summary {
-    fn print(self, args: &TraceArgs, out: &mut Printer, events: u64, lost: u64, detach_ms: f64) {
+    fn print(
+        self,
+        args: &TraceArgs,
+        out: &mut Printer,
+        events: u64,
+        losses: Losses,
+        detach_ms: f64,
+    ) {
         if args.output == Format::Json {
             out.line(&json::line(&json::Record::Summary {
                 events,
-                lost_events: lost,
+                lost_events: losses.total(),
+                missed_runs: losses.missed_runs,
                 interfaces: self.interfaces,
                 hooks: self.hooks,
                 attach_ms: self.attach_ms,
                 detach_ms,
             }));
         }
+        let mut why = Vec::new();
+        if losses.ring_full > 0 {
+            why.push(format!(
+                "{} with the ring buffer full: raise --ring-buffer-size or narrow the filter",
+                losses.ring_full
+            ));
+        }
+        if let Some(missed) = losses.missed_runs.filter(|&m| m > 0) {
+            why.push(format!(
+                "{missed} probe runs skipped by the kernel: another BPF program was running on that CPU"
+            ));
+        }
+        if losses.malformed > 0 {
+            why.push(format!("{} malformed", losses.malformed));
+        }
         eprintln!(
-            "pathtrace: {events} event(s), {lost} lost{}",
-            if lost > 0 {
-                " (ring buffer full: raise --ring-buffer-size or narrow the filter)"
+            "pathtrace: {events} event(s), {} lost{}",
+            losses.total(),
+            if why.is_empty() {
+                String::new()
             } else {
-                ""
+                format!(" ({})", why.join("; "))
             }
         );
     }

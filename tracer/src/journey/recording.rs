@@ -27,6 +27,9 @@ pub struct Recording {
     pub mac: Mac,
     pub mode: Mode,
     pub lost_events: u64,
+    /// Of `lost_events`, runs of the probes the kernel skipped (absent in older recordings).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missed_runs: u64,
     pub hooks: Vec<HookStatus>,
     /// What discovery found before the probes were attached; the expected path is computed
     /// from it again on replay.
@@ -45,25 +48,20 @@ pub struct RecordedSighting {
 }
 
 impl Recording {
-    pub fn new(
-        mac: Mac,
-        mode: Mode,
-        lost_events: u64,
-        hooks: Vec<HookStatus>,
-        before: Topology,
-        after: Topology,
-        sightings: &[Sighting],
-    ) -> Self {
+    /// What a live run's judgement was made of.
+    pub fn of(inputs: &Inputs<'_>) -> Self {
         Self {
             kind: KIND.into(),
             version: VERSION,
-            mac,
-            mode,
-            lost_events,
-            hooks,
-            before,
-            after,
-            sightings: sightings
+            mac: inputs.mac,
+            mode: inputs.mode,
+            lost_events: inputs.lost_events,
+            missed_runs: inputs.missed_runs,
+            hooks: inputs.hooks.clone(),
+            before: inputs.before.clone(),
+            after: inputs.after.clone(),
+            sightings: inputs
+                .sightings
                 .iter()
                 .map(|s| {
                     let mut hop = s.hop.clone();
@@ -114,6 +112,7 @@ impl Recording {
             after: &self.after,
             sightings,
             lost_events: self.lost_events,
+            missed_runs: self.missed_runs,
             hooks: self.hooks.clone(),
         }
     }
@@ -161,6 +160,10 @@ fn read_bounded(file: &Path) -> Result<String> {
         "larger than {MAX_RECORDING_BYTES} bytes"
     );
     Ok(text)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -51,7 +51,12 @@ pub struct Report {
     pub packets: Vec<PacketReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dhcp: Option<DhcpReport>,
+    /// Every event not seen, whatever the reason (`missed_runs` included).
     pub lost_events: u64,
+    /// Of `lost_events`, runs of the probes the kernel skipped: another BPF program was running
+    /// on that CPU, and a packet passed the hook unseen.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_runs: u64,
     /// The expected path, hop names in order (the full path: `pathtrace path --output json`).
     pub expected_path: Vec<String>,
     pub hooks: Vec<HookStatus>,
@@ -65,6 +70,8 @@ pub struct Inputs<'a> {
     pub after: &'a Topology,
     pub sightings: Vec<Sighting>,
     pub lost_events: u64,
+    /// Of `lost_events`, probe runs the kernel skipped.
+    pub missed_runs: u64,
     pub hooks: Vec<HookStatus>,
 }
 
@@ -120,6 +127,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         packets,
         dhcp,
         lost_events: inputs.lost_events,
+        missed_runs: inputs.missed_runs,
         expected_path: inputs.path.hops.iter().map(|h| h.name.clone()).collect(),
         hooks: inputs.hooks,
     };
@@ -206,8 +214,9 @@ fn nothing_seen(report: &mut Report) {
         report.likely_causes.insert(
             0,
             format!(
-                "{} events were lost: raise --ring-buffer-size",
-                report.lost_events
+                "{} events were lost: {}",
+                report.lost_events,
+                report.why_lost()
             ),
         );
     }
@@ -234,5 +243,26 @@ fn summary(g: &PacketGroup) -> String {
             ip.version, ip.src, ip.dst, ip.proto
         ),
         None => format!("ethertype {}", h.ethertype),
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Report {
+    /// Why events were lost, and what to do about it.
+    pub fn why_lost(&self) -> String {
+        let ring = self.lost_events.saturating_sub(self.missed_runs);
+        match (ring, self.missed_runs) {
+            (_, 0) => "the ring buffer was full: raise --ring-buffer-size".into(),
+            (0, m) => format!(
+                "the kernel skipped {m} probe run(s) while another BPF program ran on that CPU"
+            ),
+            (r, m) => format!(
+                "{r} with the ring buffer full (raise --ring-buffer-size), {m} probe run(s) \
+                 skipped by the kernel while another BPF program ran on that CPU"
+            ),
+        }
     }
 }

@@ -3,23 +3,23 @@
 //! namespace. The guard enters a namespace and always returns on drop, so an early `?` cannot
 //! leave the thread (and everything it does next) in the wrong namespace.
 
-use std::{fs::File, os::fd::AsRawFd, path::Path};
+use std::{fs::File, os::fd::AsRawFd};
 
 use anyhow::{Context as _, Result};
+
+use super::{open::open_verified, Netns};
 
 pub struct NetnsGuard {
     original: File,
 }
 
 impl NetnsGuard {
-    /// Enters the namespace whose nsfs file is `target` (e.g. `/run/netns/NAME`).
-    pub fn enter(target: &Path) -> Result<Self> {
+    /// Enters `netns`, verified to be the namespace that was discovered (see [`open_verified`]).
+    pub fn enter(netns: &Netns) -> Result<Self> {
         let original = File::open("/proc/thread-self/ns/net")
             .context("cannot open this thread's network namespace")?;
-        let ns = File::open(target)
-            .with_context(|| format!("cannot open network namespace {}", target.display()))?;
-        setns(&ns)
-            .with_context(|| format!("cannot enter network namespace {}", target.display()))?;
+        let ns = open_verified(netns)?;
+        setns(&ns).with_context(|| format!("cannot enter network namespace {}", netns.name))?;
         Ok(Self { original })
     }
 }

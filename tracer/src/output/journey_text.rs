@@ -44,8 +44,9 @@ pub fn render(report: &Report, expected: &ExpectedPath, colour: bool) -> String 
     if report.lost_events > 0 {
         let _ = writeln!(
             out,
-            "\n{} event(s) were lost (ring buffer full): the picture may be incomplete",
-            report.lost_events
+            "\n{} event(s) were lost ({}): the picture may be incomplete",
+            report.lost_events,
+            report.why_lost()
         );
     }
     let _ = writeln!(out, "\nverdict: {}", paint.outcome(report.verdict));

@@ -139,8 +139,9 @@ fn verdict(out: &mut Out, report: &Report, paint: &Paint) {
         out.labelled(
             "lost:",
             &format!(
-                "{} event(s) (ring buffer full): the picture may be incomplete",
-                report.lost_events
+                "{} event(s) ({}): the picture may be incomplete",
+                report.lost_events,
+                report.why_lost()
             ),
         );
     }

@@ -10,7 +10,11 @@ pub enum Record<'a> {
     Hop(&'a Hop),
     Summary {
         events: u64,
+        /// Every event not delivered, whatever the reason (`missed_runs` included).
         lost_events: u64,
+        /// Runs of our probes the kernel skipped (another BPF program on that CPU); null where
+        /// the kernel does not count them.
+        missed_runs: Option<u64>,
         interfaces: Vec<String>,
         /// Every hook, attached or not (and why not).
         hooks: Vec<HookStatus>,

@@ -55,3 +55,37 @@ fn the_ring_buffer_is_declared_with_the_default_size() {
     let events = &obj.maps[c::EVENTS_MAP];
     assert_eq!(events.max_entries(), c::wire::DEFAULT_RING_BUFFER_BYTES);
 }
+
+/// `BPF_STX | BPF_ATOMIC | BPF_DW`: a 64-bit atomic read-modify-write; with `imm == BPF_ADD`
+/// it is an atomic add (`lock *(u64 *)(dst + off) += src`).
+const BPF_ATOMIC_DW: u8 = 0xdb;
+const BPF_ADD: i32 = 0x00;
+
+/// A hook in softirq can interrupt another on the same CPU, so the loss counter must be
+/// incremented atomically even though it is per CPU: every program that emits events has an
+/// atomic add (a plain load-add-store lost counts).
+#[test]
+fn every_emitting_program_counts_losses_atomically() {
+    let obj = aya_obj::Object::parse(EBPF_OBJECT).unwrap();
+    for name in [
+        c::TC_INGRESS_PROGRAM,
+        c::TC_EGRESS_PROGRAM,
+        c::KFREE_SKB_BTF_PROGRAM,
+        c::KFREE_SKB_TP_PROGRAM,
+        c::OVS_RECEIVE_PROGRAM,
+        c::OVS_SEND_PROGRAM,
+        c::OVS_ACTION_PROGRAM,
+        c::OVS_UPCALL_PROGRAM,
+    ] {
+        let function = &obj.functions[&obj.programs[name].function_key()];
+        let atomic_adds = function
+            .instructions
+            .iter()
+            .filter(|i| i.code == BPF_ATOMIC_DW && i.imm == BPF_ADD)
+            .count();
+        assert!(
+            atomic_adds > 0,
+            "{name} counts its losses with no atomic add"
+        );
+    }
+}

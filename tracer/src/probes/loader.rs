@@ -224,6 +224,18 @@ impl LoadedProbes {
         Ok(RingBuf::try_from(map)?)
     }
 
+    /// Runs of our programs the kernel skipped so far (see [`super::missed`]), over every
+    /// loaded program; `None` where the kernel does not count them.
+    pub fn missed_runs(&self) -> Option<u64> {
+        let counts: Vec<u64> = self
+            .ebpf
+            .programs()
+            .filter_map(|(_, p)| p.fd().ok())
+            .filter_map(|fd| super::missed::recursion_misses(fd.as_fd()))
+            .collect();
+        (!counts.is_empty()).then(|| counts.iter().sum())
+    }
+
     pub fn take_lost_counter(&mut self) -> Result<PerCpuArray<MapData, u64>> {
         let map = self
             .ebpf

@@ -12,6 +12,7 @@ mod drops;
 mod filter;
 mod interfaces;
 mod loader;
+mod missed;
 pub mod ovs;
 pub mod tc;
 mod tcx;

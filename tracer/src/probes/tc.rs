@@ -89,7 +89,7 @@ impl TcAttachment {
         egress: &mut SchedClassifier,
         iface: &Interface,
     ) -> Result<Self> {
-        let _in_netns = NetnsGuard::enter(&iface.netns.path)?;
+        let _in_netns = NetnsGuard::enter(&iface.netns)?;
         // From here on, a failure drops `attachment`, which undoes whatever was done so far.
         let mut attachment = Self::empty(iface, AttachMode::Netlink);
         attachment.created_clsact = clsact::ensure(iface.ifindex)
@@ -150,7 +150,7 @@ impl TcAttachment {
         if self.links.is_empty() && !self.created_clsact {
             return Ok(());
         }
-        let _in_netns = match NetnsGuard::enter(&self.iface.netns.path) {
+        let _in_netns = match NetnsGuard::enter(&self.iface.netns) {
             Ok(g) => g,
             Err(e) => {
                 // The namespace is gone, and with it the interface and our filters.
@@ -190,8 +190,8 @@ pub fn attach_tcx_all(
     let mut i = 0;
     while i < ifaces.len() {
         let netns = &ifaces[i].netns;
-        let _in_netns = NetnsGuard::enter(&netns.path)?;
-        while i < ifaces.len() && ifaces[i].netns.path == netns.path {
+        let _in_netns = NetnsGuard::enter(netns)?;
+        while i < ifaces.len() && ifaces[i].netns.ino == netns.ino {
             // On error or a signal, `done` is dropped and what was attached so far is detached.
             crate::interrupt::check()?;
             done.push(TcAttachment::attach_tcx_here(ingress, egress, &ifaces[i])?);
@@ -215,7 +215,7 @@ pub fn detach_all(attachments: Vec<TcAttachment>) -> Result<()> {
 
 /// Resolves an interface name inside a namespace.
 pub fn lookup(netns: &Netns, name: &str) -> Result<Interface> {
-    let _in_netns = NetnsGuard::enter(&netns.path)?;
+    let _in_netns = NetnsGuard::enter(netns)?;
     let cname = std::ffi::CString::new(name).context("interface name contains a NUL byte")?;
     // SAFETY: valid C string.
     let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
@@ -231,7 +231,7 @@ pub fn lookup(netns: &Netns, name: &str) -> Result<Interface> {
 
 /// Every interface of a namespace except loopback.
 pub fn all_in(netns: &Netns) -> Result<Vec<Interface>> {
-    let _in_netns = NetnsGuard::enter(&netns.path)?;
+    let _in_netns = NetnsGuard::enter(netns)?;
     let mut out = Vec::new();
     // SAFETY: if_nameindex returns a NULL-terminated array that we free below; it asks netlink
     // in this thread's (now entered) namespace.

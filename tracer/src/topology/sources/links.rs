@@ -2,6 +2,9 @@
 //!
 //! One netlink socket per namespace, opened from inside it (a socket stays bound to the
 //! namespace it was created in), then two dumps (links, addresses). No process is spawned.
+//! A namespace's socket and file are open only while it is being asked something: the
+//! descriptors in use stay a handful whatever the number of namespaces (one pair kept per
+//! namespace ran out of files, EMFILE, above ~500 and silently lost namespaces).
 //!
 //! A veth's peer, or a VLAN/macvlan's lower device, may live in another namespace: the kernel
 //! reports its ifindex plus a *netnsid*, an id that is only meaningful inside the reporting
@@ -11,11 +14,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    fs::File,
     os::fd::AsRawFd as _,
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use netlink_packet_route::{
     address::{AddressAttribute, AddressMessage},
     link::{
@@ -29,7 +31,7 @@ use netlink_packet_route::{
 use crate::{
     mac::Mac,
     netlink::Rtnetlink,
-    netns::{Netns, NetnsGuard, NetnsTable},
+    netns::{open_verified, Netns, NetnsGuard, NetnsTable},
     topology::model::{IfaceKey, Interface, LinkKind, Namespace, OperState},
 };
 
@@ -44,9 +46,6 @@ struct RawLink {
 
 struct NamespaceLinks {
     netns: Netns,
-    socket: Rtnetlink,
-    /// Kept open so that RTM_GETNSID can name this namespace to the others.
-    file: File,
     links: Vec<RawLink>,
 }
 
@@ -64,6 +63,9 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
     for netns in table.all() {
         match read_namespace(netns) {
             Ok(n) => per_ns.push(n),
+            // Out of descriptors is this process's limit, not a namespace that went away:
+            // skipping would silently lose namespaces and hops.
+            Err(e) if out_of_files(&e) => return Err(e),
             // A container that exits between the /proc scan and now is normal on a busy
             // host; the host's own namespace failing is not.
             Err(e) if netns.name != crate::netns::OWN_NETNS_LABEL => {
@@ -77,6 +79,8 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
     let mut interfaces = Vec::new();
     for i in 0..per_ns.len() {
         let own = per_ns[i].netns.ino;
+        // Opened on the first cross-namespace link of this namespace, closed after its links.
+        let mut socket = None;
         for j in 0..per_ns[i].links.len() {
             let (index, nsid) = {
                 let raw = &per_ns[i].links[j];
@@ -95,7 +99,8 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
                     let target = match nsid_cache.get(&(own, nsid)) {
                         Some(t) => *t,
                         None => {
-                            let t = resolve_nsid(&mut per_ns, i, nsid, index, &links_by_index);
+                            let t =
+                                resolve_nsid(&per_ns, i, &mut socket, nsid, index, &links_by_index);
                             nsid_cache.insert((own, nsid), t);
                             t
                         }
@@ -126,13 +131,24 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
     })
 }
 
+/// Whether `e` is this process running out of file descriptors.
+fn out_of_files(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|errno| errno == libc::EMFILE || errno == libc::ENFILE)
+    })
+}
+
+/// A netlink socket bound to `netns`.
+fn socket_in(netns: &Netns) -> Result<Rtnetlink> {
+    let _inside = NetnsGuard::enter(netns)?;
+    Rtnetlink::open()
+}
+
 fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
-    let file =
-        File::open(&netns.path).with_context(|| format!("cannot open {}", netns.path.display()))?;
-    let mut socket = {
-        let _inside = NetnsGuard::enter(&netns.path)?;
-        Rtnetlink::open()?
-    };
+    let mut socket = socket_in(netns)?;
     let mut links = Vec::new();
     for msg in socket.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))? {
         if let RouteNetlinkMessage::NewLink(m) = msg {
@@ -161,8 +177,6 @@ fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
     }
     Ok(NamespaceLinks {
         netns: netns.clone(),
-        socket,
-        file,
         links,
     })
 }
@@ -307,22 +321,36 @@ fn index_by_ifindex(per_ns: &[NamespaceLinks]) -> HashMap<u32, Vec<usize>> {
 }
 
 /// The inode of the namespace that `per_ns[from]` calls `nsid`, found among the namespaces
-/// that have a link with index `ifindex`.
+/// that have a link with index `ifindex`. `socket` is `per_ns[from]`'s, opened here if needed.
 fn resolve_nsid(
-    per_ns: &mut [NamespaceLinks],
+    per_ns: &[NamespaceLinks],
     from: usize,
+    socket: &mut Option<Rtnetlink>,
     nsid: i32,
     ifindex: u32,
     by_index: &HashMap<u32, Vec<usize>>,
 ) -> Option<u32> {
+    let socket = match socket {
+        Some(s) => s,
+        None => match socket_in(&per_ns[from].netns) {
+            Ok(s) => socket.insert(s),
+            Err(e) => {
+                tracing::debug!("{}: {e:#}", per_ns[from].netns.name);
+                return None;
+            }
+        },
+    };
     for &candidate in by_index.get(&ifindex)? {
         if candidate == from {
             continue;
         }
-        let fd = per_ns[candidate].file.as_raw_fd();
-        let ino = per_ns[candidate].netns.ino;
-        match nsid_of(&mut per_ns[from].socket, fd) {
-            Ok(Some(id)) if id == nsid => return Some(ino),
+        let target = &per_ns[candidate].netns;
+        // Gone since it was read: it cannot be the peer's namespace any more.
+        let Ok(file) = open_verified(target) else {
+            continue;
+        };
+        match nsid_of(socket, file.as_raw_fd()) {
+            Ok(Some(id)) if id == nsid => return Some(target.ino),
             Ok(_) => {}
             Err(e) => tracing::debug!("RTM_GETNSID failed: {e:#}"),
         }
