@@ -245,9 +245,11 @@ fn signals_at_any_moment_leave_nothing_behind() {
     }
 }
 
-/// A namespace of traced interfaces deleted mid-trace: the trace goes on where it still can,
-/// ends cleanly (the interface that went with it is a cleanup warning, not an error that
-/// throws the summary away), and leaves nothing in the namespaces that remain.
+/// A namespace of traced interfaces deleted mid-trace, and an interface deleted on its own:
+/// the trace goes on where it still can, says which hop vanished and how (an event when it
+/// goes, the list in the summary), ends cleanly (the interface that went with it is a cleanup
+/// warning, not an error that throws the summary away), and leaves nothing in the namespaces
+/// that remain.
 #[test]
 fn a_namespace_deleted_mid_trace_does_not_end_the_trace() {
     let _serial = serial();
@@ -255,13 +257,49 @@ fn a_namespace_deleted_mid_trace_does_not_end_the_trace() {
     let (a, b) = veth_pair(&mut lab);
     let doomed = lab.netns("doomed").unwrap();
     lab.veth((&a, "vd"), (&doomed, "vz")).unwrap();
+    lab.veth((&a, "vx"), (&b, "vy")).unwrap();
     let mac_a = lab.mac_of(&a, "va").unwrap();
-    let ifaces = [format!("{a}:va"), format!("{doomed}:vz")];
+    let ifaces = [format!("{a}:va"), format!("{doomed}:vz"), format!("{a}:vx")];
     let args = trace_args(&["--filter-mac", &mac_a, "--tc-attach", "netlink"], &ifaces);
     let tracer = Tracer::start(&args).unwrap();
     run("ip", &["netns", "del", &doomed]).unwrap();
+    run("ip", &["-n", &a, "link", "del", "vx"]).unwrap();
     ping(&a, "10.88.0.2", "2");
     let out = tracer.stop(libc::SIGINT).unwrap();
+    let events: Vec<(String, String, String)> = out
+        .records()
+        .iter()
+        .filter(|r| r["type"] == "vanished")
+        .map(|r| {
+            (
+                r["netns"].as_str().unwrap().to_string(),
+                r["ifname"].as_str().unwrap().to_string(),
+                r["gone"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        (doomed.clone(), "vz".to_string(), "namespace".to_string()),
+        (a.clone(), "vx".to_string(), "interface".to_string()),
+    ];
+    for w in &want {
+        assert!(
+            events.contains(w),
+            "{w:?} not in {events:?}\n{}",
+            out.stdout
+        );
+    }
+    assert_eq!(
+        out.summary()["vanished"].as_array().unwrap().len(),
+        2,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(&format!("{doomed}:vz vanished")),
+        "{}",
+        out.stderr
+    );
     assert!(out.status.success(), "{out:?}");
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     // Not a terminal: its warnings carry no colour codes either.

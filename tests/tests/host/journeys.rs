@@ -182,3 +182,50 @@ fn jumbo_frames_stop_at_the_bridge_with_the_mtu_reason() {
     assert!(at == "tapvm" || at == "qbr", "{r:#}");
     assert_nothing_left(&lab);
 }
+
+/// A hop deleted while the journey runs (here the qvb/qvo veth pair, as when Nova unplugs a
+/// port): the trace goes on, the report lists both ends as vanished and when, and the verdict
+/// says the packet stopped where the deleted link was, because it was deleted.
+#[test]
+fn a_hop_deleted_mid_journey_is_named_with_when() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjgone");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    let journey = Journey::start(
+        &mut lab,
+        "host-qvo-deleted",
+        &["--dhcp", &topo.vm_mac, "--timeout", "10"],
+    )
+    .unwrap();
+    ip(&topo.srv, &["link", "del", "qvo"]).unwrap();
+    let (code, r) = journey.finish_after_dhclient(&mut lab, &topo.vm, 6);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    let vanished: Vec<(&str, &str, &str)> = r["vanished"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no vanished hops: {r:#}"))
+        .iter()
+        .map(|v| {
+            assert!(v["after_ms"].as_u64().is_some(), "{v}");
+            (
+                v["netns"].as_str().unwrap(),
+                v["ifname"].as_str().unwrap(),
+                v["gone"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        vanished.contains(&(topo.srv.as_str(), "qvo", "interface")),
+        "{vanished:?}"
+    );
+    assert!(
+        vanished.contains(&(topo.hv.as_str(), "qvb", "interface")),
+        "{vanished:?}"
+    );
+    assert!(reason(&r).contains("qvb no longer exists"), "{r:#}");
+    assert!(reason(&r).contains("deleted"), "{r:#}");
+    assert_eq!(r["cause"]["kind"], "link_gone", "{r:#}");
+    assert_eq!(r["cause"]["vanished"]["ifname"], "qvb", "{r:#}");
+    assert_eq!(r["stopped_at"]["netns"], topo.hv.as_str(), "{r:#}");
+    assert_nothing_left(&lab);
+}

@@ -4,6 +4,7 @@
 
 mod decode;
 mod names;
+mod presence;
 mod reader;
 pub mod session;
 

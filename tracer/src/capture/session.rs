@@ -7,9 +7,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{names::Names, EventReader, Record};
+use super::{names::Names, presence::Presence, EventReader, Record};
 use crate::{
-    event::HookStatus,
+    event::{HookStatus, Vanished},
     interrupt,
     kernel::{btf::KernelBtf, tracefs},
     netns::NetnsTable,
@@ -54,6 +54,7 @@ pub struct Session {
     pub attach_ms: f64,
     attached: Attached,
     reader: EventReader,
+    presence: Presence,
     runtime: tokio::runtime::Runtime,
     /// Kept alive: its drop would unload the programs under the attachments.
     loaded: LoadedProbes,
@@ -75,6 +76,14 @@ impl Losses {
     pub fn total(&self) -> u64 {
         self.ring_full + self.malformed + self.missed_runs.unwrap_or(0)
     }
+}
+
+/// What the status tick reports.
+pub struct Tick {
+    /// Events lost so far with the ring buffer full.
+    pub lost: u64,
+    /// Traced interfaces found gone since the last tick.
+    pub vanished: Vec<Vanished>,
 }
 
 /// What the caller's record handler wants next.
@@ -153,11 +162,13 @@ impl Session {
             .build()
             .context("cannot start the event loop")?;
         let reader = EventReader::new(loaded.take_events()?, loaded.take_lost_counter()?);
+        let presence = Presence::new(&opts.interfaces);
         Ok(Self {
             names,
             hooks,
             interfaces: opts.interfaces,
             attach_ms,
+            presence,
             attached,
             reader,
             runtime,
@@ -198,16 +209,18 @@ impl Session {
 
     /// Delivers records to `on_records` until it says stop, `timeout` passes or a signal
     /// (SIGINT, SIGTERM, SIGHUP) arrives; `on_tick` runs every `tick` with the lost count so
-    /// far. Returns why it stopped and what it could not see.
+    /// far and the interfaces found gone since the last tick (once more at the end, so that
+    /// none goes unreported). Returns why it stopped and what it could not see.
     pub fn pump(
         &mut self,
         timeout: Option<Duration>,
         tick: Duration,
         mut on_records: impl FnMut(&mut Vec<Record>, &mut Names) -> Control,
-        mut on_tick: impl FnMut(u64),
+        mut on_tick: impl FnMut(Tick),
     ) -> Result<(StopCause, Losses)> {
         let reader = &mut self.reader;
         let names = &mut self.names;
+        let presence = &mut self.presence;
         self.runtime
             .block_on(async {
                 let deadline = async {
@@ -231,7 +244,10 @@ impl Session {
                             reader.drain(&mut batch);
                             on_records(&mut batch, names)
                         }
-                        _ = ticks.tick() => { on_tick(reader.lost()?); Control::Continue }
+                        _ = ticks.tick() => {
+                            on_tick(Tick { lost: reader.lost()?, vanished: presence.check() });
+                            Control::Continue
+                        }
                         _ = &mut deadline => break StopCause::Timeout,
                     };
                     if control == Control::Stop {
@@ -242,6 +258,10 @@ impl Session {
                     reader.drain(&mut batch);
                     on_records(&mut batch, names);
                 }
+                on_tick(Tick {
+                    lost: reader.lost()?,
+                    vanished: presence.check(),
+                });
                 anyhow::Ok((cause, reader.lost()?, reader.malformed))
             })
             .map(|(cause, ring_full, malformed)| {

@@ -18,7 +18,7 @@ use super::{conclude::conclude, status::Status};
 use crate::{
     capture::session::{Control, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
-    event::{DhcpMessage, Direction, Hop, Sighting, Sightings},
+    event::{DhcpMessage, Direction, Hop, Sighting, Sightings, Vanished},
     interrupt,
     journey::{
         mode::{expected_path, Mode},
@@ -173,6 +173,7 @@ pub fn run(req: Request) -> Result<u8> {
         sightings,
         lost,
         missed_runs,
+        vanished,
         complete,
     } = captured?;
 
@@ -197,6 +198,7 @@ pub fn run(req: Request) -> Result<u8> {
         sightings,
         lost_events: lost,
         missed_runs,
+        vanished,
         hooks,
     };
     let recording = match &req.record {
@@ -224,6 +226,8 @@ struct Captured {
     /// Every event not seen, `missed_runs` and the sightings over the cap included.
     lost: u64,
     missed_runs: u64,
+    /// Traced interfaces that went away during the capture.
+    vanished: Vec<Vanished>,
     /// The exchange ended (the ACK reached the VM) or `--count` packets were seen.
     complete: bool,
 }
@@ -241,6 +245,7 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
         session.hooks.iter().filter(|h| h.active).count(),
     ));
     let mut sightings = Sightings::new(Sightings::CAP);
+    let mut vanished = Vec::new();
     let mut done_at: Option<Instant> = None;
     let limit = req.count.unwrap_or(u64::MAX);
     let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -271,7 +276,10 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
                 Control::Continue
             }
         },
-        |lost| status.borrow_mut().tick(lost),
+        |tick| {
+            status.borrow_mut().tick(tick.lost, &tick.vanished);
+            vanished.extend(tick.vanished);
+        },
     );
     status.borrow().clear();
     let (_, losses) = pumped?;
@@ -285,6 +293,7 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
     Ok(Captured {
         lost: losses.total() + sightings.overflow,
         missed_runs: losses.missed_runs.unwrap_or(0),
+        vanished,
         sightings: sightings.into_kept(),
         complete: done_at.is_some(),
     })

@@ -1,9 +1,10 @@
 //! The live one-line status of a journey on a terminal (hooks, packets seen, events lost), or
-//! one line per new DHCP message and loss when stderr is not a terminal.
+//! one line per new DHCP message and loss when stderr is not a terminal; a hop that vanishes is
+//! a line of its own either way.
 
 use std::{collections::BTreeSet, io::IsTerminal as _, time::Instant};
 
-use crate::event::{DhcpMessage, Hop};
+use crate::event::{DhcpMessage, Hop, Vanished};
 
 pub struct Status {
     tty: bool,
@@ -48,7 +49,12 @@ impl Status {
         }
     }
 
-    pub fn tick(&mut self, lost: u64) {
+    pub fn tick(&mut self, lost: u64, vanished: &[Vanished]) {
+        for v in vanished {
+            // On its own line, above the status line that follows.
+            self.clear();
+            eprintln!("pathtrace: warning: {v}");
+        }
         if lost > self.lost && !self.tty {
             eprintln!("pathtrace: {lost} event(s) lost so far (ring buffer full)");
         }

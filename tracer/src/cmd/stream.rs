@@ -11,7 +11,7 @@ use crate::{
         Losses,
     },
     cli::TraceArgs,
-    event::{HookStatus, Hop},
+    event::{HookStatus, Hop, Vanished},
     kernel::{privileges, tracefs},
     netns::NetnsTable,
     output::{json, text, Format},
@@ -45,7 +45,9 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
     let limit = args.count.unwrap_or(u64::MAX);
     let mut events = 0u64;
     let mut lost_reported = 0u64;
-    let mut out = Printer::new();
+    let mut vanished = Vec::new();
+    // Both the record handler and the ticker (a vanished hop) write to it.
+    let out = std::cell::RefCell::new(Printer::new());
     let outcome = session.pump(
         args.timeout,
         // Loss is reported as it happens, not only at the end: an operator watching a busy
@@ -59,7 +61,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
                     Format::Text => text::hop_line(&hop),
                     Format::Json => json::line(&json::Record::Hop(&hop)),
                 };
-                if !out.line(&line) {
+                if !out.borrow_mut().line(&line) {
                     // Nobody reads any more (`| head`): stop, and detach as on Ctrl-C.
                     return Control::Stop;
                 }
@@ -71,10 +73,21 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
                 Control::Continue
             }
         },
-        |lost| {
-            if lost > lost_reported {
-                eprintln!("pathtrace: {lost} event(s) lost so far (ring buffer full)");
-                lost_reported = lost;
+        |tick| {
+            if tick.lost > lost_reported {
+                eprintln!(
+                    "pathtrace: {} event(s) lost so far (ring buffer full)",
+                    tick.lost
+                );
+                lost_reported = tick.lost;
+            }
+            for v in tick.vanished {
+                eprintln!("pathtrace: warning: {v}");
+                if args.output == Format::Json {
+                    out.borrow_mut()
+                        .line(&json::line(&json::Record::Vanished(&v)));
+                }
+                vanished.push(v);
             }
         },
     );
@@ -82,6 +95,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
         hooks: session.hooks.clone(),
         interfaces: session.interfaces.iter().map(ToString::to_string).collect(),
         attach_ms: session.attach_ms,
+        vanished,
     };
     // A detach that fails (an interface gone with its namespace) is a warning: what was seen
     // stands, and the rest was detached.
@@ -90,6 +104,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
         f64::NAN
     });
     let (_, losses) = outcome?;
+    let mut out = out.into_inner();
     summary.print(args, &mut out, events, losses, detach_ms);
     out.result().map(|()| 0)
 }
@@ -136,6 +151,8 @@ struct Summary {
     hooks: Vec<HookStatus>,
     interfaces: Vec<String>,
     attach_ms: f64,
+    /// Traced interfaces that went away during the trace.
+    vanished: Vec<Vanished>,
 }
 
 impl Summary {
@@ -153,6 +170,7 @@ impl Summary {
                 lost_events: losses.total(),
                 missed_runs: losses.missed_runs,
                 interfaces: self.interfaces,
+                vanished: self.vanished,
                 hooks: self.hooks,
                 attach_ms: self.attach_ms,
                 detach_ms,

@@ -14,6 +14,7 @@ mod sighting;
 mod test_names;
 #[cfg(test)]
 mod tests;
+mod vanished;
 
 pub use decode::Resolver;
 pub use dhcp_message::DhcpMessage;
@@ -26,3 +27,4 @@ pub use ovs_action::OvsAction;
 pub use sighting::{hex, unhex, Sighting, Sightings};
 #[cfg(test)]
 pub use test_names::TableNames;
+pub use vanished::{Gone, Vanished};

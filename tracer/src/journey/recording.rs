@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{mode::Mode, report::Inputs};
 use crate::{
-    event::{hex, unhex, HookStatus, Hop, Sighting},
+    event::{hex, unhex, HookStatus, Hop, Sighting, Vanished},
     mac::Mac,
     path::ExpectedPath,
     topology::Topology,
@@ -30,6 +30,9 @@ pub struct Recording {
     /// Of `lost_events`, runs of the probes the kernel skipped (absent in older recordings).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub missed_runs: u64,
+    /// Traced interfaces that went away during the capture (absent in older recordings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vanished: Vec<Vanished>,
     pub hooks: Vec<HookStatus>,
     /// What discovery found before the probes were attached; the expected path is computed
     /// from it again on replay.
@@ -57,6 +60,7 @@ impl Recording {
             mode: inputs.mode,
             lost_events: inputs.lost_events,
             missed_runs: inputs.missed_runs,
+            vanished: inputs.vanished.clone(),
             hooks: inputs.hooks.clone(),
             before: inputs.before.clone(),
             after: inputs.after.clone(),
@@ -113,6 +117,7 @@ impl Recording {
             sightings,
             lost_events: self.lost_events,
             missed_runs: self.missed_runs,
+            vanished: self.vanished.clone(),
             hooks: self.hooks.clone(),
         }
     }

@@ -14,7 +14,7 @@ use super::{
     verdict::{self, silence, Cause, Evidence, Expected, Outcome, Place, Seen, Verdict},
 };
 use crate::{
-    event::{HookKind, HookStatus, Sighting},
+    event::{HookKind, HookStatus, Sighting, Vanished},
     mac::Mac,
     path::ExpectedPath,
     topology::Topology,
@@ -57,6 +57,9 @@ pub struct Report {
     /// on that CPU, and a packet passed the hook unseen.
     #[serde(skip_serializing_if = "is_zero")]
     pub missed_runs: u64,
+    /// Traced interfaces that went away during the trace, when each was found gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vanished: Vec<Vanished>,
     /// The expected path, hop names in order (the full path: `pathtrace path --output json`).
     pub expected_path: Vec<String>,
     pub hooks: Vec<HookStatus>,
@@ -72,6 +75,8 @@ pub struct Inputs<'a> {
     pub lost_events: u64,
     /// Of `lost_events`, probe runs the kernel skipped.
     pub missed_runs: u64,
+    /// Traced interfaces that went away during the capture.
+    pub vanished: Vec<Vanished>,
     pub hooks: Vec<HookStatus>,
 }
 
@@ -94,6 +99,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
     let evidence = Evidence {
         before: inputs.before,
         after: inputs.after,
+        vanished: &inputs.vanished,
     };
     let groups = correlate::group(inputs.sightings, inputs.mac);
     let mut packets = Vec::new();
@@ -128,6 +134,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         dhcp,
         lost_events: inputs.lost_events,
         missed_runs: inputs.missed_runs,
+        vanished: inputs.vanished.clone(),
         expected_path: inputs.path.hops.iter().map(|h| h.name.clone()).collect(),
         hooks: inputs.hooks,
     };

@@ -6,5 +6,5 @@ mod open;
 mod table;
 
 pub use guard::NetnsGuard;
-pub use open::open_verified;
+pub use open::{open_verified, NetnsGone};
 pub use table::{netns_of_pid, Netns, NetnsTable, OWN_NETNS_LABEL};

@@ -18,7 +18,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 
 use super::table::{Netns, NAMED_NETNS_DIR};
 
@@ -52,12 +52,31 @@ pub fn open_verified(netns: &Netns) -> Result<File> {
             return Ok(file);
         }
     }
-    Err(anyhow!(
-        "network namespace {} (inode {}) no longer exists",
-        netns.name,
-        netns.ino
-    ))
+    Err(anyhow::Error::new(NetnsGone {
+        name: netns.name.clone(),
+        ino: netns.ino,
+    }))
 }
+
+/// The namespace no longer exists: nothing holds it under any name. A type, so that callers
+/// can tell it from not being allowed to look (`anyhow::Error::downcast_ref`).
+#[derive(Debug)]
+pub struct NetnsGone {
+    name: String,
+    ino: u32,
+}
+
+impl std::fmt::Display for NetnsGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "network namespace {} (inode {}) no longer exists",
+            self.name, self.ino
+        )
+    }
+}
+
+impl std::error::Error for NetnsGone {}
 
 /// The namespace file at `path` if it is nsfs inode `ino`; `None` if it is another one.
 fn open_if(path: &Path, ino: u32) -> std::io::Result<Option<File>> {

@@ -41,6 +41,9 @@ pub fn render(report: &Report, expected: &ExpectedPath, colour: bool) -> String 
             let _ = writeln!(out, "      {server}");
         }
     }
+    for v in &report.vanished {
+        let _ = writeln!(out, "\nvanished: {v}");
+    }
     if report.lost_events > 0 {
         let _ = writeln!(
             out,

@@ -135,6 +135,9 @@ fn verdict(out: &mut Out, report: &Report, paint: &Paint) {
         out.labelled("check:", c);
     }
     dhcp(out, report);
+    for v in &report.vanished {
+        out.labelled("vanished:", &v.to_string());
+    }
     if report.lost_events > 0 {
         out.labelled(
             "lost:",

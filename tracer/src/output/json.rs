@@ -2,12 +2,14 @@
 
 use serde::Serialize;
 
-use crate::event::{HookStatus, Hop};
+use crate::event::{HookStatus, Hop, Vanished};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record<'a> {
     Hop(&'a Hop),
+    /// A traced interface went away; the trace goes on on the others.
+    Vanished(&'a Vanished),
     Summary {
         events: u64,
         /// Every event not delivered, whatever the reason (`missed_runs` included).
@@ -16,6 +18,8 @@ pub enum Record<'a> {
         /// the kernel does not count them.
         missed_runs: Option<u64>,
         interfaces: Vec<String>,
+        /// Traced interfaces that went away during the trace.
+        vanished: Vec<Vanished>,
         /// Every hook, attached or not (and why not).
         hooks: Vec<HookStatus>,
         /// Time to attach every hook, and to detach them all at the end.

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::{
-    event::{DhcpMessage, DropReason, HookKind},
+    event::{DhcpMessage, DropReason, HookKind, Vanished},
     mac::Mac,
     path::{fmt_vlan, Note},
     topology::OperState,
@@ -31,7 +31,12 @@ pub enum Cause {
         netns: String,
     },
     /// An interface on the way no longer exists.
-    LinkGone { ifname: String },
+    LinkGone {
+        ifname: String,
+        /// Seen going away during the trace (not only missing afterwards).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vanished: Option<Vanished>,
+    },
     /// An interface on the way is down (now, after the trace).
     LinkDown {
         ifname: String,
@@ -103,6 +108,15 @@ pub enum Seen {
     Packet,
 }
 
+/// "link down: X no longer exists", and how it went when that was seen.
+fn link_gone(f: &mut fmt::Formatter<'_>, ifname: &str, vanished: Option<&Vanished>) -> fmt::Result {
+    write!(f, "link down: {ifname} no longer exists")?;
+    match vanished {
+        Some(v) => write!(f, ": {} {:.1} s into the trace", v.gone, v.after_s()),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -117,7 +131,7 @@ impl fmt::Display for Cause {
                 let name = reason.as_ref().map_or("?", |r| r.0.as_str());
                 write!(f, "kfree_skb: {name} (on {ifname} in {netns})")
             }
-            Self::LinkGone { ifname } => write!(f, "link down: {ifname} no longer exists"),
+            Self::LinkGone { ifname, vanished } => link_gone(f, ifname, vanished.as_ref()),
             Self::LinkDown {
                 ifname,
                 oper_state,

@@ -5,7 +5,7 @@ use tracer_common::wire::header_len;
 
 use super::{cause::Cause, Evidence};
 use crate::{
-    event::Hop,
+    event::{Hop, Vanished},
     journey::correlate::OrientedHop,
     path::HopKind,
     topology::{Interface, OperState, Topology},
@@ -15,7 +15,7 @@ use crate::{
 pub fn down_ahead(path: &[OrientedHop<'_>], furthest: usize, ev: &Evidence<'_>) -> Option<Cause> {
     path.iter()
         .skip(furthest + 1)
-        .find_map(|p| link_down(ev.after, p))
+        .find_map(|p| link_down(ev.after, ev.vanished, p))
 }
 
 /// The next interface ahead, when the last frame seen does not fit its MTU.
@@ -52,13 +52,17 @@ fn iface_now<'a>(t: &'a Topology, p: &OrientedHop<'_>) -> Option<&'a Interface> 
         .find(|i| i.key.netns == ns && i.key.ifindex == ifindex)
 }
 
-fn link_down(t: &Topology, p: &OrientedHop<'_>) -> Option<Cause> {
+fn link_down(t: &Topology, vanished: &[Vanished], p: &OrientedHop<'_>) -> Option<Cause> {
     if p.hop.kind != HopKind::Interface {
         return None;
     }
     let Some(i) = iface_now(t, p) else {
         return Some(Cause::LinkGone {
             ifname: p.hop.name.clone(),
+            vanished: vanished
+                .iter()
+                .find(|v| Some(v.netns_ino) == p.hop.netns_ino && Some(v.ifindex) == p.hop.ifindex)
+                .cloned(),
         });
     };
     if i.admin_up && i.oper_state.passes() {

@@ -26,7 +26,7 @@ pub use cause::{Cause, Seen};
 
 use super::correlate::{OrientedHop, PacketGroup, Progress};
 use crate::{
-    event::{Direction, HookKind, Hop},
+    event::{Direction, HookKind, Hop, Vanished},
     path::HopKind,
     topology::Topology,
 };
@@ -146,6 +146,8 @@ impl Verdict {
 pub struct Evidence<'a> {
     pub before: &'a Topology,
     pub after: &'a Topology,
+    /// Traced interfaces seen going away during the capture.
+    pub vanished: &'a [Vanished],
 }
 
 /// Where the packet stopped and which hop should have come next (oriented index).
