@@ -14,8 +14,9 @@ pub struct Options {
     pub host_only: bool,
 }
 
-const NIGHTLY: &str = "nightly";
+pub const NIGHTLY: &str = "nightly";
 const BPF_LINKER_VERSION: &str = "0.10.4";
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const VIRTME_NG_VERSION: &str = "1.42";
 const BACKPORTS: &str = "bookworm-backports";
 const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/pathtrace-backports.sources";
@@ -67,6 +68,7 @@ fn step(name: &str) {
 pub fn run(opts: &Options) -> Result<()> {
     rust_src()?;
     bpf_linker()?;
+    cargo_fuzz()?;
     debian_packages(opts)?;
     if !opts.host_only {
         virtme_ng()?;
@@ -115,6 +117,21 @@ fn bpf_linker() -> Result<()> {
             "--locked",
         ]),
     )
+}
+
+/// cargo-fuzz, for `cargo xtask fuzz` (and its smoke run in `cargo xtask test`).
+pub fn cargo_fuzz() -> Result<()> {
+    step(&format!("cargo-fuzz {CARGO_FUZZ_VERSION}"));
+    // A cargo subcommand: it answers `--version` only when called through cargo.
+    if probe("cargo", &["fuzz", "--version"]).is_some_and(|v| v.contains(CARGO_FUZZ_VERSION)) {
+        eprintln!("    already installed");
+        return Ok(());
+    }
+    exec(Command::new("cargo").args([
+        "install",
+        &format!("cargo-fuzz@{CARGO_FUZZ_VERSION}"),
+        "--locked",
+    ]))
 }
 
 /// Installs `tool` with `install` unless `tool --version` already reports `version`.

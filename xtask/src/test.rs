@@ -4,7 +4,7 @@
 use anyhow::{bail, Context as _, Result};
 
 use crate::{
-    setup,
+    fuzz, setup,
     sh::{cargo, exec, workspace_root},
     vm,
 };
@@ -37,6 +37,15 @@ pub fn run(opts: &Options) -> Result<()> {
     eprintln!("==> unit and host integration tests");
     exec(cargo().args(["build", "-p", "tracer"]))?;
     exec(cargo().args(["test"]))?;
+    eprintln!(
+        "==> fuzz smoke: every target for {FUZZ_SMOKE_SECS} s (a long run: cargo xtask fuzz)"
+    );
+    fuzz::run(&fuzz::Options {
+        seconds: FUZZ_SMOKE_SECS,
+        runs: None,
+        targets: Vec::new(),
+        dev: true,
+    })?;
     if opts.skip_vm {
         eprintln!("==> VM tests skipped (--skip-vm)");
         return Ok(());
@@ -50,6 +59,10 @@ pub fn run(opts: &Options) -> Result<()> {
     let kernel = std::path::PathBuf::from(setup::SECOND_KERNEL_IMAGE);
     guest_leg(&guest, Some(kernel), "6.1.", SECOND_KERNEL_TESTS)
 }
+
+/// Long enough for each fuzz target to run its seeds and some thousands of mutations (a
+/// crash there fails the suite); the closing notes give the long runs.
+const FUZZ_SMOKE_SECS: u64 = 10;
 
 /// The guest tests that run again on the kernel without tcx: attaching (automatic and forced
 /// netlink), the OVS hooks, and journeys with their leftover checks.

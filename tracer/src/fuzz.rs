@@ -1,0 +1,149 @@
+//! Entry points for the fuzz targets (`fuzz/`, run by `cargo xtask fuzz`): each hands bytes to
+//! one reader of untrusted input the way pathtrace does, down to what it prints, and must
+//! return: an error is a fine answer, a panic, a hang or unbounded memory is a bug.
+//!
+//! The inputs are what a local user or a tenant can shape: ovsdb-server's reply, `ovs-ofctl
+//! dump-flows` output, libvirt domain XML, a dnsmasq command line with its conf and hosts files,
+//! a recording handed to `pathtrace replay`, and the records the eBPF programs write (which
+//! carry packet bytes a VM chose).
+
+use crate::{
+    capture::decode_record,
+    event::{Hop, Resolver},
+    journey::{mode::expected_path, recording::Recording, report},
+    output::{self, journey_view::Style},
+    topology::sources::{dnsmasq, libvirt, openflow, ovsdb},
+};
+
+/// Widest terminal the renderers are asked to fit.
+const RENDER_WIDTH: usize = 100;
+
+/// `ovsdb-server`'s reply to pathtrace's transaction (the JSON of the `result` member).
+pub fn ovsdb_reply(data: &[u8]) {
+    if let Ok(result) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = ovsdb::parse_reply(&result);
+    }
+}
+
+/// `ovs-ofctl dump-flows` output.
+pub fn dump_flows(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = openflow::parse_dump(text);
+    }
+}
+
+/// A libvirt domain XML file.
+pub fn libvirt_xml(data: &[u8]) {
+    if let Ok(xml) = std::str::from_utf8(data) {
+        let _ = libvirt::parse(xml, "fuzz.xml");
+    }
+}
+
+/// A dnsmasq process: its arguments (NUL-separated, as in `/proc/PID/cmdline`), then after a
+/// line `\n--\n` the text of any conf file or hosts file it names.
+pub fn dnsmasq(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (cmdline, file) = text.split_once("\n--\n").unwrap_or((&text, ""));
+    let args: Vec<String> = cmdline.split('\0').map(String::from).collect();
+    let file = file.to_string();
+    let (config, _problems) = dnsmasq::parse_args(&args, &|_| Ok(file.clone()));
+    for name in &config.hostsfiles {
+        let _ = dnsmasq::parse_hostsfile(&file, name);
+    }
+}
+
+/// A recording given to `pathtrace replay`: parsed, its expected path computed again (with
+/// the OpenFlow simulation over its flows), judged, and rendered in every format.
+pub fn recording(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rec) = Recording::parse(text) else {
+        return;
+    };
+    let Ok(expected) = expected_path(&rec.before, rec.mac, rec.mode) else {
+        return;
+    };
+    let Ok(sightings) = rec.sightings() else {
+        return;
+    };
+    let inputs = rec.inputs(&expected, sightings);
+    let _ = output::pcapng::render(&inputs.sightings);
+    let report = report::build(inputs);
+    let _ = serde_json::to_string(&report);
+    let style = Style {
+        colour: true,
+        width: RENDER_WIDTH,
+    };
+    let _ = output::journey_view::render(&report, &expected, style);
+    let _ = output::journey_text::render(&report, &expected, false);
+    let _ = output::journey_dot::render(&report, &expected, &rec.before);
+}
+
+/// One record of the events ring buffer, decoded and printed as `pathtrace trace` prints it.
+pub fn event(data: &[u8]) {
+    let Some(rec) = decode_record(data) else {
+        return;
+    };
+    let hop = Hop::decode(&rec.event, Some(&rec.snapshot), &mut Unnamed);
+    let _ = output::text::hop_line(&hop);
+    let _ = output::json::line(&output::json::Record::Hop(&hop));
+}
+
+/// Names nothing, as on a host where the event's interface and namespace are gone.
+struct Unnamed;
+
+impl Resolver for Unnamed {
+    fn netns_name(&self, ino: u32) -> String {
+        format!("netns:[{ino}]")
+    }
+
+    fn ifname(&mut self, _netns_ino: u32, _ifindex: u32) -> Option<String> {
+        None
+    }
+
+    fn drop_reason_name(&self, _value: u32) -> Option<String> {
+        None
+    }
+
+    fn ovs_action_name(&self, _value: u8) -> Option<String> {
+        None
+    }
+
+    fn datapath_port(&self, _port: u32) -> Option<String> {
+        None
+    }
+
+    fn learn_datapath_port(&mut self, _port: u32, _name: &str) {}
+
+    fn relative_time(&mut self, ktime_ns: u64) -> u64 {
+        ktime_ns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every entry point takes what a fuzzer starts from (nothing, one byte, garbage) and a
+    /// well-formed input of its kind, without panicking.
+    #[test]
+    fn entry_points_take_empty_garbage_and_real_input() {
+        for f in [
+            super::ovsdb_reply,
+            super::dump_flows,
+            super::libvirt_xml,
+            super::dnsmasq,
+            super::recording,
+            super::event,
+        ] {
+            f(b"");
+            f(b"\xff");
+            f(&[0u8; 4096]);
+        }
+        super::dump_flows(
+            b" cookie=0x0, duration=1.5s, table=0, n_packets=3, n_bytes=180, priority=2,in_port=\"int-br-eth2\" actions=drop\n",
+        );
+        super::dnsmasq(
+            b"--conf-file=/c\0--dhcp-hostsfile=/h\0-i\0tap0\n--\nfa:16:3e:00:00:01,10.0.0.5\n",
+        );
+    }
+}
