@@ -18,7 +18,7 @@ use super::{conclude::conclude, status::Status};
 use crate::{
     capture::session::{Control, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
-    event::{DhcpMessage, Direction, Hop, Sighting, Sightings, Vanished},
+    event::{DhcpMessage, Hop, Sighting, Sightings, Vanished},
     interrupt,
     journey::{
         mode::{expected_path, Mode},
@@ -235,11 +235,14 @@ struct Captured {
 /// Collects the sightings until the exchange completes (plus a grace period), the timeout, or a
 /// signal.
 fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Result<Captured> {
-    let vm_end = expected
+    // The client's end: the first interface the kernel sees, and the direction a reply has
+    // there on its way to the client (the opposite of the request's): egress on a VM's tap,
+    // ingress on a pod's or container's own interface.
+    let client_end = expected
         .hops
         .iter()
         .find(|h| h.kind == HopKind::Interface && h.kernel_visible)
-        .and_then(|h| Some((h.netns_ino?, h.ifindex?)));
+        .and_then(|h| Some((h.netns_ino?, h.ifindex?, h.direction?.flipped())));
     // Both the record handler and the ticker update it.
     let status = RefCell::new(Status::new(
         session.hooks.iter().filter(|h| h.active).count(),
@@ -256,11 +259,12 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
             for rec in batch.drain(..) {
                 let hop = Hop::decode(&rec.event, None, names);
                 status.borrow_mut().saw(&hop);
-                // The exchange is complete once the ACK leaves towards the VM.
+                // The exchange is complete once the ACK reaches the client's end.
                 let acked = req.mode == Mode::Dhcp
-                    && hop.hook.direction() == Some(Direction::Egress)
                     && hop.dhcp_message() == Some(DhcpMessage::Ack)
-                    && vm_end == Some((hop.netns_ino, hop.ifindex));
+                    && hop.hook.direction().is_some_and(|d| {
+                        client_end == Some((hop.netns_ino, hop.ifindex, d))
+                    });
                 if (acked || status.borrow().packets() >= limit) && done_at.is_none() {
                     done_at = Some(Instant::now());
                 }
