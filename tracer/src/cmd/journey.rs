@@ -262,9 +262,10 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
                 // The exchange is complete once the ACK reaches the client's end.
                 let acked = req.mode == Mode::Dhcp
                     && hop.dhcp_message() == Some(DhcpMessage::Ack)
-                    && hop.hook.direction().is_some_and(|d| {
-                        client_end == Some((hop.netns_ino, hop.ifindex, d))
-                    });
+                    && hop
+                        .hook
+                        .direction()
+                        .is_some_and(|d| client_end == Some((hop.netns_ino, hop.ifindex, d)));
                 if (acked || status.borrow().packets() >= limit) && done_at.is_none() {
                     done_at = Some(Instant::now());
                 }
