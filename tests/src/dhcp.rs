@@ -80,6 +80,47 @@ pub fn start_dnsmasq(lab: &mut Lab, cfg: &DhcpServerConfig) -> Result<()> {
     )
 }
 
+/// Starts dnsmasq the way libvirt runs a virtual network's: everything in one `--conf-file`
+/// (`interface=`, `bind-dynamic`, `dhcp-range=`, `dhcp-hostsfile=` naming the host file),
+/// `--leasefile-ro`. `conf` and `hosts` are the two files' lines; the lab kills it.
+pub fn start_libvirt_dnsmasq(
+    lab: &mut Lab,
+    netns: &str,
+    conf: &[String],
+    hosts: &[String],
+) -> Result<()> {
+    let dir = lab.workdir()?;
+    let hostsfile = dir.join("default.hostsfile");
+    std::fs::write(&hostsfile, hosts.join("\n") + "\n")?;
+    let conffile = dir.join("default.conf");
+    let mut lines = vec![
+        "##WARNING:  THIS IS AN AUTO-GENERATED FILE.".to_string(),
+        "strict-order".into(),
+        "except-interface=lo".into(),
+        "bind-dynamic".into(),
+        // DHCP only: no DNS server on port 53 in the test namespace.
+        "port=0".into(),
+        "user=root".into(),
+    ];
+    lines.extend(conf.iter().cloned());
+    lines.push(format!("dhcp-hostsfile={}", hostsfile.display()));
+    std::fs::write(&conffile, lines.join("\n") + "\n")?;
+    let child = Command::new("ip")
+        .args(["netns", "exec", netns, "dnsmasq"])
+        .arg(format!("--conf-file={}", conffile.display()))
+        .args(["--leasefile-ro", "--keep-in-foreground", "--pid-file="])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start dnsmasq (is dnsmasq-base installed? `cargo xtask setup`)")?;
+    lab.adopt(child);
+    wait_for(
+        Duration::from_secs(10),
+        "dnsmasq listening on UDP 67",
+        || Ok(in_netns(netns, "ss", &["-Hlun", "sport", "=", "67"])?.contains(":67")),
+    )
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum DhcpClient {
     /// ISC dhclient, as in most VM images.

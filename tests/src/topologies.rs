@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::{
     cmd::{ip, run},
-    dhcp::{start_dnsmasq, DhcpServerConfig},
+    dhcp::{start_dnsmasq, start_libvirt_dnsmasq, DhcpServerConfig},
     ovs::Ovs,
     Lab,
 };
@@ -123,6 +123,61 @@ impl LinuxComputeNode {
             vm_mac,
             reserved_ip,
         })
+    }
+}
+
+/// A libvirt virtual network (`virsh net-start default`): a `virbr0` bridge with the
+/// network's address, dnsmasq configured entirely through its conf file and listening on the
+/// bridge, and a VM whose NIC is a veth into a `vnet0` port of the bridge.
+///
+/// ```text
+///  [vm] eth0 ── vnet0 ┐
+///                     └─ virbr0 192.168.122.1/24 [host: dnsmasq --conf-file=default.conf]
+/// ```
+pub struct LibvirtNetwork {
+    pub vm: String,
+    pub host: String,
+    pub vm_mac: String,
+}
+
+/// What the network's dnsmasq is told about the VM.
+pub enum LibvirtDhcp {
+    /// A range in the bridge's subnet and a host entry reserving `LibvirtNetwork::RESERVED`.
+    Healthy,
+    /// The host entry says `ignore` for the VM's MAC.
+    IgnoresVm,
+    /// The host entry is there, but the only range is in another subnet.
+    RangeElsewhere,
+}
+
+impl LibvirtNetwork {
+    pub const RESERVED: &'static str = "192.168.122.10";
+    pub const SUBNET: &'static str = "192.168.122.0/24";
+
+    pub fn build(lab: &mut Lab, dhcp: LibvirtDhcp) -> Result<Self> {
+        let vm = lab.netns("vm")?;
+        let host = lab.netns("virt")?;
+        lab.veth((&vm, "eth0"), (&host, "vnet0"))?;
+        lab.bridge(&host, "virbr0", &["vnet0"])?;
+        lab.addr(&host, "virbr0", "192.168.122.1/24")?;
+        let vm_mac = lab.mac_of(&vm, "eth0")?;
+        let range = match dhcp {
+            LibvirtDhcp::RangeElsewhere => "dhcp-range=192.168.200.2,192.168.200.254,255.255.255.0",
+            _ => "dhcp-range=192.168.122.2,192.168.122.254,255.255.255.0",
+        };
+        let entry = match dhcp {
+            LibvirtDhcp::IgnoresVm => format!("{vm_mac},ignore"),
+            _ => format!("{vm_mac},{},vm1", Self::RESERVED),
+        };
+        let conf = [
+            "interface=virbr0".to_string(),
+            range.to_string(),
+            "dhcp-no-override".into(),
+            "dhcp-authoritative".into(),
+            "dhcp-lease-max=253".into(),
+        ];
+        start_libvirt_dnsmasq(lab, &host, &conf, &[entry])?;
+        Ok(Self { vm, host, vm_mac })
     }
 }
 

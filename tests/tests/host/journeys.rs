@@ -8,7 +8,7 @@ use pathtrace_testbed::{
     journey_run::{packet, reason, Journey},
     kernel_state::assert_nothing_left,
     serial,
-    topologies::LinuxComputeNode,
+    topologies::{LibvirtDhcp, LibvirtNetwork, LinuxComputeNode},
     Lab,
 };
 use serde_json::Value;
@@ -232,5 +232,76 @@ fn a_hop_deleted_mid_journey_is_named_with_when() {
     assert_eq!(r["cause"]["kind"], "link_gone", "{r:#}");
     assert_eq!(r["cause"]["vanished"]["ifname"], "qvb", "{r:#}");
     assert_eq!(r["stopped_at"]["netns"], topo.hv.as_str(), "{r:#}");
+    assert_nothing_left(&lab);
+}
+
+/// `pathtrace --dhcp` for the VM of a libvirt network while dhclient runs in it.
+fn libvirt_journey(
+    lab: &mut Lab,
+    name: &str,
+    net: &LibvirtNetwork,
+    client_secs: u32,
+) -> (i32, Value) {
+    let timeout = (client_secs + 4).to_string();
+    let journey =
+        Journey::start(lab, name, &["--dhcp", &net.vm_mac, "--timeout", &timeout]).unwrap();
+    journey.finish_after_dhclient(lab, &net.vm, client_secs)
+}
+
+/// A libvirt network, its dnsmasq configured only through its conf file (the host file named
+/// inside it): the path ends at that dnsmasq on virbr0 and the lease is the host entry's.
+#[test]
+fn a_libvirt_network_is_delivered_from_its_conf_file() {
+    let _serial = serial();
+    let mut lab = Lab::new("lvok");
+    let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::Healthy).unwrap();
+    let (code, r) = libvirt_journey(&mut lab, "host-libvirt-healthy", &net, 20);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "delivered", "{r:#}");
+    assert_eq!(r["dhcp"]["offered_ip"], LibvirtNetwork::RESERVED, "{r:#}");
+    assert_eq!(r["dhcp"]["matches_host_entry"], true, "{r:#}");
+    assert_nothing_left(&lab);
+}
+
+/// The host file tells dnsmasq to ignore the VM: the DISCOVER reaches it and the verdict says
+/// why it stays silent, with the file and line of the entry.
+#[test]
+fn a_host_entry_that_ignores_the_vm_is_named_with_its_file_and_line() {
+    let _serial = serial();
+    let mut lab = Lab::new("lvign");
+    let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::IgnoresVm).unwrap();
+    let (code, r) = libvirt_journey(&mut lab, "host-libvirt-ignore", &net, 6);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
+    assert_eq!(r["cause"]["kind"], "server_silent", "{r:#}");
+    assert_eq!(r["cause"]["refusal"]["kind"], "ignores_client", "{r:#}");
+    let origin = r["cause"]["refusal"]["origin"].as_str().unwrap();
+    assert!(origin.ends_with("default.hostsfile:1"), "{origin}");
+    assert!(reason(&r).contains("says ignore"), "{r:#}");
+    assert_nothing_left(&lab);
+}
+
+/// The network's only dhcp-range is in another subnet than virbr0's: dnsmasq answers no one
+/// there, even the VM it has a reserved address for, and the verdict says so.
+#[test]
+fn a_server_without_a_range_in_its_subnet_is_named() {
+    let _serial = serial();
+    let mut lab = Lab::new("lvrng");
+    let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::RangeElsewhere).unwrap();
+    let (code, r) = libvirt_journey(&mut lab, "host-libvirt-no-range", &net, 6);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
+    assert_eq!(
+        r["cause"]["refusal"]["kind"], "no_range_for_subnet",
+        "{r:#}"
+    );
+    assert_eq!(
+        r["cause"]["refusal"]["subnets"][0],
+        LibvirtNetwork::SUBNET,
+        "{r:#}"
+    );
+    assert!(reason(&r).contains("no dhcp-range"), "{r:#}");
     assert_nothing_left(&lab);
 }

@@ -4,7 +4,10 @@
 use serde::Serialize;
 
 use super::{ExpectedPath, HopKind, PathHop};
-use crate::{mac::Mac, topology::Topology};
+use crate::{
+    mac::Mac,
+    topology::{dhcp_range, Topology},
+};
 
 pub fn visit(topo: &Topology, d: usize, hop: &mut PathHop) {
     let s = &topo.dhcp_servers[d];
@@ -50,9 +53,20 @@ pub fn expect(topo: &Topology, d: usize, mac: Mac, path: &mut ExpectedPath) {
             d.label()
         ));
     }
-    if host.is_some_and(|h| h.ignore) {
-        path.notes
-            .push(format!("{} is told to ignore {mac}", d.label()));
+    if let Some(h) = host.filter(|h| h.ignore) {
+        path.notes.push(format!(
+            "{} is told to ignore {mac} ({})",
+            d.label(),
+            h.origin
+        ));
+    }
+    let uncovered = dhcp_range::subnets_without_range(d, topo);
+    if !uncovered.is_empty() {
+        path.notes.push(format!(
+            "{} has no dhcp-range in the subnet it listens on ({}): it will answer no one there",
+            d.label(),
+            uncovered.join(", ")
+        ));
     }
     path.dhcp_server = Some(DhcpExpectation {
         pid: d.pid,

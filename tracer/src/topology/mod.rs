@@ -2,6 +2,7 @@
 //! may be absent, and the typed [`graph::Graph`] derived from it. Nothing else in pathtrace talks
 //! to OVSDB or reads libvirt/dnsmasq state. Imports only namespaces, netlink and `mac`.
 
+pub mod dhcp_range;
 pub mod graph;
 pub mod model;
 pub mod sources;
@@ -10,7 +11,9 @@ use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 
-pub use model::{Action, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus, Topology};
+pub use model::{
+    Action, DhcpServer, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus, Topology,
+};
 use sources::{
     dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb,
     untrusted::{self, shown},

@@ -83,6 +83,9 @@ pub enum Cause {
         after: DhcpMessage,
         server: String,
         netns: String,
+        /// What in its configuration tells it not to answer, when something does.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refusal: Option<Refusal>,
     },
     /// No server is known, and none answered.
     NoServer { after: DhcpMessage },
@@ -106,6 +109,43 @@ pub enum Seen {
     DhcpPacket,
     IcmpPacket,
     Packet,
+}
+
+/// Why a running DHCP server's configuration keeps it from answering this client, as dnsmasq
+/// itself decides: a host entry that says `ignore`, or no `dhcp-range` in the subnet it would
+/// answer on (dnsmasq then logs "no address range available" and stays silent, even for a
+/// client with a reserved address).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// `dhcp-host=MAC,ignore`, where (`FILE:LINE` or `command line`).
+    IgnoresClient { origin: String },
+    /// The subnets of the interfaces it listens on, none of which a `dhcp-range` falls in.
+    NoRangeForSubnet { subnets: Vec<String> },
+}
+
+fn server_silent(
+    f: &mut fmt::Formatter<'_>,
+    after: DhcpMessage,
+    server: &str,
+    netns: &str,
+    refusal: Option<&Refusal>,
+) -> fmt::Result {
+    write!(
+        f,
+        "no reply from the DHCP server: {server} in {netns} received the {after} and did not answer"
+    )?;
+    match refusal {
+        Some(Refusal::IgnoresClient { origin }) => {
+            write!(f, ": its host entry for the client says ignore ({origin})")
+        }
+        Some(Refusal::NoRangeForSubnet { subnets }) => write!(
+            f,
+            ": it has no dhcp-range in the subnet it listens on ({}), so it answers no one there",
+            subnets.join(", ")
+        ),
+        None => write!(f, " (check its log, host entries and ranges)"),
+    }
 }
 
 /// "link down: X no longer exists", and how it went when that was seen.
@@ -190,10 +230,8 @@ impl fmt::Display for Cause {
                 after,
                 server,
                 netns,
-            } => write!(
-                f,
-                "no reply from the DHCP server: {server} in {netns} received the {after} and did not answer (check its log, host entries and ranges)"
-            ),
+                refusal,
+            } => server_silent(f, *after, server, netns, refusal.as_ref()),
             Self::NoServer { after } => write!(f, "no reply from a DHCP server to the {after}"),
             Self::ClientSilent { after } => write!(
                 f,

@@ -2,11 +2,15 @@
 //! answered is silent. For the server's side the topology after the trace says whether the
 //! server is gone, never ran, or ran and did not answer.
 
-use super::{cause::Cause, Expected, Place, StopHook, Verdict};
+use super::{
+    cause::{Cause, Refusal},
+    Expected, Place, StopHook, Verdict,
+};
 use crate::{
     event::{DhcpMessage, Direction, HookKind},
+    mac::Mac,
     path::{ExpectedPath, HopKind, PathHop},
-    topology::Topology,
+    topology::{dhcp_range, DhcpServer, Topology},
 };
 
 /// Who should have answered.
@@ -91,9 +95,25 @@ fn server_cause(
             after: after_msg,
             server: d.label(),
             netns: d.netns_name.clone(),
+            refusal: refusal(d, after, path.mac),
         },
         (None, None) => Cause::NoServer { after: after_msg },
     }
+}
+
+/// What in `server`'s configuration keeps it from answering `mac`, as dnsmasq decides.
+fn refusal(server: &DhcpServer, topo: &Topology, mac: Mac) -> Option<Refusal> {
+    if let Some(h) = server
+        .hosts
+        .iter()
+        .find(|h| h.ignore && h.macs.contains(&mac))
+    {
+        return Some(Refusal::IgnoresClient {
+            origin: h.origin.clone(),
+        });
+    }
+    let subnets = dhcp_range::subnets_without_range(server, topo);
+    (!subnets.is_empty()).then_some(Refusal::NoRangeForSubnet { subnets })
 }
 
 /// What kept an exchange from finishing when no packet stopped, from the messages seen.
