@@ -305,3 +305,34 @@ fn a_server_without_a_range_in_its_subnet_is_named() {
     assert!(reason(&r).contains("no dhcp-range"), "{r:#}");
     assert_nothing_left(&lab);
 }
+
+/// The topology itself is the fault: qvb was taken out of qbr, so no walk joins the VM to its
+/// server. Not an error: the path as far as it goes from each side, the DISCOVER traced up to
+/// the gap, and a verdict that names both ends of it.
+#[test]
+fn a_port_out_of_its_bridge_is_a_verdict_not_an_error() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjgap");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    ip(&topo.hv, &["link", "set", "qvb", "nomaster"]).unwrap();
+    let (code, r) = dhcp_journey(&mut lab, "host-qvb-unbridged", &topo, 6);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "qbr", "{r:#}");
+    assert_eq!(r["stopped_at"]["netns"], topo.hv.as_str(), "{r:#}");
+    assert_eq!(r["cause"]["kind"], "predicted_block", "{r:#}");
+    assert!(reason(&r).contains("path breaks"), "{r:#}");
+    assert!(reason(&r).contains("qvb, which is in no bridge"), "{r:#}");
+    // Both halves are on the expected path: the VM's side, then the server's.
+    let path: Vec<&str> = r["expected_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    for hop in ["eth0", "tapvm", "qbr", "qvb", "qvo", "brs"] {
+        assert!(path.contains(&hop), "{hop} not in {path:?}");
+    }
+    assert_eq!(r["dhcp"]["DISCOVER"]["seen"], true, "{r:#}");
+    assert_nothing_left(&lab);
+}

@@ -6,6 +6,7 @@
 
 mod build;
 mod dhcp_server;
+mod gap;
 mod interface;
 mod linux_bridge;
 mod note;
@@ -191,17 +192,57 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
         origin::Owner::Link(k) => Node::Iface(k),
     };
     let graph = Graph::new(topo);
-    let Some(walk) = search::shortest_to(&graph, start, |n| rank(topo, mac, goal, n)) else {
-        bail!(
-            "no path from {mac} to {} in the discovered topology",
-            unreachable(topo, goal)
-        );
+    let (mut path, end) = match search::shortest_to(&graph, start, |n| rank(topo, mac, goal, n)) {
+        Some(walk) => (build::build(topo, mac, goal, &walk), walk.last().copied()),
+        None => match (goal, best_server(topo, mac)) {
+            (Goal::Dhcp, Some(server)) => (broken(topo, &graph, mac, start, server), Some(server)),
+            _ => bail!(
+                "no path from {mac} to {} in the discovered topology",
+                unreachable(topo, goal)
+            ),
+        },
     };
-    let mut path = build::build(topo, mac, goal, &walk);
-    if let (Goal::Dhcp, Some(Node::Dhcp(d))) = (goal, walk.last()) {
-        dhcp_server::expect(topo, *d, mac, &mut path);
+    if let (Goal::Dhcp, Some(Node::Dhcp(d))) = (goal, end) {
+        dhcp_server::expect(topo, d, mac, &mut path);
     }
     Ok(path)
+}
+
+/// The server a DHCP path should end at, by the same ranking as the search.
+fn best_server(topo: &Topology, mac: Mac) -> Option<Node> {
+    (0..topo.dhcp_servers.len())
+        .map(Node::Dhcp)
+        .min_by_key(|&n| rank(topo, mac, &Goal::Dhcp, n))
+}
+
+/// The path of a topology that breaks between the client and its server: each side as far as
+/// it goes, the gap noted on the client's last hop (see `gap`).
+fn broken(topo: &Topology, graph: &Graph, mac: Mac, start: Node, server: Node) -> ExpectedPath {
+    let halves = gap::halves(topo, graph, start, server);
+    let client_hops = build::build(topo, mac, &Goal::Dhcp, &halves.client)
+        .hops
+        .len();
+    let walk: Vec<Node> = halves
+        .client
+        .iter()
+        .chain(&halves.server)
+        .copied()
+        .collect();
+    let mut path = build::build(topo, mac, &Goal::Dhcp, &walk);
+    let note = Note::PathBreaks {
+        client_end: halves.client_end,
+        server_end: halves.server_end,
+    };
+    path.notes
+        .push(format!("no walk joins {mac} to its DHCP server: {note}"));
+    if let Some(hop) = client_hops
+        .checked_sub(1)
+        .and_then(|i| path.hops.get_mut(i))
+    {
+        hop.notes.push(note);
+        path.blocked_at = Some(client_hops);
+    }
+    path
 }
 
 /// How good `n` is as the end of the path (lower is better), `None` if it is not one.

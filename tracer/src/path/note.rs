@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::{fmt_vlan, openflow_sim::SimNote};
+use super::{fmt_vlan, gap::LooseEnd, openflow_sim::SimNote};
 use crate::topology::OperState;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +62,11 @@ pub enum Note {
         earlier: u32,
         at: String,
     },
+    /// Nothing joins this hop, where the client's side ends, to the server's side.
+    PathBreaks {
+        client_end: LooseEnd,
+        server_end: LooseEnd,
+    },
 }
 
 impl Note {
@@ -73,6 +78,7 @@ impl Note {
                 | Self::TableMiss
                 | Self::TaggedOnAccessPort { .. }
                 | Self::MtuLower { .. }
+                | Self::PathBreaks { .. }
         )
     }
 }
@@ -119,6 +125,13 @@ impl fmt::Display for Note {
             Self::MtuLower { mtu, earlier, at } => write!(
                 f,
                 "MTU {mtu} is lower than {earlier} at {at}: larger frames are dropped here"
+            ),
+            Self::PathBreaks {
+                client_end,
+                server_end,
+            } => write!(
+                f,
+                "the path breaks here: the client's side ends at {client_end}, and nothing joins it to the DHCP server's side, which ends at {server_end}"
             ),
         }
     }

@@ -2,7 +2,9 @@
 //! function, in a fixed order of how directly the evidence names it:
 //!
 //! 1. an OpenFlow drop flow that counted the packet ([`openflow_drop`]);
-//! 2. a kernel drop that names its reason ([`kernel_drop`]);
+//! 2. the packet reached the end of its side of a path that breaks ([`predicted::gap_reached`]);
+//!    a frame there has nowhere to go, whatever the kernel then names;
+//!    Then a kernel drop that names its reason ([`kernel_drop`]);
 //! 3. a link ahead that is down or gone ([`link`]);
 //! 4. a frame larger than the next MTU ([`link`]);
 //! 5. a VLAN the next access port does not carry ([`vlan`]);
@@ -241,6 +243,9 @@ fn find_cause(
             };
         }
         stop.next = i + 1;
+        return cause;
+    }
+    if let Some(cause) = predicted::gap_reached(path, furthest) {
         return cause;
     }
     let drop = kernel_drop::last(&group.sightings);
