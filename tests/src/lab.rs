@@ -101,6 +101,10 @@ impl Lab {
     /// A real tun/tap device in TAP mode (no process attached: carrier stays down).
     pub fn tap(&mut self, netns: &str, name: &str) -> Result<()> {
         let mac = self.next_mac();
+        // A VM boots with the tun module unloaded and no /dev/net/tun until it is.
+        if !std::path::Path::new("/dev/net/tun").exists() {
+            run("modprobe", &["tun"])?;
+        }
         ip(netns, &["tuntap", "add", "dev", name, "mode", "tap"])?;
         ip(netns, &["link", "set", name, "address", &mac, "up"])?;
         Ok(())

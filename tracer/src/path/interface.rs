@@ -2,6 +2,7 @@
 //! a VLAN sub-interface adds or removes, its link state and MTU.
 
 use super::{
+    bridge_vlan::{self, Crossing},
     walk::{Carried, Step, Visit},
     Direction, Note, PathHop,
 };
@@ -27,7 +28,19 @@ pub fn visit(
     let mut blocked = false;
     if iface.kind == LinkKind::Bridge && super::linux_bridge::is_port_of(topo, step.prev, k) {
         super::linux_bridge::visit(step, hop);
+        if hop.notes.contains(&Note::DeliveredToBridge) {
+            // Up the bridge's own interface: it is a port of itself.
+            blocked |= bridge_vlan::filter(iface, iface, Crossing::Leaving, carried, hop);
+        }
     } else {
+        if let Some(bridge) = bridge_vlan::bridge_of(topo, iface) {
+            let via_bridge = |n: Option<Node>| n == iface.master.map(Node::Iface);
+            if via_bridge(step.next) {
+                blocked |= bridge_vlan::filter(bridge, iface, Crossing::Entering, carried, hop);
+            } else if via_bridge(step.prev) {
+                blocked |= bridge_vlan::filter(bridge, iface, Crossing::Leaving, carried, hop);
+            }
+        }
         hop.direction = Some(direction(topo, step, k));
         hop.bridge = iface
             .master

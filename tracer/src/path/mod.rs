@@ -4,6 +4,7 @@
 //! it. One module per node kind; imports only the topology (and the event vocabulary's
 //! [`Direction`]).
 
+mod bridge_vlan;
 mod build;
 mod dhcp_server;
 mod gap;

@@ -62,6 +62,13 @@ pub enum Note {
         earlier: u32,
         at: String,
     },
+    /// A VLAN-filtering Linux bridge drops the frame at this port: arriving untagged with no
+    /// PVID or in a VLAN the port does not carry, or leaving in one it does not carry.
+    BridgeVlanFiltered {
+        port: String,
+        vlan: Option<u16>,
+        leaving: bool,
+    },
     /// Nothing joins this hop, where the client's side ends, to the server's side.
     PathBreaks {
         client_end: LooseEnd,
@@ -79,6 +86,7 @@ impl Note {
                 | Self::TaggedOnAccessPort { .. }
                 | Self::MtuLower { .. }
                 | Self::PathBreaks { .. }
+                | Self::BridgeVlanFiltered { .. }
         )
     }
 }
@@ -125,6 +133,24 @@ impl fmt::Display for Note {
             Self::MtuLower { mtu, earlier, at } => write!(
                 f,
                 "MTU {mtu} is lower than {earlier} at {at}: larger frames are dropped here"
+            ),
+            Self::BridgeVlanFiltered {
+                port,
+                vlan: None,
+                leaving: false,
+            } => write!(
+                f,
+                "untagged frames arriving on {port} are dropped: the VLAN-filtering bridge gives the port no PVID"
+            ),
+            Self::BridgeVlanFiltered {
+                port,
+                vlan,
+                leaving,
+            } => write!(
+                f,
+                "{} is not a VLAN of {port}: the VLAN-filtering bridge drops the frame {} it",
+                fmt_vlan(*vlan),
+                if *leaving { "instead of sending it out of" } else { "arriving on" }
             ),
             Self::PathBreaks {
                 client_end,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::topology::{
-    model::{DhcpServer, HostEntry, Interface, OvsBridge, OvsInterface, OvsPort},
+    model::{BridgeVlans, DhcpServer, HostEntry, Interface, OvsBridge, OvsInterface, OvsPort},
     sources::openflow::parse_dump,
 };
 
@@ -26,6 +26,8 @@ fn link(netns: u32, ifindex: u32, name: &str, kind: LinkKind) -> Interface {
         vlan_id: None,
         vni: None,
         addresses: Vec::new(),
+        vlan_filtering: false,
+        bridge_vlans: None,
     }
 }
 
@@ -207,5 +209,91 @@ fn with_no_server_running_the_path_ends_where_it_should_listen() {
                 && n.contains("/var/lib/neutron/dhcp/n1")),
         "{:?}",
         p.notes
+    );
+}
+
+/// vm:eth0 <-> tap (port of br0, VLAN-filtering) ; br0 also has uplink eth1 (physical). The
+/// tap puts untagged frames in VLAN 10; eth1 carries `uplink`.
+fn filtering_bridge(uplink: BridgeVlans) -> Topology {
+    let key = |netns, ifindex| IfaceKey { netns, ifindex };
+    let mut eth0 = link(2, 2, "eth0", LinkKind::Veth);
+    eth0.link = Some(key(1, 5));
+    let mut br0 = link(1, 3, "br0", LinkKind::Bridge);
+    br0.vlan_filtering = true;
+    let mut tap = link(1, 5, "tap", LinkKind::Veth);
+    tap.link = Some(key(2, 2));
+    tap.master = Some(key(1, 3));
+    tap.bridge_vlans = Some(BridgeVlans {
+        pvid: Some(10),
+        vids: vec![10],
+        untagged: vec![10],
+    });
+    let mut eth1 = link(1, 6, "eth1", LinkKind::Physical);
+    eth1.master = Some(key(1, 3));
+    eth1.bridge_vlans = Some(uplink);
+    Topology {
+        interfaces: vec![eth0, br0, tap, eth1],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_filtering_bridge_classifies_by_pvid_and_tags_on_a_trunk() {
+    let topo = filtering_bridge(BridgeVlans {
+        pvid: None,
+        vids: vec![10, 20],
+        untagged: Vec::new(),
+    });
+    let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
+    let rows: Vec<(&str, Option<u16>)> = p.hops.iter().map(|h| (h.name.as_str(), h.vlan)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("eth0", None),
+            ("tap", None),
+            ("br0", Some(10)),
+            ("eth1", Some(10))
+        ]
+    );
+    assert_eq!(p.blocked_at, None);
+}
+
+#[test]
+fn a_port_without_the_vlan_blocks_the_path_where_it_would_leave() {
+    let topo = filtering_bridge(BridgeVlans {
+        pvid: Some(20),
+        vids: vec![20],
+        untagged: vec![20],
+    });
+    let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
+    assert_eq!(p.blocked_at, Some(4));
+    assert_eq!(
+        p.hops[3].notes,
+        [Note::BridgeVlanFiltered {
+            port: "eth1".into(),
+            vlan: Some(10),
+            leaving: true,
+        }]
+    );
+}
+
+#[test]
+fn an_untagged_frame_on_a_port_without_pvid_is_dropped_arriving() {
+    let mut topo = filtering_bridge(BridgeVlans {
+        pvid: None,
+        vids: vec![10],
+        untagged: Vec::new(),
+    });
+    topo.interfaces[2].bridge_vlans = Some(BridgeVlans {
+        pvid: None,
+        vids: vec![10],
+        untagged: Vec::new(),
+    });
+    let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
+    assert_eq!(p.blocked_at, Some(2));
+    assert!(
+        p.hops[1].notes[0].to_string().contains("no PVID"),
+        "{:?}",
+        p.hops[1].notes
     );
 }

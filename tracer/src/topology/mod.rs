@@ -12,7 +12,8 @@ use std::{collections::HashMap, path::PathBuf};
 use anyhow::{Context as _, Result};
 
 pub use model::{
-    Action, DhcpServer, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus, Topology,
+    Action, BridgeVlans, DhcpServer, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus,
+    Topology,
 };
 use sources::{
     dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb,

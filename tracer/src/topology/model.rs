@@ -93,6 +93,27 @@ pub struct Interface {
     pub vni: Option<u32>,
     /// `ADDRESS/PREFIX`, IPv4 and IPv6.
     pub addresses: Vec<String>,
+    /// A Linux bridge that filters by VLAN (`vlan_filtering 1`): its ports (and its own
+    /// interface) pass only the VLANs in their `bridge_vlans`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vlan_filtering: bool,
+    /// The VLANs of a Linux bridge port, or of the bridge's own interface (`bridge vlan
+    /// show`), as the kernel keeps them whether or not the bridge filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_vlans: Option<BridgeVlans>,
+}
+
+/// One port's VLAN table on a VLAN-filtering Linux bridge.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeVlans {
+    /// The VLAN untagged frames arriving on the port are put in; none: they are dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pvid: Option<u16>,
+    /// Every VLAN the port carries, in both directions.
+    pub vids: Vec<u16>,
+    /// Those it sends untagged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untagged: Vec<u16>,
 }
 
 /// A link's operational state (RFC 2863, as rtnetlink reports it).

@@ -63,6 +63,14 @@ pub enum Cause {
         port: String,
         access_vlan: u16,
     },
+    /// A VLAN-filtering Linux bridge dropped the frame at one of its ports.
+    BridgeVlanFiltered {
+        bridge: String,
+        port: String,
+        /// The frame's VLAN (arriving) or the VLAN it was switched in (leaving).
+        vlan: Option<u16>,
+        leaving: bool,
+    },
     /// What the topology itself predicted at a hop at or past the last sighting.
     PredictedBlock { hop: String, note: Note },
     /// The message reached the server's side, where no server runs any more.
@@ -148,6 +156,22 @@ fn server_silent(
     }
 }
 
+/// "VLAN filtering on BRIDGE: ...", in the words of the path's note.
+fn bridge_vlan_filtered(
+    f: &mut fmt::Formatter<'_>,
+    bridge: &str,
+    port: &str,
+    vlan: Option<u16>,
+    leaving: bool,
+) -> fmt::Result {
+    let note = Note::BridgeVlanFiltered {
+        port: port.to_string(),
+        vlan,
+        leaving,
+    };
+    write!(f, "VLAN filtering on {bridge}: {note}")
+}
+
 /// "link down: X no longer exists", and how it went when that was seen.
 fn link_gone(f: &mut fmt::Formatter<'_>, ifname: &str, vanished: Option<&Vanished>) -> fmt::Result {
     write!(f, "link down: {ifname} no longer exists")?;
@@ -201,6 +225,12 @@ impl fmt::Display for Cause {
                 f,
                 "MTU: a {frame_len}-byte frame does not fit {ifname}'s MTU of {mtu} (largest frame {largest_frame})"
             ),
+            Self::BridgeVlanFiltered {
+                bridge,
+                port,
+                vlan,
+                leaving,
+            } => bridge_vlan_filtered(f, bridge, port, *vlan, *leaving),
             Self::VlanMismatch {
                 bridge,
                 seen_vlan,
@@ -278,7 +308,10 @@ impl Cause {
     pub fn is_about_the_next_port(&self) -> bool {
         matches!(
             self,
-            Self::Mtu { .. } | Self::LinkDown { .. } | Self::LinkGone { .. }
+            Self::Mtu { .. }
+                | Self::LinkDown { .. }
+                | Self::LinkGone { .. }
+                | Self::BridgeVlanFiltered { leaving: true, .. }
         )
     }
 }

@@ -7,7 +7,8 @@
 //!    Then a kernel drop that names its reason ([`kernel_drop`]);
 //! 3. a link ahead that is down or gone ([`link`]);
 //! 4. a frame larger than the next MTU ([`link`]);
-//! 5. a VLAN the next access port does not carry ([`vlan`]);
+//! 5. a VLAN a filtering Linux bridge's port does not carry, or one the next OVS access port
+//!    does not ([`vlan`]);
 //! 6. a kernel drop that says little (`NOT_SPECIFIED`, `DEV_READY`);
 //! 7. what the topology itself predicted ([`predicted`]);
 //!
@@ -254,6 +255,7 @@ fn find_cause(
     }
     link::down_ahead(path, furthest, ev)
         .or_else(|| link::mtu_ahead(last, path, furthest, ev))
+        .or_else(|| vlan::bridge_filter_ahead(path, furthest))
         .or_else(|| vlan::mismatch_ahead(last, path, furthest))
         .or(drop.map(|d| d.cause))
         .or_else(|| predicted::block_ahead(path, furthest))

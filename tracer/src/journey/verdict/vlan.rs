@@ -1,4 +1,5 @@
-//! Check 5: the packet was switched by an OVS bridge in a VLAN that the access port it should
+//! Check 5: a VLAN-filtering Linux bridge's port drops the frame ([`bridge_filter_ahead`]), or
+//! the packet was switched by an OVS bridge in a VLAN that the access port it should
 //! leave by does not carry.
 //!
 //! The VLAN *inside* a bridge is what counts, and it is named only from evidence about that
@@ -12,8 +13,29 @@ use super::cause::Cause;
 use crate::{
     event::Hop,
     journey::correlate::OrientedHop,
-    path::{HopKind, OvsPortInfo},
+    path::{HopKind, Note, OvsPortInfo},
 };
+
+/// A port at or past the furthest hop where a VLAN-filtering Linux bridge drops the frame, as
+/// the path predicted from the bridge's VLAN table. The kernel names such a drop only
+/// `NOT_SPECIFIED`, so this comes before the drops that say little.
+pub fn bridge_filter_ahead(path: &[OrientedHop<'_>], furthest: usize) -> Option<Cause> {
+    path.iter().skip(furthest).find_map(|p| {
+        p.hop.notes.iter().find_map(|n| match n {
+            Note::BridgeVlanFiltered {
+                port,
+                vlan,
+                leaving,
+            } => Some(Cause::BridgeVlanFiltered {
+                bridge: p.hop.bridge.clone().unwrap_or_else(|| p.hop.name.clone()),
+                port: port.clone(),
+                vlan: *vlan,
+                leaving: *leaving,
+            }),
+            _ => None,
+        })
+    })
+}
 
 pub fn mismatch_ahead(last: &Hop, path: &[OrientedHop<'_>], furthest: usize) -> Option<Cause> {
     let (bridge, inside) = vlan_inside(last, path, furthest)?;

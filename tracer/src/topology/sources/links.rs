@@ -21,18 +21,18 @@ use anyhow::Result;
 use netlink_packet_route::{
     address::{AddressAttribute, AddressMessage},
     link::{
-        InfoData, InfoGeneve, InfoKind, InfoVlan, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo,
-        LinkMessage, State,
+        AfSpecBridge, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoGeneve, InfoKind, InfoVlan,
+        InfoVxlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, State,
     },
     nsid::{NsidAttribute, NsidMessage},
-    RouteNetlinkMessage,
+    AddressFamily, RouteNetlinkMessage,
 };
 
 use crate::{
     mac::Mac,
     netlink::Rtnetlink,
     netns::{open_verified, Netns, NetnsGuard, NetnsTable},
-    topology::model::{IfaceKey, Interface, LinkKind, Namespace, OperState},
+    topology::model::{BridgeVlans, IfaceKey, Interface, LinkKind, Namespace, OperState},
 };
 
 /// What one namespace reported, before cross-namespace references are resolved.
@@ -175,10 +175,51 @@ fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
             raw.iface.addresses = a;
         }
     }
+    if links.iter().any(|l| l.iface.kind == LinkKind::Bridge) {
+        let mut vlans = bridge_vlans(&mut socket)?;
+        for raw in &mut links {
+            raw.iface.bridge_vlans = vlans.remove(&raw.iface.key.ifindex);
+        }
+    }
     Ok(NamespaceLinks {
         netns: netns.clone(),
         links,
     })
+}
+
+/// The VLAN table of every Linux bridge port (and bridge) of the socket's namespace: the
+/// AF_BRIDGE link dump with `RTEXT_FILTER_BRVLAN`, one entry per VLAN.
+fn bridge_vlans(socket: &mut Rtnetlink) -> Result<BTreeMap<u32, BridgeVlans>> {
+    let mut request = LinkMessage::default();
+    request.header.interface_family = AddressFamily::Bridge;
+    request
+        .attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::Brvlan]));
+    let mut out: BTreeMap<u32, BridgeVlans> = BTreeMap::new();
+    for msg in socket.dump(RouteNetlinkMessage::GetLink(request))? {
+        let RouteNetlinkMessage::NewLink(m) = msg else {
+            continue;
+        };
+        for attr in &m.attributes {
+            let LinkAttribute::AfSpecBridge(spec) = attr else {
+                continue;
+            };
+            for entry in spec {
+                let AfSpecBridge::VlanInfo(v) = entry else {
+                    continue;
+                };
+                let port = out.entry(m.header.index).or_default();
+                port.vids.push(v.vid);
+                if v.flags.contains(BridgeVlanInfoFlags::Pvid) {
+                    port.pvid = Some(v.vid);
+                }
+                if v.flags.contains(BridgeVlanInfoFlags::Untagged) {
+                    port.untagged.push(v.vid);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn parse_link(m: &LinkMessage, netns: &Netns) -> RawLink {
@@ -200,6 +241,8 @@ fn parse_link(m: &LinkMessage, netns: &Netns) -> RawLink {
         vlan_id: None,
         vni: None,
         addresses: Vec::new(),
+        vlan_filtering: false,
+        bridge_vlans: None,
     };
     if m.header.flags.contains(LinkFlags::Loopback) {
         iface.kind = LinkKind::Loopback;
@@ -268,6 +311,11 @@ fn parse_link_info(infos: &[LinkInfo], iface: &mut Interface) {
                     InfoVxlan::Id(id) => Some(*id),
                     _ => None,
                 })
+            }
+            LinkInfo::Data(InfoData::Bridge(attrs)) => {
+                iface.vlan_filtering = attrs
+                    .iter()
+                    .any(|a| matches!(a, InfoBridge::VlanFiltering(true)));
             }
             LinkInfo::Data(InfoData::Geneve(v)) => {
                 iface.vni = v.iter().find_map(|a| match a {
