@@ -7,6 +7,7 @@
 
 pub mod cmd;
 pub mod dhcp;
+pub mod faults;
 pub mod journey_run;
 pub mod journeys;
 pub mod kernel_state;

@@ -5,6 +5,7 @@
 
 use pathtrace_testbed::{
     cmd::{in_netns, ip},
+    faults::{self, Outcome},
     journey_run::{packet, reason, Journey},
     kernel_state::assert_nothing_left,
     serial,
@@ -335,4 +336,21 @@ fn a_port_out_of_its_bridge_is_a_verdict_not_an_error() {
     }
     assert_eq!(r["dhcp"]["DISCOVER"]["seen"], true, "{r:#}");
     assert_nothing_left(&lab);
+}
+
+/// One cell per fault class and way of the fault matrix (`cargo xtask eval` runs them all):
+/// each must name the right hop and cause.
+#[test]
+fn the_fault_matrix_sample_is_right_in_every_cell() {
+    let _serial = serial();
+    let cells = faults::sample(&faults::linux_compute_node());
+    let wrong: Vec<String> = cells
+        .iter()
+        .filter_map(|c| {
+            let o = faults::run(c);
+            (o != Outcome::Right)
+                .then(|| format!("{} {:?} at {}: {o:?}", c.class.name(), c.way, c.hop))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

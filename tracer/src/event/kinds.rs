@@ -215,6 +215,22 @@ impl DropReason {
         self.0 == "NOT_SPECIFIED"
     }
 
+    /// A policy refused the packet: a firewall (`NETFILTER_DROP`), a socket filter, a TC
+    /// program. Unlike the stack's own drops (`NO_SOCKET` for a broadcast no UDP socket
+    /// wanted, next to the raw socket a DHCP client reads), such a drop at the last hop means
+    /// the packet never reached its reader.
+    pub fn is_policy(&self) -> bool {
+        matches!(
+            self.0.as_str(),
+            "NETFILTER_DROP" | "SOCKET_FILTER" | "TC_INGRESS" | "TC_EGRESS" | "TC_DROP"
+        )
+    }
+
+    /// `QDISC_DROP`: the device's queue would not take the packet.
+    pub fn is_queue_drop(&self) -> bool {
+        self.0 == "QDISC_DROP"
+    }
+
     /// `DEV_READY`: the device to send through was down.
     pub fn is_device_not_ready(&self) -> bool {
         self.0 == "DEV_READY"

@@ -150,7 +150,14 @@ fn place_of(
                 .position(|p| p.hop.kind == HopKind::OvsBridge && p.hop.name == b)
         });
     }
-    on_iface()
+    on_iface().or_else(|| {
+        // A drop before the packet had a device (a locally made reply dropped at the output
+        // hook has none yet): where the path is in that namespace.
+        (h.hook == HookKind::Drop).then(|| {
+            path.iter()
+                .position(|p| p.hop.netns_ino == Some(h.netns_ino) && p.hop.kernel_visible)
+        })?
+    })
 }
 
 /// How far a packet got along its oriented path.

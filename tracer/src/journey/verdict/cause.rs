@@ -172,6 +172,27 @@ fn bridge_vlan_filtered(
     write!(f, "VLAN filtering on {bridge}: {note}")
 }
 
+/// "link down: X is down", and why when its peer is the reason.
+fn link_down(
+    f: &mut fmt::Formatter<'_>,
+    ifname: &str,
+    oper_state: OperState,
+    admin_up: bool,
+    down_peer: Option<&str>,
+) -> fmt::Result {
+    match down_peer {
+        Some(peer) => write!(
+            f,
+            "link down: {ifname} is {oper_state} because its peer {peer} is down"
+        ),
+        None if admin_up => write!(f, "link down: {ifname} is {oper_state}"),
+        None => write!(
+            f,
+            "link down: {ifname} is {oper_state} (administratively down)"
+        ),
+    }
+}
+
 /// "link down: X no longer exists", and how it went when that was seen.
 fn link_gone(f: &mut fmt::Formatter<'_>, ifname: &str, vanished: Option<&Vanished>) -> fmt::Result {
     write!(f, "link down: {ifname} no longer exists")?;
@@ -201,21 +222,7 @@ impl fmt::Display for Cause {
                 oper_state,
                 admin_up,
                 down_peer,
-            } => match down_peer {
-                Some(peer) => write!(
-                    f,
-                    "link down: {ifname} is {oper_state} because its peer {peer} is down"
-                ),
-                None => write!(
-                    f,
-                    "link down: {ifname} is {oper_state}{}",
-                    if *admin_up {
-                        ""
-                    } else {
-                        " (administratively down)"
-                    }
-                ),
-            },
+            } => link_down(f, ifname, *oper_state, *admin_up, down_peer.as_deref()),
             Self::Mtu {
                 frame_len,
                 ifname,

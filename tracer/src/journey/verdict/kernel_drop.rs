@@ -10,6 +10,8 @@ pub struct Drop {
     pub cause: Cause,
     /// `NOT_SPECIFIED`, `DEV_READY` or no reason at all.
     pub says_little: bool,
+    /// `QDISC_DROP`: a device's queue would not take it.
+    pub is_queue_drop: bool,
 }
 
 pub fn last(sightings: &[Sighting]) -> Option<Drop> {
@@ -30,5 +32,50 @@ pub fn last(sightings: &[Sighting]) -> Option<Drop> {
             netns: d.hop.netns.clone(),
         },
         says_little: says_little(d),
+        is_queue_drop: d
+            .hop
+            .drop_reason
+            .as_ref()
+            .is_some_and(|r| r.is_queue_drop()),
     })
+}
+
+/// A policy drop (see `DropReason::is_policy`), placed at or past the oriented index `end`:
+/// the packet reached its last hop and a firewall there dropped it before its reader got it,
+/// so it was not delivered after all. Returns where, and the cause.
+pub fn after_reaching(
+    sightings: &[Sighting],
+    places: &[Option<usize>],
+    end: usize,
+) -> Option<(usize, Cause)> {
+    sightings
+        .iter()
+        .zip(places)
+        .filter(|(s, _)| s.hop.drop_reason.as_ref().is_some_and(|r| r.is_policy()))
+        .filter_map(|(s, at)| Some((at.filter(|&i| i >= end)?, cause_of(s))))
+        .next_back()
+}
+
+/// For a packet seen only being dropped: the last drop that names its reason, and where it
+/// was (`None`: on no hop of the path, as a reply its sender's own output hook dropped before
+/// it had a device).
+pub fn only_drop(
+    sightings: &[Sighting],
+    places: &[Option<usize>],
+) -> Option<(Option<usize>, Cause)> {
+    sightings
+        .iter()
+        .zip(places)
+        .filter(|(s, _)| s.hop.hook == HookKind::Drop)
+        .filter(|(s, _)| s.hop.drop_reason.as_ref().is_some_and(|r| !r.says_little()))
+        .map(|(s, at)| (*at, cause_of(s)))
+        .next_back()
+}
+
+fn cause_of(s: &Sighting) -> Cause {
+    Cause::KernelDrop {
+        reason: s.hop.drop_reason.clone(),
+        ifname: s.hop.ifname.clone(),
+        netns: s.hop.netns.clone(),
+    }
 }

@@ -165,11 +165,25 @@ pub fn judge(
     progress: &Progress,
     ev: &Evidence<'_>,
 ) -> Verdict {
+    let dropped_there = |at, cause| stopped_there(path, at, StopHook::Seen(HookKind::Drop), cause);
     if progress.delivered() {
-        return Verdict::delivered();
+        let end = progress.end.unwrap_or_default();
+        return match kernel_drop::after_reaching(&group.sightings, &progress.places, end) {
+            Some((at, cause)) => dropped_there(at, cause),
+            None => Verdict::delivered(),
+        };
     }
     let Some(furthest) = progress.furthest else {
-        return Verdict::unseen(Cause::NotOnPath);
+        // Seen only being dropped: where it was, or, with no device yet, at the sender (a
+        // reply dropped by its sender's own output hook).
+        let sender = path.iter().position(|p| p.hop.kernel_visible);
+        return match kernel_drop::only_drop(&group.sightings, &progress.places) {
+            Some((at, cause)) => match at.or(sender) {
+                Some(at) => dropped_there(at, cause),
+                None => Verdict::unseen(cause),
+            },
+            None => Verdict::unseen(Cause::NotOnPath),
+        };
     };
     // The furthest place is one a sighting had, so this finds it.
     let Some(last) = group
@@ -224,6 +238,26 @@ pub fn judge(
     Verdict::stopped(Some(stop.at), cause, expected_next)
 }
 
+/// Stopped at the oriented hop `at`, for `cause`; the hop after it is the expected next.
+fn stopped_there(path: &[OrientedHop<'_>], at: usize, hook: StopHook, cause: Cause) -> Verdict {
+    let here = path[at].hop;
+    let place = Place {
+        ifname: here.name.clone(),
+        netns: here.netns.clone(),
+        hook,
+        direction: None,
+        kind: here.kind,
+    };
+    let next = path.get(at + 1).map(|p| Expected {
+        name: p.hop.name.clone(),
+        netns: p.hop.netns.clone(),
+        kind: p.hop.kind,
+        direction: p.direction,
+        vlan: p.hop.vlan,
+    });
+    Verdict::stopped(Some(place), cause, next)
+}
+
 /// The checks, in the order of the module's documentation.
 fn find_cause(
     group: &PacketGroup,
@@ -250,11 +284,15 @@ fn find_cause(
         return cause;
     }
     let drop = kernel_drop::last(&group.sightings);
+    let down = link::down_ahead(path, furthest, ev);
     if let Some(d) = drop.as_ref().filter(|d| !d.says_little) {
-        return d.cause.clone();
+        // A queue drop in front of a link that is down is the link's doing (a veth whose peer
+        // is down has no carrier, and its queue drops what is sent to it).
+        if !(d.is_queue_drop && down.is_some()) {
+            return d.cause.clone();
+        }
     }
-    link::down_ahead(path, furthest, ev)
-        .or_else(|| link::mtu_ahead(last, path, furthest, ev))
+    down.or_else(|| link::mtu_ahead(last, path, furthest, ev))
         .or_else(|| vlan::bridge_filter_ahead(path, furthest))
         .or_else(|| vlan::mismatch_ahead(last, path, furthest))
         .or(drop.map(|d| d.cause))

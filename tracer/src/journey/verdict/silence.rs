@@ -10,7 +10,7 @@ use crate::{
     event::{DhcpMessage, Direction, HookKind},
     mac::Mac,
     path::{ExpectedPath, HopKind, PathHop},
-    topology::{dhcp_range, DhcpServer, Topology},
+    topology::{dhcp_range, DhcpServer, OperState, Topology},
 };
 
 /// Who should have answered.
@@ -91,14 +91,29 @@ fn server_cause(
                 netns: s.netns.clone(),
             },
         },
-        (_, Some(d)) => Cause::ServerSilent {
+        (_, Some(d)) => interface_down(d, after).unwrap_or_else(|| Cause::ServerSilent {
             after: after_msg,
             server: d.label(),
             netns: d.netns_name.clone(),
             refusal: refusal(d, after, path.mac),
-        },
+        }),
         (None, None) => Cause::NoServer { after: after_msg },
     }
+}
+
+/// A link the server listens on that is down: it received nothing there, or cannot answer.
+fn interface_down(server: &DhcpServer, topo: &Topology) -> Option<Cause> {
+    server
+        .listens_on
+        .iter()
+        .filter_map(|k| topo.interface(*k))
+        .find(|i| !i.admin_up || i.oper_state == OperState::Down)
+        .map(|i| Cause::LinkDown {
+            ifname: i.name.clone(),
+            oper_state: i.oper_state,
+            admin_up: i.admin_up,
+            down_peer: None,
+        })
 }
 
 /// What in `server`'s configuration keeps it from answering `mac`, as dnsmasq decides.
