@@ -65,11 +65,8 @@ pub fn run(opts: &Options) -> Result<()> {
     } else {
         opts.targets.iter().map(String::as_str).collect()
     };
-    eprintln!("==> building the fuzz targets (nightly, AddressSanitizer)");
-    let profile = if opts.dev { "--dev" } else { "-O" };
-    let mut build = cargo_fuzz();
-    build.args(["build", profile]);
-    crate::sh::exec(&mut build)?;
+    let profile = profile(opts.dev);
+    crate::sh::exec(&mut build_command(opts.dev))?;
     let mut outcomes = Vec::new();
     for t in &targets {
         match opts.runs {
@@ -108,6 +105,24 @@ pub fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
+fn profile(dev: bool) -> &'static str {
+    if dev {
+        "--dev"
+    } else {
+        "-O"
+    }
+}
+
+/// `cargo fuzz build`, unoptimised with `dev`. Its own workspace and target directory, so it
+/// may run beside the main workspace's cargo (the suite builds it during the host tests, which
+/// mostly wait on DHCP timeouts).
+pub fn build_command(dev: bool) -> Command {
+    eprintln!("==> building the fuzz targets (nightly, AddressSanitizer)");
+    let mut build = cargo_fuzz();
+    build.args(["build", profile(dev)]);
+    build
+}
+
 /// `cargo fuzz` with the nightly toolchain, from the workspace root (whose `fuzz/` it finds).
 fn cargo_fuzz() -> Command {
     let mut c = Command::new("rustup");
@@ -118,8 +133,16 @@ fn cargo_fuzz() -> Command {
 
 fn run_target(target: &str, profile: &str, seconds: u64, runs: Option<u64>) -> Result<Outcome> {
     let work = workspace_root().join("target/fuzz");
-    // The corpus grows across runs on one machine; the seeds are rebuilt every time.
-    let corpus = work.join("corpus").join(target);
+    // The corpus grows across long runs on one machine; the seeds are rebuilt every time. A
+    // smoke run starts from the seeds alone: libFuzzer first runs the whole corpus it is given,
+    // whatever the time limit, and a grown one takes minutes in an unoptimised build.
+    let smoke = profile == "--dev";
+    let corpus = work
+        .join(if smoke { "smoke-corpus" } else { "corpus" })
+        .join(target);
+    if smoke && corpus.exists() {
+        std::fs::remove_dir_all(&corpus)?;
+    }
     let seeds = work.join("seeds").join(target);
     let artifacts = work.join("artifacts").join(target);
     for dir in [&corpus, &artifacts] {

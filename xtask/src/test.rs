@@ -36,7 +36,20 @@ pub fn run(opts: &Options) -> Result<()> {
     ]))?;
     eprintln!("==> unit and host integration tests");
     exec(cargo().args(["build", "-p", "tracer"]))?;
-    exec(cargo().args(["test"]))?;
+    // Built beside the host tests, which mostly wait on DHCP timeouts; `fuzz::run` then finds
+    // it built.
+    setup::cargo_fuzz()?;
+    let mut fuzz_build = fuzz::build_command(true)
+        .spawn()
+        .context("cannot start the fuzz build")?;
+    let tests = exec(cargo().args(["test"]));
+    let built = fuzz_build
+        .wait()
+        .context("cannot wait for the fuzz build")?;
+    tests?;
+    if !built.success() {
+        bail!("building the fuzz targets failed: {built}");
+    }
     eprintln!(
         "==> fuzz smoke: every target for {FUZZ_SMOKE_SECS} s (a long run: cargo xtask fuzz)"
     );
@@ -111,7 +124,8 @@ fn guest_leg(
     }
     let (code, printed) = vm::run_capturing(&vm::Options {
         kernel,
-        timeout: 900,
+        // 19 guest tests took over 15 min under TCG on the CI machine.
+        timeout: 1800,
         memory: "2G".into(),
         command,
     })?;
