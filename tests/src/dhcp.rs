@@ -43,7 +43,8 @@ pub fn start_dnsmasq(lab: &mut Lab, cfg: &DhcpServerConfig) -> Result<()> {
         .collect();
     std::fs::write(&hostsfile, lines)?;
     let leases = dir.join(format!("{}.leases", cfg.netns));
-    let child = Command::new("ip")
+    let mut command = Command::new("ip");
+    command
         .args([
             "netns",
             "exec",
@@ -67,7 +68,14 @@ pub fn start_dnsmasq(lab: &mut Lab, cfg: &DhcpServerConfig) -> Result<()> {
         .arg(format!("--dhcp-leasefile={}", leases.display()))
         .arg("--pid-file=")
         .arg("--log-dhcp")
-        .arg("--log-facility=-")
+        .arg("--log-facility=-");
+    run_dnsmasq(lab, cfg.netns, &mut command)
+}
+
+/// Starts the dnsmasq `command` in the background (the lab kills it) and waits until it
+/// listens on UDP 67 in `netns`.
+fn run_dnsmasq(lab: &mut Lab, netns: &str, command: &mut Command) -> Result<()> {
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -76,7 +84,7 @@ pub fn start_dnsmasq(lab: &mut Lab, cfg: &DhcpServerConfig) -> Result<()> {
     wait_for(
         Duration::from_secs(10),
         "dnsmasq listening on UDP 67",
-        || Ok(in_netns(cfg.netns, "ss", &["-Hlun", "sport", "=", "67"])?.contains(":67")),
+        || Ok(in_netns(netns, "ss", &["-Hlun", "sport", "=", "67"])?.contains(":67")),
     )
 }
 
@@ -105,20 +113,12 @@ pub fn start_libvirt_dnsmasq(
     lines.extend(conf.iter().cloned());
     lines.push(format!("dhcp-hostsfile={}", hostsfile.display()));
     std::fs::write(&conffile, lines.join("\n") + "\n")?;
-    let child = Command::new("ip")
+    let mut command = Command::new("ip");
+    command
         .args(["netns", "exec", netns, "dnsmasq"])
         .arg(format!("--conf-file={}", conffile.display()))
-        .args(["--leasefile-ro", "--keep-in-foreground", "--pid-file="])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start dnsmasq (is dnsmasq-base installed? `cargo xtask setup`)")?;
-    lab.adopt(child);
-    wait_for(
-        Duration::from_secs(10),
-        "dnsmasq listening on UDP 67",
-        || Ok(in_netns(netns, "ss", &["-Hlun", "sport", "=", "67"])?.contains(":67")),
-    )
+        .args(["--leasefile-ro", "--keep-in-foreground", "--pid-file="]);
+    run_dnsmasq(lab, netns, &mut command)
 }
 
 #[derive(Clone, Copy, Debug)]

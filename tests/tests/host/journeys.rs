@@ -22,10 +22,14 @@ fn dhcp_journey(
     topo: &LinuxComputeNode,
     client_secs: u32,
 ) -> (i32, Value) {
+    dhcp_journey_of(lab, name, (&topo.vm, &topo.vm_mac), client_secs)
+}
+
+/// [`dhcp_journey`] for the VM namespace and MAC `vm`.
+fn dhcp_journey_of(lab: &mut Lab, name: &str, vm: (&str, &str), client_secs: u32) -> (i32, Value) {
     let timeout = (client_secs + 4).to_string();
-    let journey =
-        Journey::start(lab, name, &["--dhcp", &topo.vm_mac, "--timeout", &timeout]).unwrap();
-    journey.finish_after_dhclient(lab, &topo.vm, client_secs)
+    let journey = Journey::start(lab, name, &["--dhcp", vm.1, "--timeout", &timeout]).unwrap();
+    journey.finish_after_dhclient(lab, vm.0, client_secs)
 }
 
 #[test]
@@ -236,19 +240,6 @@ fn a_hop_deleted_mid_journey_is_named_with_when() {
     assert_nothing_left(&lab);
 }
 
-/// `pathtrace --dhcp` for the VM of a libvirt network while dhclient runs in it.
-fn libvirt_journey(
-    lab: &mut Lab,
-    name: &str,
-    net: &LibvirtNetwork,
-    client_secs: u32,
-) -> (i32, Value) {
-    let timeout = (client_secs + 4).to_string();
-    let journey =
-        Journey::start(lab, name, &["--dhcp", &net.vm_mac, "--timeout", &timeout]).unwrap();
-    journey.finish_after_dhclient(lab, &net.vm, client_secs)
-}
-
 /// A libvirt network, its dnsmasq configured only through its conf file (the host file named
 /// inside it): the path ends at that dnsmasq on virbr0 and the lease is the host entry's.
 #[test]
@@ -256,7 +247,7 @@ fn a_libvirt_network_is_delivered_from_its_conf_file() {
     let _serial = serial();
     let mut lab = Lab::new("lvok");
     let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::Healthy).unwrap();
-    let (code, r) = libvirt_journey(&mut lab, "host-libvirt-healthy", &net, 20);
+    let (code, r) = dhcp_journey_of(&mut lab, "host-libvirt-healthy", (&net.vm, &net.vm_mac), 20);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["verdict"], "delivered", "{r:#}");
     assert_eq!(r["dhcp"]["offered_ip"], LibvirtNetwork::RESERVED, "{r:#}");
@@ -271,7 +262,7 @@ fn a_host_entry_that_ignores_the_vm_is_named_with_its_file_and_line() {
     let _serial = serial();
     let mut lab = Lab::new("lvign");
     let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::IgnoresVm).unwrap();
-    let (code, r) = libvirt_journey(&mut lab, "host-libvirt-ignore", &net, 6);
+    let (code, r) = dhcp_journey_of(&mut lab, "host-libvirt-ignore", (&net.vm, &net.vm_mac), 6);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");
@@ -290,7 +281,7 @@ fn a_server_without_a_range_in_its_subnet_is_named() {
     let _serial = serial();
     let mut lab = Lab::new("lvrng");
     let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::RangeElsewhere).unwrap();
-    let (code, r) = libvirt_journey(&mut lab, "host-libvirt-no-range", &net, 6);
+    let (code, r) = dhcp_journey_of(&mut lab, "host-libvirt-no-range", (&net.vm, &net.vm_mac), 6);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["delivered"], true, "{r:#}");

@@ -6,22 +6,25 @@ use tracer_common as c;
 
 use super::loader::EBPF_OBJECT;
 
+/// Every program the contract names.
+const PROGRAMS: [&str; 8] = [
+    c::TC_INGRESS_PROGRAM,
+    c::TC_EGRESS_PROGRAM,
+    c::KFREE_SKB_BTF_PROGRAM,
+    c::KFREE_SKB_TP_PROGRAM,
+    c::OVS_RECEIVE_PROGRAM,
+    c::OVS_SEND_PROGRAM,
+    c::OVS_ACTION_PROGRAM,
+    c::OVS_UPCALL_PROGRAM,
+];
+
 #[test]
 fn every_named_map_program_and_global_is_in_the_ebpf_object() {
     let obj = aya_obj::Object::parse(EBPF_OBJECT).expect("the embedded object parses");
     for map in [c::EVENTS_MAP, c::LOST_MAP, c::NETNS_BY_IFINDEX_MAP] {
         assert!(obj.maps.contains_key(map), "map {map} missing");
     }
-    for program in [
-        c::TC_INGRESS_PROGRAM,
-        c::TC_EGRESS_PROGRAM,
-        c::KFREE_SKB_BTF_PROGRAM,
-        c::KFREE_SKB_TP_PROGRAM,
-        c::OVS_RECEIVE_PROGRAM,
-        c::OVS_SEND_PROGRAM,
-        c::OVS_ACTION_PROGRAM,
-        c::OVS_UPCALL_PROGRAM,
-    ] {
+    for program in PROGRAMS {
         assert!(
             obj.programs.contains_key(program),
             "program {program} missing"
@@ -67,16 +70,7 @@ const BPF_ADD: i32 = 0x00;
 #[test]
 fn every_emitting_program_counts_losses_atomically() {
     let obj = aya_obj::Object::parse(EBPF_OBJECT).unwrap();
-    for name in [
-        c::TC_INGRESS_PROGRAM,
-        c::TC_EGRESS_PROGRAM,
-        c::KFREE_SKB_BTF_PROGRAM,
-        c::KFREE_SKB_TP_PROGRAM,
-        c::OVS_RECEIVE_PROGRAM,
-        c::OVS_SEND_PROGRAM,
-        c::OVS_ACTION_PROGRAM,
-        c::OVS_UPCALL_PROGRAM,
-    ] {
+    for name in PROGRAMS {
         let function = &obj.functions[&obj.programs[name].function_key()];
         let atomic_adds = function
             .instructions
