@@ -2,9 +2,10 @@
 //! a time into a freshly built topology, with `pathtrace --dhcp` run around a real exchange;
 //! each cell says whether the verdict named the right hop and the right cause.
 //!
-//! The topology here is the Linux half of a compute node ([`LinuxComputeNode`]: VM eth0 ->
-//! tapvm -> qbr -> qvb/qvo -> brs -> dnsmasq), which the host kernel can build. Faults on the
-//! request's way (DISCOVER) and on the reply's way (OFFER) are both in it.
+//! The topologies here are the ones the host kernel can build: the Linux half of a compute node
+//! ([`LinuxComputeNode`]: VM eth0 -> tapvm -> qbr -> qvb/qvo -> brs -> dnsmasq), and a libvirt
+//! network ([`LibvirtNetwork`]) for the server's own configuration. Faults on the request's way
+//! (DISCOVER) and on the reply's way (OFFER) are both in it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -14,7 +15,7 @@ use serde_json::Value;
 use crate::{
     cmd::{self, in_netns, ip},
     journey_run::Journey,
-    topologies::LinuxComputeNode,
+    topologies::{LibvirtDhcp, LibvirtNetwork, LinuxComputeNode},
     Lab,
 };
 
@@ -25,6 +26,10 @@ pub enum Class {
     Unbridged,
     FirewallDrop,
     ServerGone,
+    /// A running server whose host entry tells it to ignore the client (libvirt network).
+    ServerIgnoresClient,
+    /// A running server with no `dhcp-range` in the subnet it listens on (libvirt network).
+    ServerWithoutRange,
 }
 
 impl Class {
@@ -34,6 +39,8 @@ impl Class {
             Self::Unbridged => "port out of its bridge",
             Self::FirewallDrop => "nftables drop",
             Self::ServerGone => "server gone",
+            Self::ServerIgnoresClient => "server ignores client",
+            Self::ServerWithoutRange => "server without range",
         }
     }
 }
@@ -65,7 +72,7 @@ pub struct Cell {
     pub side: Side,
     /// Acceptable `stopped_at` interfaces: where the packet was last seen before the fault.
     pub stops: &'static [&'static str],
-    /// The cause `kind` a right verdict has.
+    /// The cause `kind` a right verdict has (`kind/refusal` for a server's refusal).
     pub cause: &'static str,
 }
 
@@ -155,6 +162,21 @@ pub fn linux_compute_node() -> Vec<Cell> {
             "kernel_drop",
         ),
         cell(ServerGone, Way::Request, server, &["brs"], "server_gone"),
+        // On a libvirt network: the server's configuration keeps it silent.
+        cell(
+            ServerIgnoresClient,
+            Way::Request,
+            server,
+            &["virbr0"],
+            "server_silent/ignores_client",
+        ),
+        cell(
+            ServerWithoutRange,
+            Way::Request,
+            server,
+            &["virbr0"],
+            "server_silent/no_range_for_subnet",
+        ),
     ]
 }
 
@@ -191,6 +213,27 @@ pub fn run(cell: &Cell) -> Outcome {
 }
 
 fn run_unguarded(cell: &Cell) -> Result<Outcome> {
+    let libvirt = match cell.class {
+        Class::ServerIgnoresClient => Some(LibvirtDhcp::IgnoresVm),
+        Class::ServerWithoutRange => Some(LibvirtDhcp::RangeElsewhere),
+        _ => None,
+    };
+    match libvirt {
+        Some(dhcp) => run_on_libvirt_network(cell, dhcp),
+        None => run_on_compute_node(cell),
+    }
+}
+
+fn run_on_libvirt_network(cell: &Cell, dhcp: LibvirtDhcp) -> Result<Outcome> {
+    let mut lab = Lab::new("fm");
+    let net = LibvirtNetwork::build(&mut lab, dhcp)?;
+    let name = format!("fault-{:?}", cell.class).to_lowercase();
+    let journey = Journey::start(&mut lab, &name, &["--dhcp", &net.vm_mac, "--timeout", "10"])?;
+    let (code, report) = journey.finish_after_dhclient(&mut lab, &net.vm, 6);
+    Ok(judge(cell, code, &report))
+}
+
+fn run_on_compute_node(cell: &Cell) -> Result<Outcome> {
     let mut lab = Lab::new("fm");
     let topo = LinuxComputeNode::build(&mut lab)?;
     if cell.class != Class::ServerGone {
@@ -220,7 +263,10 @@ fn judge(cell: &Cell, code: i32, r: &Value) -> Outcome {
         ));
     }
     let at = r["stopped_at"]["ifname"].as_str().unwrap_or_default();
-    let kind = r["cause"]["kind"].as_str().unwrap_or_default();
+    let mut kind = r["cause"]["kind"].as_str().unwrap_or_default().to_string();
+    if let Some(refusal) = r["cause"]["refusal"]["kind"].as_str() {
+        kind = format!("{kind}/{refusal}");
+    }
     let said = format!("{at}: {kind}: {}", r["reason"].as_str().unwrap_or_default());
     if !cell.stops.contains(&at) {
         Outcome::WrongHop(said)
@@ -256,7 +302,7 @@ fn inject(cell: &Cell, topo: &LinuxComputeNode) -> Result<()> {
             );
             in_netns(ns, "nft", &[&rules])?;
         }
-        Class::ServerGone => {}
+        Class::ServerGone | Class::ServerIgnoresClient | Class::ServerWithoutRange => {}
     }
     Ok(())
 }
