@@ -5,6 +5,7 @@
 //! Everything a [`Lab`] creates lives in namespaces it owns, so tearing the lab down (on drop,
 //! also when a test panics) removes every interface, bridge and process with them.
 
+pub mod bonded;
 pub mod cmd;
 pub mod dhcp;
 pub mod faults;

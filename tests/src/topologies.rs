@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::{
-    cmd::{ip, run},
+    cmd::{in_netns, ip, run},
     dhcp::{start_dnsmasq, start_libvirt_dnsmasq, DhcpServerConfig},
     ovs::Ovs,
     Lab,
@@ -122,6 +122,35 @@ impl LinuxComputeNode {
             ext,
             vm_mac,
             reserved_ip,
+        })
+    }
+}
+
+/// A network behind a router, added to a [`LinuxComputeNode`]: the server namespace routes
+/// between brs (10.78.0.1) and r0 (10.90.0.1), a veth to `far`, whose r1 has 10.90.0.2. The
+/// VM (10.78.0.50) routes everything through brs.
+///
+/// ```text
+///  [vm] eth0 ── tapvm ─ qbr ─ qvb ── qvo ─ brs 10.78.0.1 [srv, forwarding] r0 ── r1 10.90.0.2 [far]
+/// ```
+pub struct RoutedNetwork {
+    pub far: String,
+    pub far_ip: &'static str,
+}
+
+impl RoutedNetwork {
+    pub fn add(lab: &mut Lab, node: &LinuxComputeNode) -> Result<Self> {
+        let far = lab.netns("far")?;
+        lab.veth((&node.srv, "r0"), (&far, "r1"))?;
+        lab.addr(&node.srv, "r0", "10.90.0.1/24")?;
+        lab.addr(&far, "r1", "10.90.0.2/24")?;
+        lab.addr(&node.vm, "eth0", "10.78.0.50/24")?;
+        ip(&node.vm, &["route", "add", "default", "via", "10.78.0.1"])?;
+        ip(&far, &["route", "add", "10.78.0.0/24", "via", "10.90.0.1"])?;
+        in_netns(&node.srv, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+        Ok(Self {
+            far,
+            far_ip: "10.90.0.2",
         })
     }
 }

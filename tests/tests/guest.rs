@@ -2,6 +2,8 @@
 //! virtme-ng): the same pathtrace binary must load and see packets on a kernel other than the
 //! host's, with tcx and with the netlink fallback.
 
+#[path = "guest/bonds.rs"]
+mod bonds;
 #[path = "guest/journeys.rs"]
 mod journeys;
 

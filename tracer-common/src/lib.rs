@@ -479,6 +479,9 @@ pub mod filter_flags {
     pub const PROTO: u32 = 1 << 5;
     /// Match TCP/UDP packets whose source or destination port equals [`super::Filter::port`].
     pub const PORT: u32 = 1 << 6;
+    /// With [`MAC`] and [`ADDR`]: a packet matches if either does, not both. A routed packet
+    /// keeps its addresses but not its sender's MAC.
+    pub const MAC_OR_ADDR: u32 = 1 << 7;
 }
 
 /// What to report, set by userspace in `.rodata` before the programs are loaded, so the verifier

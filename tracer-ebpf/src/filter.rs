@@ -35,11 +35,24 @@ pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
     if f.flags & filter_flags::DHCP != 0 && !is_dhcp {
         return false;
     }
-    if f.flags & filter_flags::MAC != 0
-        && ev.src_mac != f.mac
-        && ev.dst_mac != f.mac
-        && !(is_dhcp && ev.dhcp_chaddr == f.mac)
-    {
+    let mac_ok = f.flags & filter_flags::MAC == 0
+        || ev.src_mac == f.mac
+        || ev.dst_mac == f.mac
+        || (is_dhcp && ev.dhcp_chaddr == f.mac);
+    let addr_ok = f.flags & filter_flags::ADDR == 0 || {
+        let family = if f.addr_ipv6 != 0 {
+            event_flags::IPV6
+        } else {
+            event_flags::IPV4
+        };
+        has(family) && (ev.saddr == f.addr || ev.daddr == f.addr)
+    };
+    let either = f.flags & filter_flags::MAC_OR_ADDR != 0;
+    if !(if either {
+        mac_ok || addr_ok
+    } else {
+        mac_ok && addr_ok
+    }) {
         return false;
     }
     if f.flags & filter_flags::VLAN != 0
@@ -47,16 +60,6 @@ pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
             || ev.vlan_tci & vlan_tci::VID_MASK != f.vlan_id)
     {
         return false;
-    }
-    if f.flags & filter_flags::ADDR != 0 {
-        let family = if f.addr_ipv6 != 0 {
-            event_flags::IPV6
-        } else {
-            event_flags::IPV4
-        };
-        if !has(family) || (ev.saddr != f.addr && ev.daddr != f.addr) {
-            return false;
-        }
     }
     if f.flags & filter_flags::PROTO != 0
         && (!has(event_flags::IPV4 | event_flags::IPV6) || ev.ip_proto != f.ip_proto)

@@ -92,11 +92,13 @@ fn direct<T>(ctx: &TcContext, off: usize) -> Option<T> {
 
 /// Whether the packet certainly does not match, decided from the first bytes with direct packet
 /// access so that the traffic of everyone else costs a few loads. Only the MAC criterion rules
-/// packets out this early; broadcasts (DHCP `chaddr` may match), VLAN-tagged frames and UDP to a
-/// tunnel port (the inner frame may match) go on to the full parse.
+/// packets out this early, and only when it must hold on its own (not either-or with an
+/// address, which a routed packet keeps without the MAC); broadcasts (DHCP `chaddr` may match),
+/// VLAN-tagged frames and UDP to a tunnel port (the inner frame may match) go on to the full
+/// parse.
 #[inline(always)]
 fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
-    if f.flags & filter_flags::MAC == 0 {
+    if f.flags & filter_flags::MAC == 0 || f.flags & filter_flags::MAC_OR_ADDR != 0 {
         return false;
     }
     let Some(eth) = direct::<EthHdr>(ctx, 0) else {

@@ -171,6 +171,11 @@ pub struct PathArgs {
     #[arg(long, value_name = "[NETNS:]IFNAME")]
     pub to: Option<String>,
 
+    /// The path of packets to this address: to the link on this host that owns it, or out
+    /// where the host's routes send it.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["dhcp", "to"])]
+    pub dst: Option<std::net::IpAddr>,
+
     /// Output format.
     #[arg(long = "output", value_enum, default_value = "text")]
     pub output: Format,
@@ -197,6 +202,12 @@ pub struct TraceArgs {
     /// With --mac and no --interface: only ICMP (ping) packets.
     #[arg(long, conflicts_with = "dhcp")]
     pub icmp: bool,
+
+    /// With --mac: where the packets go (an IPv4 or IPv6 address). The path ends at the link
+    /// on this host that owns it, or leaves where the host's routes send it. Without it, the
+    /// first packet says (it is watched on the sender's link, then the next ones are traced).
+    #[arg(long, value_name = "ADDR", requires = "mac", conflicts_with = "dhcp")]
+    pub dst: Option<std::net::IpAddr>,
 
     #[command(flatten)]
     pub journey: JourneyArgs,
@@ -282,6 +293,7 @@ impl TraceArgs {
             port: self.port,
             drops: !self.no_drops,
             snapshot_len: self.snapshot_len,
+            mac_or_host: false,
         }
     }
 }

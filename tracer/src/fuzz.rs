@@ -61,7 +61,7 @@ pub fn recording(data: &[u8]) {
     let Ok(rec) = Recording::parse(text) else {
         return;
     };
-    let Ok(expected) = expected_path(&rec.before, rec.mac, rec.mode) else {
+    let Ok(expected) = expected_path(&rec.before, rec.mac, rec.mode, rec.destination) else {
         return;
     };
     let Ok(sightings) = rec.sightings() else {

@@ -249,6 +249,8 @@ fn oversized_frames_stop_at_the_bridge_with_the_mtu_reason() {
             "--mac",
             topo.vm_mac,
             "--icmp",
+            "--dst",
+            "10.10.10.3",
             "--libvirt-xml",
             libvirt,
             "--timeout",

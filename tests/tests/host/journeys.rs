@@ -9,7 +9,7 @@ use pathtrace_testbed::{
     journey_run::{packet, reason, Journey},
     kernel_state::assert_nothing_left,
     serial,
-    topologies::{LibvirtDhcp, LibvirtNetwork, LinuxComputeNode},
+    topologies::{LibvirtDhcp, LibvirtNetwork, LinuxComputeNode, RoutedNetwork},
     Lab,
 };
 use serde_json::Value;
@@ -170,6 +170,8 @@ fn jumbo_frames_stop_at_the_bridge_with_the_mtu_reason() {
             "--mac",
             &topo.vm_mac,
             "--icmp",
+            "--dst",
+            "10.78.0.1",
             "--count",
             "1",
             "--timeout",
@@ -344,4 +346,120 @@ fn the_fault_matrix_sample_is_right_in_every_cell() {
         })
         .collect();
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// `trace --mac MAC --icmp` without `--dst`: the first packet says where it goes. The VM pings
+/// an address behind a router namespace: pathtrace learns the destination at the VM's link,
+/// computes the path through the router (delivered up brs, routed out of r0) to r1, the
+/// address's owner, and follows the echo requests past the router, where they no longer carry
+/// the VM's MAC, and the replies back.
+#[test]
+fn a_ping_s_destination_is_learned_and_followed_through_a_router() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjroute");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    let routed = RoutedNetwork::add(&mut lab, &topo).unwrap();
+    // Running before pathtrace starts: its first packet is the one that teaches the way.
+    let mut ping = std::process::Command::new("ip")
+        .args(["netns", "exec", &topo.vm, "ping", "-c", "60", "-i", "0.3"])
+        .arg(routed.far_ip)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journey = Journey::start(
+        &mut lab,
+        "host-routed-ping",
+        &[
+            "trace",
+            "--mac",
+            &topo.vm_mac,
+            "--icmp",
+            "--count",
+            "2",
+            "--timeout",
+            "20",
+        ],
+    );
+    let finished = journey.map(Journey::finish);
+    let _ = ping.kill();
+    let _ = ping.wait();
+    let (code, r) = finished.unwrap();
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "delivered", "{r:#}");
+    assert_eq!(r["destination"]["ip"], routed.far_ip, "{r:#}");
+    let path: Vec<&str> = r["expected_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        path,
+        ["eth0", "tapvm", "qbr", "qvb", "qvo", "brs", "r0", "r1"],
+        "{r:#}"
+    );
+    // Past the router, the request was seen where only its addresses name it.
+    let request_hops: Vec<&str> = r["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["way"] == "outbound")
+        .flat_map(|p| p["hops"].as_array().unwrap())
+        .filter(|h| h["inferred"] == false)
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    assert!(request_hops.contains(&"r1"), "{r:#}");
+    assert!(
+        r["packets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["way"] == "inbound"),
+        "the replies are followed too: {r:#}"
+    );
+    assert_nothing_left(&lab);
+}
+
+/// The same network, but the router has lost its route to the far network: the address is
+/// on this host and nothing leads there. A `--dst` to it is a verdict (the path breaks, and
+/// the router's kernel says why: no route), not an error.
+#[test]
+fn a_destination_out_of_reach_is_a_verdict() {
+    let _serial = serial();
+    let mut lab = Lab::new("hjnoroute");
+    let topo = LinuxComputeNode::build(&mut lab).unwrap();
+    let routed = RoutedNetwork::add(&mut lab, &topo).unwrap();
+    // The router forgets the far network: nothing on this host routes it any more.
+    ip(&topo.srv, &["route", "del", "10.90.0.0/24"]).unwrap();
+    let journey = Journey::start(
+        &mut lab,
+        "host-unrouted-ping",
+        &[
+            "trace",
+            "--mac",
+            &topo.vm_mac,
+            "--icmp",
+            "--dst",
+            routed.far_ip,
+            "--count",
+            "1",
+            "--timeout",
+            "6",
+        ],
+    )
+    .unwrap();
+    let _ = in_netns(&topo.vm, "ping", &["-c", "3", "-W", "1", routed.far_ip]);
+    let (code, r) = journey.finish();
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "brs", "{r:#}");
+    assert_eq!(r["cause"]["kind"], "kernel_drop", "{r:#}");
+    assert_eq!(r["cause"]["reason"], "IP_INNOROUTES", "{r:#}");
+    let path = r["expected_path"].as_array().unwrap();
+    assert_eq!(
+        path.last().unwrap(),
+        "r1",
+        "the far side, up to the owner: {r:#}"
+    );
+    assert_nothing_left(&lab);
 }

@@ -52,6 +52,9 @@ pub struct Session {
     pub hooks: Vec<HookStatus>,
     pub interfaces: Vec<Interface>,
     pub attach_ms: f64,
+    /// CLOCK_MONOTONIC (the probes' clock) once everything was attached: a packet seen
+    /// earlier may have passed hooks that were not there yet.
+    pub attached_at_ns: u64,
     attached: Attached,
     reader: EventReader,
     presence: Presence,
@@ -157,6 +160,7 @@ impl Session {
         // Interrupted while attaching: `attached` is dropped, and its guards detach.
         interrupt::check()?;
         let attach_ms = attach_start.elapsed().as_secs_f64() * 1e3;
+        let attached_at_ns = monotonic_ns();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -168,6 +172,7 @@ impl Session {
             hooks,
             interfaces: opts.interfaces,
             attach_ms,
+            attached_at_ns,
             presence,
             attached,
             reader,
@@ -291,4 +296,15 @@ fn tc_summary(tc: &[TcAttachment]) -> String {
     modes.sort();
     modes.dedup();
     format!("{} interfaces, {}", tc.len(), modes.join("+"))
+}
+
+/// CLOCK_MONOTONIC in ns: what `bpf_ktime_get_ns` stamps events with.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }

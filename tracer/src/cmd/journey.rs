@@ -4,6 +4,7 @@
 
 use std::{
     cell::RefCell,
+    net::IpAddr,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -14,13 +15,14 @@ use tracer_common::{
     SNAPSHOT_MAX,
 };
 
-use super::{conclude::conclude, status::Status};
+use super::{conclude::conclude, learn, status::Status};
 use crate::{
     capture::session::{Control, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
     event::{DhcpMessage, Hop, Sighting, Sightings, Vanished},
     interrupt,
     journey::{
+        belongs::Belongs,
         mode::{expected_path, Mode},
         recording::Recording,
         report::Inputs,
@@ -28,7 +30,7 @@ use crate::{
     kernel::{privileges, tracefs},
     mac::Mac,
     netns::NetnsTable,
-    path::{ExpectedPath, HopKind},
+    path::{Destination, ExpectedPath, HopKind},
     probes::{push_unique, AttachMode, DropHook, FilterSpec, Interface},
     topology,
 };
@@ -50,6 +52,8 @@ pub struct Request {
     pub drop_hook: DropHook,
     pub ovs: bool,
     pub ring_buffer_bytes: u32,
+    /// `trace --dst ADDR`: where the packets go; without it, learned from the first one.
+    pub dst: Option<IpAddr>,
 }
 
 impl Request {
@@ -68,6 +72,7 @@ impl Request {
             drop_hook: DropHook::Auto,
             ovs: true,
             ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
+            dst: None,
         }
     }
 
@@ -101,13 +106,14 @@ impl Request {
             drop_hook: args.drop_hook,
             ovs: !args.no_ovs,
             ring_buffer_bytes: args.ring_buffer_size,
+            dst: args.dst,
             ..Self::base(mac, mode, &args.journey)
         }
     }
 
     /// What the kernel keeps: the MAC's packets of this mode, their drops, and the bytes the
     /// mode needs.
-    fn filter(&self) -> FilterSpec {
+    fn kernel_filter(&self) -> FilterSpec {
         let mut f = FilterSpec {
             mac: Some(self.mac),
             dhcp: self.mode == Mode::Dhcp,
@@ -143,13 +149,20 @@ pub fn run(req: Request) -> Result<u8> {
     privileges::require_tracing_privileges()?;
     let tracefs = tracefs::ensure_mounted();
     let before = topology::discover(&req.discovery)?;
-    let expected = expected_path(&before, req.mac, req.mode)?;
     let mut table = NetnsTable::discover()?;
+    let (destination, timeout) = destination(&req, &before)?;
+    let expected = expected_path(&before, req.mac, req.mode, destination)?;
     let interfaces = path_interfaces(&expected, &mut table)?;
+    let mut filter = req.kernel_filter();
+    if let (Some(d), None) = (destination, filter.host) {
+        // Past a router the packets keep the destination's address, not the MAC.
+        filter.host = Some(d.ip);
+        filter.mac_or_host = true;
+    }
     let mut session = Session::start(
         SessionOptions {
             interfaces,
-            filter: req.filter(),
+            filter,
             btf: &req.btf,
             tc_attach: req.tc_attach,
             drops: Some(req.drop_hook),
@@ -162,7 +175,12 @@ pub fn run(req: Request) -> Result<u8> {
         tracing::info!("{e:#}");
     }
     session.announce();
-    let captured = capture(&req, &expected, &mut session);
+    let captured = if interrupt::requested().is_some() {
+        Ok(Captured::default())
+    } else {
+        let belongs = Belongs::new(req.mac, destination.map(|d| d.ip));
+        capture(&req, &expected, (timeout, belongs), &mut session)
+    };
     let hooks = session.hooks.clone();
     // A detach that fails (an interface whose namespace went away with it) is a warning: the
     // verdict on what was seen still stands.
@@ -192,6 +210,7 @@ pub fn run(req: Request) -> Result<u8> {
     let inputs = Inputs {
         mac: req.mac,
         mode: req.mode,
+        destination,
         path: &expected,
         before: &before,
         after: &after,
@@ -208,6 +227,36 @@ pub fn run(req: Request) -> Result<u8> {
     conclude(inputs, &req.report, recording)
 }
 
+/// Where the packets go, for modes other than DHCP: `--dst`, else learned from the first
+/// packet (see `learn`); and how much of the timeout is left.
+fn destination(
+    req: &Request,
+    topo: &topology::Topology,
+) -> Result<(Option<Destination>, Duration)> {
+    let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    Ok(match (req.mode, req.dst) {
+        (Mode::Dhcp, _) => (None, timeout),
+        (_, Some(ip)) => (Some(Destination { ip, mac: None }), timeout),
+        (_, None) => {
+            let learned = learn::first_destination(
+                req.mac,
+                SessionOptions {
+                    interfaces: Vec::new(),
+                    filter: req.kernel_filter(),
+                    btf: &req.btf,
+                    tc_attach: req.tc_attach,
+                    drops: None,
+                    ovs: false,
+                    ring_buffer_bytes: req.ring_buffer_bytes,
+                },
+                topo,
+                timeout,
+            )?;
+            (learned.destination, timeout.saturating_sub(learned.waited))
+        }
+    })
+}
+
 fn recording(inputs: &Inputs<'_>) -> Result<String> {
     Recording::of(inputs).to_json()
 }
@@ -221,6 +270,7 @@ fn settle() {
 }
 
 /// What the capture brought back.
+#[derive(Default)]
 struct Captured {
     sightings: Vec<Sighting>,
     /// Every event not seen, `missed_runs` and the sightings over the cap included.
@@ -234,7 +284,12 @@ struct Captured {
 
 /// Collects the sightings until the exchange completes (plus a grace period), the timeout, or a
 /// signal.
-fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Result<Captured> {
+fn capture(
+    req: &Request,
+    expected: &ExpectedPath,
+    (timeout, mut belongs): (Duration, Belongs),
+    session: &mut Session,
+) -> Result<Captured> {
     // The client's end: the first interface the kernel sees, and the direction a reply has
     // there on its way to the client (the opposite of the request's): egress on a VM's tap,
     // ingress on a pod's or container's own interface.
@@ -251,13 +306,20 @@ fn capture(req: &Request, expected: &ExpectedPath, session: &mut Session) -> Res
     let mut vanished = Vec::new();
     let mut done_at: Option<Instant> = None;
     let limit = req.count.unwrap_or(u64::MAX);
-    let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let attached_at = session.attached_at_ns;
     let pumped = session.pump(
         Some(timeout),
         TICK,
         |batch, names| {
             for rec in batch.drain(..) {
+                // In flight while the hooks went on: seen at some hops only, by no fault.
+                if rec.event.timestamp_ns < attached_at {
+                    continue;
+                }
                 let hop = Hop::decode(&rec.event, None, names);
+                if !belongs.keeps(&hop) {
+                    continue;
+                }
                 status.borrow_mut().saw(&hop);
                 // The exchange is complete once the ACK reaches the client's end.
                 let acked = req.mode == Mode::Dhcp
@@ -314,18 +376,26 @@ fn path_interfaces(expected: &ExpectedPath, table: &mut NetnsTable) -> Result<Ve
         let (Some(ino), Some(ifindex)) = (h.netns_ino, h.ifindex) else {
             continue;
         };
-        let netns = table
-            .get(ino)
-            .cloned()
-            .with_context(|| format!("namespace of {} vanished", h.name))?;
-        push_unique(
-            &mut out,
-            Interface {
-                netns,
-                name: h.name.clone(),
-                ifindex,
-            },
+        // A bond's other members too: whichever carries the packet is seen.
+        let links = std::iter::once((ino, ifindex, h.name.as_str())).chain(
+            h.alternatives
+                .iter()
+                .map(|a| (a.netns_ino, a.ifindex, a.name.as_str())),
         );
+        for (ino, ifindex, name) in links {
+            let netns = table
+                .get(ino)
+                .cloned()
+                .with_context(|| format!("namespace of {name} vanished"))?;
+            push_unique(
+                &mut out,
+                Interface {
+                    netns,
+                    name: name.to_string(),
+                    ifindex,
+                },
+            );
+        }
     }
     anyhow::ensure!(
         !out.is_empty(),

@@ -5,6 +5,7 @@
 mod conclude;
 mod files;
 pub mod journey;
+mod learn;
 pub mod path;
 pub mod replay;
 mod status;

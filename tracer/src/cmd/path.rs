@@ -8,7 +8,7 @@ use crate::{
     kernel::privileges,
     netns::OWN_NETNS_LABEL,
     output::{self, Format},
-    path::{self, Goal},
+    path::{self, Destination, Goal},
     probes::InterfaceSpec,
     topology::{self, IfaceKey, Topology},
 };
@@ -16,10 +16,11 @@ use crate::{
 pub fn run(args: &PathArgs) -> Result<u8> {
     privileges::require_discovery_privileges()?;
     let topo = topology::discover(&args.discovery.options())?;
-    let goal = match (&args.to, args.dhcp) {
-        (Some(to), _) => Goal::Interface(resolve_interface(&topo, to)?),
-        (None, true) => Goal::Dhcp,
-        (None, false) => Goal::Uplink,
+    let goal = match (&args.to, args.dhcp, args.dst) {
+        (Some(to), _, _) => Goal::Interface(resolve_interface(&topo, to)?),
+        (None, true, _) => Goal::Dhcp,
+        (None, false, Some(ip)) => Goal::Destination(Destination { ip, mac: None }),
+        (None, false, None) => Goal::Uplink,
     };
     let expected = path::compute(&topo, args.mac, &goal)?;
     let text = match args.output {

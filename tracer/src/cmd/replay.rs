@@ -10,7 +10,7 @@ use crate::{
 
 pub fn run(args: &ReplayArgs) -> Result<u8> {
     let rec = Recording::read(&args.file)?;
-    let expected = expected_path(&rec.before, rec.mac, rec.mode)
+    let expected = expected_path(&rec.before, rec.mac, rec.mode, rec.destination)
         .context("the recorded topology has no path for the recorded MAC")?;
     conclude(rec.inputs(&expected, rec.sightings()?), &args.report, None)
 }

@@ -122,9 +122,14 @@ fn place_of(
     let h = &s.hop;
     let on_iface = || {
         path.iter().position(|p| {
-            p.hop.netns_ino == Some(h.netns_ino)
-                && p.hop.ifindex == Some(h.ifindex)
-                && p.hop.kind != HopKind::DhcpServer
+            let here = p.hop.netns_ino == Some(h.netns_ino) && p.hop.ifindex == Some(h.ifindex);
+            // Another member of the hop's bond carried it.
+            let instead = p
+                .hop
+                .alternatives
+                .iter()
+                .any(|a| a.netns_ino == h.netns_ino && a.ifindex == h.ifindex);
+            (here || instead) && p.hop.kind != HopKind::DhcpServer
         })
     };
     if h.hook.is_ovs() {

@@ -5,6 +5,7 @@
 //! and the topology model, never the kernel, namespaces or discovery sources.
 
 pub mod attribute;
+pub mod belongs;
 pub mod benign;
 pub mod correlate;
 pub mod dhcp;

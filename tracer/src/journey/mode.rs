@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     mac::Mac,
-    path::{self, ExpectedPath, Goal},
+    path::{self, Destination, ExpectedPath, Goal},
     topology::Topology,
 };
 
@@ -17,12 +17,19 @@ pub enum Mode {
     Any,
 }
 
-/// Where the packets should go: to the DHCP server for DHCP; otherwise towards the uplink,
-/// and on a host without one (a lab, a network node's view) the way to the DHCP server.
-pub fn expected_path(topo: &Topology, mac: Mac, mode: Mode) -> Result<ExpectedPath> {
-    match mode {
-        Mode::Dhcp => path::compute(topo, mac, &Goal::Dhcp),
-        _ => path::compute(topo, mac, &Goal::Uplink)
+/// Where the packets should go: to the DHCP server for DHCP; otherwise to their destination
+/// (given, or learned from the first packet); with none known, towards the uplink, and on a
+/// host without one (a lab, a network node's view) the way to the DHCP server.
+pub fn expected_path(
+    topo: &Topology,
+    mac: Mac,
+    mode: Mode,
+    destination: Option<Destination>,
+) -> Result<ExpectedPath> {
+    match (mode, destination) {
+        (Mode::Dhcp, _) => path::compute(topo, mac, &Goal::Dhcp),
+        (_, Some(d)) => path::compute(topo, mac, &Goal::Destination(d)),
+        (_, None) => path::compute(topo, mac, &Goal::Uplink)
             .or_else(|e| path::compute(topo, mac, &Goal::Dhcp).map_err(|_| e)),
     }
 }

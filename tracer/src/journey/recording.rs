@@ -11,7 +11,7 @@ use super::{mode::Mode, report::Inputs};
 use crate::{
     event::{hex, unhex, HookStatus, Hop, Sighting, Vanished},
     mac::Mac,
-    path::ExpectedPath,
+    path::{Destination, ExpectedPath},
     topology::Topology,
 };
 
@@ -26,6 +26,9 @@ pub struct Recording {
     pub version: u32,
     pub mac: Mac,
     pub mode: Mode,
+    /// Where the packets were going (absent for DHCP and in older recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
     pub lost_events: u64,
     /// Of `lost_events`, runs of the probes the kernel skipped (absent in older recordings).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -58,6 +61,7 @@ impl Recording {
             version: VERSION,
             mac: inputs.mac,
             mode: inputs.mode,
+            destination: inputs.destination,
             lost_events: inputs.lost_events,
             missed_runs: inputs.missed_runs,
             vanished: inputs.vanished.clone(),
@@ -111,6 +115,7 @@ impl Recording {
         Inputs {
             mac: self.mac,
             mode: self.mode,
+            destination: self.destination,
             path: expected,
             before: &self.before,
             after: &self.after,

@@ -35,7 +35,7 @@ pub fn load(name: &str) -> Recording {
 
 /// Judges a recording as `pathtrace replay` does, after `edit` changes its stream.
 pub fn judge_with(rec: &Recording, edit: impl FnOnce(&mut Vec<Sighting>)) -> Report {
-    let expected = expected_path(&rec.before, rec.mac, rec.mode).unwrap();
+    let expected = expected_path(&rec.before, rec.mac, rec.mode, rec.destination).unwrap();
     let mut sightings = rec.sightings().unwrap();
     edit(&mut sightings);
     report::build(rec.inputs(&expected, sightings))
@@ -48,7 +48,7 @@ pub fn judge(name: &str) -> Report {
 /// The report and the expected path it was judged against.
 pub fn judged(name: &str) -> (Report, ExpectedPath) {
     let rec = load(name);
-    let expected = expected_path(&rec.before, rec.mac, rec.mode).unwrap();
+    let expected = expected_path(&rec.before, rec.mac, rec.mode, rec.destination).unwrap();
     let report = report::build(rec.inputs(&expected, rec.sightings().unwrap()));
     (report, expected)
 }

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     event::{HookKind, HookStatus, Sighting, Vanished},
     mac::Mac,
-    path::ExpectedPath,
+    path::{Destination, ExpectedPath},
     topology::Topology,
 };
 
@@ -38,6 +38,9 @@ pub struct Report {
     pub kind: &'static str,
     pub mac: Mac,
     pub mode: Mode,
+    /// Where the packets were going: given with `--dst`, or learned from the first packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
     pub verdict: Outcome,
     pub stopped_at: Option<Place>,
     /// The cause in words.
@@ -68,6 +71,8 @@ pub struct Report {
 pub struct Inputs<'a> {
     pub mac: Mac,
     pub mode: Mode,
+    /// Where the packets were going (given or learned), for modes other than DHCP.
+    pub destination: Option<Destination>,
     pub path: &'a ExpectedPath,
     pub before: &'a Topology,
     pub after: &'a Topology,
@@ -124,6 +129,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         kind: "journey",
         mac: inputs.mac,
         mode: inputs.mode,
+        destination: inputs.destination,
         verdict: Outcome::Unseen,
         stopped_at: None,
         reason: None,

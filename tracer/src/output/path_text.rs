@@ -66,6 +66,23 @@ pub fn render(p: &ExpectedPath) -> String {
             }
         );
         let indent = " ".repeat(width[0] + 2);
+        if let Some(b) = &h.bond {
+            let _ = writeln!(
+                out,
+                "{indent}bond {} ({}{}): members {}{}",
+                b.name,
+                b.mode,
+                b.lacp
+                    .as_ref()
+                    .map(|l| format!(", lacp {l}"))
+                    .unwrap_or_default(),
+                b.members.join(", "),
+                b.active
+                    .as_ref()
+                    .map(|a| format!("; active {a}"))
+                    .unwrap_or_default()
+            );
+        }
         if let Some(port) = &h.ovs_port {
             let _ = writeln!(
                 out,

@@ -10,10 +10,22 @@ use super::{
 };
 use crate::{
     mac::Mac,
-    topology::{graph::Node, Topology},
+    topology::{graph::Node, routing::Route, Topology},
 };
 
 pub fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedPath {
+    build_routed(topo, mac, goal, walk, &[])
+}
+
+/// As [`build`], for a walk that routers continue: at each position in `routed` a router sent
+/// the packet out of that link, by that route (a new frame: new MACs, no VLAN yet).
+pub fn build_routed(
+    topo: &Topology,
+    mac: Mac,
+    goal: &Goal,
+    walk: &[Node],
+    routed: &[(usize, Route)],
+) -> ExpectedPath {
     let dhcp = matches!(goal, Goal::Dhcp);
     let mut carried = Carried {
         pkt: Packet {
@@ -27,12 +39,31 @@ pub fn build(topo: &Topology, mac: Mac, goal: &Goal, walk: &[Node]) -> ExpectedP
     let mut hops: Vec<PathHop> = Vec::new();
     let mut blocked_at = None;
     for (i, &node) in walk.iter().enumerate() {
+        let route = routed.iter().find(|(at, _)| *at == i).map(|(_, r)| r);
+        if route.is_some() {
+            carried.pkt.vlan = None;
+            carried.pkt.dst = None;
+        }
         let step = Step {
-            prev: i.checked_sub(1).map(|p| walk[p]),
-            next: walk.get(i + 1).copied(),
+            // Routed: where it came in is no neighbour of the link it leaves by.
+            prev: i
+                .checked_sub(1)
+                .map(|p| walk[p])
+                .filter(|_| route.is_none()),
+            // Before a router sends it on, the packet is delivered up its stack here.
+            next: walk
+                .get(i + 1)
+                .copied()
+                .filter(|_| !routed.iter().any(|(at, _)| *at == i + 1)),
             first: i == 0,
+            routed: route.is_some(),
         };
         let mut hop = PathHop::new(carried.pkt.vlan);
+        if let Some(r) = route {
+            hop.notes.push(super::Note::RoutedOut {
+                route: r.to_string(),
+            });
+        }
         let visit = match node {
             Node::Vm(v) => {
                 vm::visit(topo, v, mac, &mut hop);

@@ -62,6 +62,7 @@ pub fn visit(
             hop.bridge = Some(topo.ovs_bridges[b].name.clone());
         }
     }
+    super::bond::visit(topo, k, [step.prev, step.next], hop);
     blocked |= link_state(iface, hop);
     mtu(iface, carried, hop);
     if blocked {
@@ -145,7 +146,8 @@ fn direction(topo: &Topology, step: Step, k: IfaceKey) -> Direction {
     let internal = iface.is_some_and(|i| i.kind == LinkKind::Openvswitch);
     let master = iface.and_then(|i| i.master);
     match step.prev {
-        // The sender's own link transmits.
+        // The sender's own link transmits, and so does the link a router sends it out of.
+        _ if step.routed => Direction::Egress,
         None if step.first => Direction::Egress,
         // From the VM through its tap, from a veth peer, or up from a lower device.
         Some(Node::Vm(_)) => Direction::Ingress,

@@ -4,8 +4,10 @@
 //! it. One module per node kind; imports only the topology (and the event vocabulary's
 //! [`Direction`]).
 
+mod bond;
 mod bridge_vlan;
 mod build;
+mod destination;
 mod dhcp_server;
 mod gap;
 mod interface;
@@ -27,10 +29,13 @@ pub use crate::event::Direction;
 use crate::{
     mac::Mac,
     topology::{
+        self,
         graph::{Graph, Node},
         IfaceKey, LinkKind, OperState, Topology,
     },
 };
+pub use bond::{Alternative, BondHop};
+pub use destination::Destination;
 pub use dhcp_server::DhcpExpectation;
 pub use note::Note;
 
@@ -43,6 +48,8 @@ pub enum Goal {
     Uplink,
     /// A given link.
     Interface(IfaceKey),
+    /// Wherever the packet's destination is: its owner on this host, or the way out.
+    Destination(Destination),
 }
 
 impl Goal {
@@ -51,6 +58,7 @@ impl Goal {
             Self::Dhcp => "dhcp",
             Self::Uplink => "uplink",
             Self::Interface(_) => "interface",
+            Self::Destination(_) => "destination",
         }
     }
 }
@@ -58,7 +66,7 @@ impl Goal {
 #[derive(Debug, Serialize)]
 pub struct ExpectedPath {
     pub mac: Mac,
-    /// `dhcp`, `uplink` or `interface`.
+    /// `dhcp`, `uplink`, `interface` or `destination`.
     pub goal: &'static str,
     pub hops: Vec<PathHop>,
     /// The DHCP server at the end, for [`Goal::Dhcp`].
@@ -128,6 +136,13 @@ pub struct PathHop {
     pub kernel_visible: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// The bond this hop is (or is a member of).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bond: Option<BondHop>,
+    /// Other links that may carry the packet in this one's place (the bond's other members):
+    /// attached too, and a packet seen there is at this hop.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
 }
 
 impl PathHop {
@@ -151,6 +166,8 @@ impl PathHop {
             oper_state: None,
             kernel_visible: true,
             notes: Vec::new(),
+            bond: None,
+            alternatives: Vec::new(),
         }
     }
 }
@@ -192,11 +209,18 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
         origin::Owner::VmNic { vm, .. } => Node::Vm(vm),
         origin::Owner::Link(k) => Node::Iface(k),
     };
-    let graph = Graph::new(topo);
+    // An active-backup bond's standby members carry nothing: the walk takes the active one.
+    let graph = Graph::new(topo).retain(|e| !bond::is_standby_member(topo, e));
+    if let Goal::Destination(dst) = goal {
+        return to_destination(topo, &graph, mac, start, *dst);
+    }
     let (mut path, end) = match search::shortest_to(&graph, start, |n| rank(topo, mac, goal, n)) {
         Some(walk) => (build::build(topo, mac, goal, &walk), walk.last().copied()),
         None => match (goal, best_server(topo, mac)) {
-            (Goal::Dhcp, Some(server)) => (broken(topo, &graph, mac, start, server), Some(server)),
+            (Goal::Dhcp, Some(server)) => (
+                broken(topo, &graph, mac, goal, (&[start], &[]), server),
+                Some(server),
+            ),
             _ => bail!(
                 "no path from {mac} to {} in the discovered topology",
                 unreachable(topo, goal)
@@ -209,6 +233,17 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
     Ok(path)
 }
 
+/// The first link the host sees `mac`'s packets on: its VM's tap, or its own link.
+pub fn first_link(topo: &Topology, mac: Mac) -> Result<IfaceKey> {
+    match origin::find(topo, mac)? {
+        origin::Owner::VmNic { tap: Some(k), .. } | origin::Owner::Link(k) => Ok(k),
+        origin::Owner::VmNic { vm, .. } => bail!(
+            "VM {} owns {mac} but its tap does not exist on this host (is the VM running?)",
+            topo.vms[vm].name
+        ),
+    }
+}
+
 /// The server a DHCP path should end at, by the same ranking as the search.
 fn best_server(topo: &Topology, mac: Mac) -> Option<Node> {
     (0..topo.dhcp_servers.len())
@@ -216,26 +251,65 @@ fn best_server(topo: &Topology, mac: Mac) -> Option<Node> {
         .min_by_key(|&n| rank(topo, mac, &Goal::Dhcp, n))
 }
 
-/// The path of a topology that breaks between the client and its server: each side as far as
+/// The path to a packet's destination, routed where the host routes it (see `destination`).
+fn to_destination(
+    topo: &Topology,
+    graph: &Graph,
+    mac: Mac,
+    start: Node,
+    dst: Destination,
+) -> Result<ExpectedPath> {
+    let goal = Goal::Destination(dst);
+    let r = destination::resolve(topo, graph, start, dst)
+        .map_err(|e| anyhow::anyhow!("no path from {mac} to {}: {e}", dst.ip))?;
+    let mut path = match r.end {
+        destination::End::Gap { from, target } => {
+            let mut before = r.walk;
+            before.push(from);
+            broken(topo, graph, mac, &goal, (&before, &r.routed), target)
+        }
+        _ => build::build_routed(topo, mac, &goal, &r.walk, &r.routed),
+    };
+    path.notes.push(match r.end {
+        destination::End::Owner => format!("{} is this host's: the path ends at its owner", dst.ip),
+        destination::End::NextHopMac => {
+            format!("the path ends where {}'s next hop's MAC is", dst.ip)
+        }
+        destination::End::Uplink => format!("{} is not on this host: the path leaves it", dst.ip),
+        destination::End::Gap { .. } => format!("{} is on this host, out of reach", dst.ip),
+    });
+    Ok(path)
+}
+
+/// The path of a topology that breaks between the client and its goal (its DHCP server, its
+/// destination's owner): `before` (ending where the break begins), then each side as far as
 /// it goes, the gap noted on the client's last hop (see `gap`).
-fn broken(topo: &Topology, graph: &Graph, mac: Mac, start: Node, server: Node) -> ExpectedPath {
-    let halves = gap::halves(topo, graph, start, server);
-    let client_hops = build::build(topo, mac, &Goal::Dhcp, &halves.client)
+fn broken(
+    topo: &Topology,
+    graph: &Graph,
+    mac: Mac,
+    goal: &Goal,
+    (before, routed): (&[Node], &[(usize, topology::routing::Route)]),
+    target: Node,
+) -> ExpectedPath {
+    let (from, earlier) = before.split_last().expect("a walk starts somewhere");
+    let halves = gap::halves(topo, graph, *from, target);
+    let client_walk: Vec<Node> = earlier.iter().chain(&halves.client).copied().collect();
+    let client_hops = build::build_routed(topo, mac, goal, &client_walk, routed)
         .hops
         .len();
-    let walk: Vec<Node> = halves
-        .client
-        .iter()
-        .chain(&halves.server)
-        .copied()
-        .collect();
-    let mut path = build::build(topo, mac, &Goal::Dhcp, &walk);
+    let walk: Vec<Node> = client_walk.iter().chain(&halves.server).copied().collect();
+    let mut path = build::build_routed(topo, mac, goal, &walk, routed);
     let note = Note::PathBreaks {
         client_end: halves.client_end,
+        far: match goal {
+            Goal::Dhcp => note::FarSide::DhcpServer,
+            _ => note::FarSide::Destination,
+        },
         server_end: halves.server_end,
     };
     path.notes
-        .push(format!("no walk joins {mac} to its DHCP server: {note}"));
+        .push(format!("no walk joins {mac} to its goal: {note}"));
     if let Some(hop) = client_hops
         .checked_sub(1)
         .and_then(|i| path.hops.get_mut(i))
@@ -281,6 +355,7 @@ fn unreachable(topo: &Topology, goal: &Goal) -> String {
         Goal::Interface(k) => topo.interface(*k).map_or("that interface".into(), |i| {
             format!("{}:{}", i.netns_name, i.name)
         }),
+        Goal::Destination(d) => d.ip.to_string(),
     }
 }
 

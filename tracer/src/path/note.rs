@@ -69,10 +69,16 @@ pub enum Note {
         vlan: Option<u16>,
         leaving: bool,
     },
-    /// Nothing joins this hop, where the client's side ends, to the server's side.
+    /// Nothing joins this hop, where the client's side ends, to the far side (the DHCP server's
+    /// or the destination's).
     PathBreaks {
         client_end: LooseEnd,
+        far: FarSide,
         server_end: LooseEnd,
+    },
+    /// The packet is routed here: it leaves its namespace through this link, by this route.
+    RoutedOut {
+        route: String,
     },
 }
 
@@ -154,12 +160,30 @@ impl fmt::Display for Note {
             ),
             Self::PathBreaks {
                 client_end,
+                far,
                 server_end,
             } => write!(
                 f,
-                "the path breaks here: the client's side ends at {client_end}, and nothing joins it to the DHCP server's side, which ends at {server_end}"
+                "the path breaks here: the client's side ends at {client_end}, and nothing joins it to {far}, which ends at {server_end}"
             ),
+            Self::RoutedOut { route } => write!(f, "routed out here by the route {route}"),
         }
+    }
+}
+
+/// What a broken path's far side leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FarSide {
+    DhcpServer,
+    Destination,
+}
+
+impl fmt::Display for FarSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DhcpServer => "the DHCP server's side",
+            Self::Destination => "the destination's side",
+        })
     }
 }
 

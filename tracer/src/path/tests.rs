@@ -28,6 +28,7 @@ fn link(netns: u32, ifindex: u32, name: &str, kind: LinkKind) -> Interface {
         addresses: Vec::new(),
         vlan_filtering: false,
         bridge_vlans: None,
+        bond: None,
     }
 }
 
@@ -49,6 +50,7 @@ fn port(name: &str, ofport: i64, tag: Option<u16>, netdev: IfaceKey) -> OvsPort 
             error: None,
             netdev: Some(netdev),
         }],
+        bond: None,
     }
 }
 
@@ -296,4 +298,216 @@ fn an_untagged_frame_on_a_port_without_pvid_is_dropped_arriving() {
         "{:?}",
         p.hops[1].notes
     );
+}
+
+/// vm:eth0 (10.0.0.5, default via 10.0.0.1) <-> root:v-vm in br0 (10.0.0.1/24), with
+/// other:eth0 (10.0.0.7) <-> root:v-other also in br0; root routes the rest out of eth1.
+fn routed_host() -> Topology {
+    use crate::topology::{model::Namespace, routing::Route};
+    let key = |netns, ifindex| IfaceKey { netns, ifindex };
+    let with = |mut i: Interface, addr: &str| {
+        i.addresses.push(addr.into());
+        i
+    };
+    let mut vm_eth0 = with(link(2, 2, "eth0", LinkKind::Veth), "10.0.0.5/24");
+    vm_eth0.link = Some(key(1, 4));
+    let mut other_eth0 = with(link(3, 2, "eth0", LinkKind::Veth), "10.0.0.7/24");
+    other_eth0.link = Some(key(1, 5));
+    other_eth0.netns_name = "other".into();
+    let br0 = with(link(1, 3, "br0", LinkKind::Bridge), "10.0.0.1/24");
+    let mut v_vm = link(1, 4, "v-vm", LinkKind::Veth);
+    v_vm.link = Some(key(2, 2));
+    v_vm.master = Some(key(1, 3));
+    let mut v_other = link(1, 5, "v-other", LinkKind::Veth);
+    v_other.link = Some(key(3, 2));
+    v_other.master = Some(key(1, 3));
+    let eth1 = with(link(1, 6, "eth1", LinkKind::Physical), "192.0.2.10/24");
+    let route = |dst: &str, len, oif, gw: Option<&str>| Route {
+        dst: dst.parse().unwrap(),
+        prefix_len: len,
+        oif: Some(oif),
+        gateway: gw.map(|g| g.parse().unwrap()),
+        metric: 0,
+    };
+    let ns = |ino, name: &str, routes| Namespace {
+        ino,
+        name: name.into(),
+        routes,
+        neighbours: Vec::new(),
+    };
+    Topology {
+        namespaces: vec![
+            ns(
+                1,
+                "root",
+                vec![
+                    route("10.0.0.0", 24, 3, None),
+                    route("192.0.2.0", 24, 6, None),
+                    route("0.0.0.0", 0, 6, Some("192.0.2.1")),
+                ],
+            ),
+            ns(2, "vm", vec![route("0.0.0.0", 0, 2, Some("10.0.0.1"))]),
+            ns(3, "other", vec![route("10.0.0.0", 24, 2, None)]),
+        ],
+        interfaces: vec![vm_eth0, other_eth0, br0, v_vm, v_other, eth1],
+        ..Default::default()
+    }
+}
+
+fn to(topo: &Topology, ip: &str) -> ExpectedPath {
+    let mac = Mac([2, 0, 0, 0, 2, 2]);
+    let dst = Destination {
+        ip: ip.parse().unwrap(),
+        mac: None,
+    };
+    compute(topo, mac, &Goal::Destination(dst)).unwrap()
+}
+
+fn names_and_directions(p: &ExpectedPath) -> Vec<(String, Option<Direction>)> {
+    p.hops
+        .iter()
+        .map(|h| (h.name.clone(), h.direction))
+        .collect()
+}
+
+#[test]
+fn a_local_destination_ends_at_the_link_that_owns_it() {
+    let p = to(&routed_host(), "10.0.0.7");
+    let got = names_and_directions(&p);
+    let want = [
+        ("eth0", Some(Direction::Egress)),
+        ("v-vm", Some(Direction::Ingress)),
+        ("br0", None),
+        ("v-other", Some(Direction::Egress)),
+        ("eth0", Some(Direction::Ingress)),
+    ];
+    let want: Vec<_> = want.iter().map(|(n, d)| (n.to_string(), *d)).collect();
+    assert_eq!(got, want, "{p:#?}");
+    assert_eq!(p.hops[4].netns.as_deref(), Some("other"));
+    assert_eq!(p.goal, "destination");
+    assert_eq!(p.blocked_at, None);
+}
+
+#[test]
+fn a_remote_destination_is_routed_out_where_the_gateway_s_table_says() {
+    let p = to(&routed_host(), "198.51.100.9");
+    let got = names_and_directions(&p);
+    assert_eq!(
+        got.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["eth0", "v-vm", "br0", "eth1"],
+        "{p:#?}"
+    );
+    // Delivered up br0's own interface, then sent out of eth1.
+    assert!(p.hops[2].notes.contains(&Note::DeliveredToBridge), "{p:#?}");
+    assert_eq!(p.hops[3].direction, Some(Direction::Egress));
+    assert_eq!(
+        p.hops[3].notes,
+        [Note::RoutedOut {
+            route: "default via 192.0.2.1".into()
+        }]
+    );
+}
+
+#[test]
+fn the_gateway_itself_is_a_local_destination() {
+    let p = to(&routed_host(), "10.0.0.1");
+    assert_eq!(p.hops.last().unwrap().name, "br0");
+    assert!(p
+        .hops
+        .last()
+        .unwrap()
+        .notes
+        .contains(&Note::DeliveredToBridge));
+}
+
+#[test]
+fn a_destination_out_of_reach_is_a_broken_path_not_an_error() {
+    let mut topo = routed_host();
+    // v-other leaves br0: 10.0.0.7 is still on this host, but nothing joins it.
+    topo.interfaces[4].master = None;
+    let p = to(&topo, "10.0.0.7");
+    let at = p.blocked_at.expect("blocked") - 1;
+    let note = p.hops[at]
+        .notes
+        .iter()
+        .find(|n| matches!(n, Note::PathBreaks { .. }))
+        .unwrap_or_else(|| panic!("{p:#?}"));
+    let text = note.to_string();
+    assert!(text.contains("the destination's side"), "{text}");
+    assert!(text.contains("v-other, which is in no bridge"), "{text}");
+}
+
+#[test]
+fn with_no_owner_route_or_uplink_the_destination_is_an_error() {
+    let mut topo = routed_host();
+    topo.namespaces.iter_mut().for_each(|n| n.routes.clear());
+    topo.interfaces.retain(|i| i.name != "eth1");
+    let mac = Mac([2, 0, 0, 0, 2, 2]);
+    let dst = Destination {
+        ip: "198.51.100.9".parse().unwrap(),
+        mac: None,
+    };
+    let e = compute(&topo, mac, &Goal::Destination(dst)).unwrap_err();
+    assert!(e.to_string().contains("no path from"), "{e}");
+}
+
+/// vm:eth0 <-> root:v in br0, whose uplink is bond0 over the physical eth1 and eth2.
+fn bonded_uplink(mode: crate::topology::bond::BondMode, active: Option<u32>) -> Topology {
+    use crate::topology::bond::LinuxBond;
+    let key = |netns, ifindex| IfaceKey { netns, ifindex };
+    let mut eth0 = link(2, 2, "eth0", LinkKind::Veth);
+    eth0.link = Some(key(1, 3));
+    let mut v = link(1, 3, "v", LinkKind::Veth);
+    v.link = Some(key(2, 2));
+    v.master = Some(key(1, 4));
+    let br0 = link(1, 4, "br0", LinkKind::Bridge);
+    let mut bond0 = link(1, 5, "bond0", LinkKind::Bond);
+    bond0.master = Some(key(1, 4));
+    bond0.bond = Some(LinuxBond { mode, active });
+    let member = |ifindex, name| {
+        let mut m = link(1, ifindex, name, LinkKind::Physical);
+        m.master = Some(key(1, 5));
+        m
+    };
+    Topology {
+        interfaces: vec![eth0, v, br0, bond0, member(6, "eth1"), member(7, "eth2")],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_active_backup_bond_is_crossed_over_its_active_member() {
+    use crate::topology::bond::BondMode;
+    let topo = bonded_uplink(BondMode::ActiveBackup, Some(7));
+    let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
+    let names: Vec<&str> = p.hops.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["eth0", "v", "br0", "bond0", "eth2"], "{p:#?}");
+    let bond = p.hops[3].bond.as_ref().expect("bond0 is named");
+    assert_eq!(bond.mode, BondMode::ActiveBackup);
+    assert_eq!(bond.members, ["eth1", "eth2"]);
+    assert_eq!(bond.active.as_deref(), Some("eth2"));
+    assert_eq!(p.hops[3].direction, Some(Direction::Egress));
+    // The standby member is attached too, in case it carries the packet after all.
+    let alt: Vec<&str> = p.hops[4]
+        .alternatives
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(alt, ["eth1"]);
+    assert_eq!(
+        p.hops[4].bond.as_ref().map(|b| b.name.as_str()),
+        Some("bond0")
+    );
+}
+
+#[test]
+fn a_balancing_bond_takes_a_member_and_attaches_the_others() {
+    use crate::topology::bond::BondMode;
+    let topo = bonded_uplink(BondMode::BalanceXor, None);
+    let p = compute(&topo, Mac([2, 0, 0, 0, 2, 2]), &Goal::Uplink).unwrap();
+    let last = p.hops.last().unwrap();
+    assert_eq!(last.name, "eth1", "{p:#?}");
+    let alt: Vec<&str> = last.alternatives.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(alt, ["eth2"]);
+    assert_eq!(p.hops[3].bond.as_ref().unwrap().active, None);
 }

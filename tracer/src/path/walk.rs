@@ -11,6 +11,8 @@ pub struct Step {
     pub next: Option<Node>,
     /// The walk's first node (the sender's own link when it is not a VM).
     pub first: bool,
+    /// A router sent the packet out of this link (then `prev` is `None`).
+    pub routed: bool,
 }
 
 /// What the walk carries from one hop to the next.

@@ -18,6 +18,9 @@ pub struct FilterSpec {
     pub vlan: Option<u16>,
     /// From or to this address.
     pub host: Option<IpAddr>,
+    /// With `mac` and `host`: either one is enough (a routed packet keeps its addresses, not
+    /// its sender's MAC).
+    pub mac_or_host: bool,
     /// This IP protocol.
     pub proto: Option<u8>,
     /// This TCP/UDP source or destination port.
@@ -67,6 +70,9 @@ impl FilterSpec {
         if self.drops {
             f.flags |= filter_flags::DROPS;
         }
+        if self.mac_or_host && self.mac.is_some() && self.host.is_some() {
+            f.flags |= filter_flags::MAC_OR_ADDR;
+        }
         f
     }
 }
@@ -86,9 +92,11 @@ mod tests {
             port: Some(67),
             drops: true,
             snapshot_len: 128,
+            mac_or_host: true,
         };
         let f = spec.to_kernel();
-        let all = filter_flags::MAC
+        let all = filter_flags::MAC_OR_ADDR
+            | filter_flags::MAC
             | filter_flags::DHCP
             | filter_flags::VLAN
             | filter_flags::ADDR
@@ -100,5 +108,12 @@ mod tests {
         assert_eq!(f.port, 67u16.to_be());
         assert_eq!(f.snapshot_len, 128);
         assert_eq!(FilterSpec::default().to_kernel().flags, 0);
+        // Either alone means nothing: both criteria must be there to be either-or.
+        let mac_only = FilterSpec {
+            mac: spec.mac,
+            mac_or_host: true,
+            ..FilterSpec::default()
+        };
+        assert_eq!(mac_only.to_kernel().flags, filter_flags::MAC);
     }
 }

@@ -36,6 +36,8 @@ pub enum EdgeKind {
     VethPeer,
     /// A port of a Linux bridge -> the bridge.
     BridgePort,
+    /// A member of a Linux bond -> the bond.
+    BondMember,
     /// A VLAN, macvlan, vxlan or geneve device -> the device it sends through.
     LowerDevice,
     /// An OVS bridge -> one of its ports.
@@ -105,8 +107,10 @@ fn edges(topo: &Topology) -> Vec<Edge> {
         // Ports of ovs-system are described by OVSDB, with their bridge; the datapath device
         // itself is not a bridge users configure.
         if let Some(master) = i.master {
-            if topo.interface(master).map(|m| m.kind) == Some(LinkKind::Bridge) {
-                push(me, Node::Iface(master), EdgeKind::BridgePort);
+            match topo.interface(master).map(|m| m.kind) {
+                Some(LinkKind::Bridge) => push(me, Node::Iface(master), EdgeKind::BridgePort),
+                Some(LinkKind::Bond) => push(me, Node::Iface(master), EdgeKind::BondMember),
+                _ => {}
             }
         }
         match (i.link, i.kind) {

@@ -2,9 +2,11 @@
 //! may be absent, and the typed [`graph::Graph`] derived from it. Nothing else in pathtrace talks
 //! to OVSDB or reads libvirt/dnsmasq state. Imports only namespaces, netlink and `mac`.
 
+pub mod bond;
 pub mod dhcp_range;
 pub mod graph;
 pub mod model;
+pub mod routing;
 pub mod sources;
 
 use std::{collections::HashMap, path::PathBuf};

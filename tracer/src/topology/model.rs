@@ -7,6 +7,10 @@ use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
+use super::{
+    bond::{LinuxBond, OvsBond},
+    routing::{Neighbour, Route},
+};
 use crate::mac::Mac;
 
 /// `default`: a recorded topology from an older pathtrace lacks newer fields.
@@ -33,6 +37,12 @@ pub struct Namespace {
     pub ino: u32,
     /// `ip netns` name, `root` for pathtrace's own, `pid:N` for one only a process holds.
     pub name: String,
+    /// Its main routing table (unicast routes), for where a routed packet leaves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// Its resolved neighbour (ARP/NDP) entries, for which MAC an address is at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub neighbours: Vec<Neighbour>,
 }
 
 /// Identifies a link across the whole host: ifindexes repeat in every namespace.
@@ -101,6 +111,9 @@ pub struct Interface {
     /// show`), as the kernel keeps them whether or not the bridge filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge_vlans: Option<BridgeVlans>,
+    /// A Linux bond device's mode and active member (its members have it as `master`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<LinuxBond>,
 }
 
 /// One port's VLAN table on a VLAN-filtering Linux bridge.
@@ -185,6 +198,9 @@ pub struct OvsPort {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan_mode: Option<String>,
     pub interfaces: Vec<OvsInterface>,
+    /// A port with several interfaces is a bond: its mode, LACP and active member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<OvsBond>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

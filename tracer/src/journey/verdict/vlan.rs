@@ -118,6 +118,8 @@ mod tests {
             oper_state: None,
             kernel_visible: kind != HopKind::OvsBridge,
             notes: Vec::new(),
+            bond: None,
+            alternatives: Vec::new(),
         }
     }
 

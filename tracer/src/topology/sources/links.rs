@@ -1,7 +1,8 @@
-//! Links and addresses of every network namespace, over rtnetlink.
+//! Links, addresses, routes and neighbours of every network namespace, over rtnetlink.
 //!
 //! One netlink socket per namespace, opened from inside it (a socket stays bound to the
-//! namespace it was created in), then two dumps (links, addresses). No process is spawned.
+//! namespace it was created in), then one dump each (links, addresses, main-table routes,
+//! neighbours). No process is spawned.
 //! A namespace's socket and file are open only while it is being asked something: the
 //! descriptors in use stay a handful whatever the number of namespaces (one pair kept per
 //! namespace ran out of files, EMFILE, above ~500 and silently lost namespaces).
@@ -21,18 +22,24 @@ use anyhow::Result;
 use netlink_packet_route::{
     address::{AddressAttribute, AddressMessage},
     link::{
-        AfSpecBridge, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoGeneve, InfoKind, InfoVlan,
-        InfoVxlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, State,
+        AfSpecBridge, BridgeVlanInfoFlags, InfoBond, InfoBridge, InfoData, InfoGeneve, InfoKind,
+        InfoVlan, InfoVxlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
+        State,
     },
     nsid::{NsidAttribute, NsidMessage},
     AddressFamily, RouteNetlinkMessage,
 };
 
+use super::ip_layer;
 use crate::{
     mac::Mac,
     netlink::Rtnetlink,
     netns::{open_verified, Netns, NetnsGuard, NetnsTable},
-    topology::model::{BridgeVlans, IfaceKey, Interface, LinkKind, Namespace, OperState},
+    topology::{
+        bond::{BondMode, LinuxBond},
+        model::{BridgeVlans, IfaceKey, Interface, LinkKind, Namespace, OperState},
+        routing::{Neighbour, Route},
+    },
 };
 
 /// What one namespace reported, before cross-namespace references are resolved.
@@ -47,6 +54,8 @@ struct RawLink {
 struct NamespaceLinks {
     netns: Netns,
     links: Vec<RawLink>,
+    routes: Vec<Route>,
+    neighbours: Vec<Neighbour>,
 }
 
 pub struct Discovered {
@@ -118,10 +127,12 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
         }
     }
     let namespaces = per_ns
-        .iter()
+        .into_iter()
         .map(|n| Namespace {
             ino: n.netns.ino,
-            name: n.netns.name.clone(),
+            name: n.netns.name,
+            routes: n.routes,
+            neighbours: n.neighbours,
         })
         .collect();
     Ok(Discovered {
@@ -181,9 +192,13 @@ fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
             raw.iface.bridge_vlans = vlans.remove(&raw.iface.key.ifindex);
         }
     }
+    let routes = ip_layer::routes(&mut socket)?;
+    let neighbours = ip_layer::neighbours(&mut socket)?;
     Ok(NamespaceLinks {
         netns: netns.clone(),
         links,
+        routes,
+        neighbours,
     })
 }
 
@@ -243,6 +258,7 @@ fn parse_link(m: &LinkMessage, netns: &Netns) -> RawLink {
         addresses: Vec::new(),
         vlan_filtering: false,
         bridge_vlans: None,
+        bond: None,
     };
     if m.header.flags.contains(LinkFlags::Loopback) {
         iface.kind = LinkKind::Loopback;
@@ -316,6 +332,20 @@ fn parse_link_info(infos: &[LinkInfo], iface: &mut Interface) {
                 iface.vlan_filtering = attrs
                     .iter()
                     .any(|a| matches!(a, InfoBridge::VlanFiltering(true)));
+            }
+            LinkInfo::Data(InfoData::Bond(attrs)) => {
+                let mut bond = LinuxBond {
+                    mode: BondMode::BalanceRr,
+                    active: None,
+                };
+                for a in attrs {
+                    match a {
+                        InfoBond::Mode(m) => bond.mode = BondMode::from_kernel(u8::from(*m)),
+                        InfoBond::ActivePort(i) if *i != 0 => bond.active = Some(*i),
+                        _ => {}
+                    }
+                }
+                iface.bond = Some(bond);
             }
             LinkInfo::Data(InfoData::Geneve(v)) => {
                 iface.vni = v.iter().find_map(|a| match a {

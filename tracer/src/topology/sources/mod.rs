@@ -5,6 +5,7 @@
 pub mod bounded;
 pub mod datapath;
 pub mod dnsmasq;
+mod ip_layer;
 pub mod libvirt;
 pub mod links;
 pub mod neutron_dhcp;

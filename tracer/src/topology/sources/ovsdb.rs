@@ -15,7 +15,10 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use super::bounded;
-use crate::topology::model::{OvsBridge, OvsInterface, OvsPort};
+use crate::topology::{
+    bond::{BondMode, OvsBond},
+    model::{OvsBridge, OvsInterface, OvsPort},
+};
 
 /// Where ovsdb-server puts its socket, in the order OVS's own tools look.
 pub fn default_socket() -> Option<PathBuf> {
@@ -45,7 +48,17 @@ pub fn socket_path(spec: &str) -> Result<PathBuf> {
 // `_uuid` is only returned when asked for once `columns` is given; rows reference each other
 // by it.
 const BRIDGE_COLUMNS: &[&str] = &["_uuid", "name", "ports", "datapath_type", "fail_mode"];
-const PORT_COLUMNS: &[&str] = &["_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode"];
+const PORT_COLUMNS: &[&str] = &[
+    "_uuid",
+    "name",
+    "interfaces",
+    "tag",
+    "trunks",
+    "vlan_mode",
+    "bond_mode",
+    "lacp",
+    "bond_active_slave",
+];
 const INTERFACE_COLUMNS: &[&str] = &[
     "_uuid",
     "name",
@@ -176,12 +189,21 @@ fn port(row: &Value, interfaces: &mut HashMap<String, OvsInterface>) -> Result<O
         trunks.extend(vlan(&t)?);
     }
     trunks.sort_unstable();
+    let bond = match ifaces.len() {
+        0 | 1 => None,
+        _ => Some(OvsBond {
+            mode: BondMode::from_ovs(optional_str(&row["bond_mode"])?.as_deref()),
+            lacp: optional_str(&row["lacp"])?,
+            active_mac: optional_str(&row["bond_active_slave"])?,
+        }),
+    };
     Ok(OvsPort {
         name: string(&row["name"]).context("Port without a name")?,
         tag,
         trunks,
         vlan_mode: optional_str(&row["vlan_mode"])?,
         interfaces: ifaces,
+        bond,
     })
 }
 
