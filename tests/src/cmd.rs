@@ -39,6 +39,16 @@ pub fn ip(netns: &str, args: &[&str]) -> Result<String> {
     run("ip", &full)
 }
 
+/// Kills every process of `netns` (a server the test stops); returns how many there were.
+pub fn kill_all_in(netns: &str) -> Result<usize> {
+    let pids = run("ip", &["netns", "pids", netns])?;
+    let pids: Vec<&str> = pids.split_whitespace().collect();
+    for pid in &pids {
+        run("kill", &[pid])?;
+    }
+    Ok(pids.len())
+}
+
 /// `ping -c COUNT` from `netns`, 0.2 s apart; fails if no reply comes back.
 pub fn ping(netns: &str, dst: &str, count: &str) {
     in_netns(netns, "ping", &["-c", count, "-i", "0.2", "-W", "1", dst]).unwrap();

@@ -4,6 +4,8 @@
 
 #[path = "guest/bonds.rs"]
 mod bonds;
+#[path = "guest/faults.rs"]
+mod faults;
 #[path = "guest/journeys.rs"]
 mod journeys;
 

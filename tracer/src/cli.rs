@@ -122,6 +122,12 @@ pub struct DiscoveryArgs {
     /// should listen and which address the MAC should get.
     #[arg(long, value_name = "DIR", default_value = crate::topology::NEUTRON_DHCP_DIR)]
     pub neutron_dhcp_dir: PathBuf,
+
+    /// libvirt's dnsmasq configuration directory: for a network whose dnsmasq is not running,
+    /// its `<network>.conf` says where the server should listen and which address the MAC
+    /// should get.
+    #[arg(long, value_name = "DIR", default_value = crate::topology::LIBVIRT_DNSMASQ_DIR)]
+    pub libvirt_dnsmasq_dir: PathBuf,
 }
 
 impl DiscoveryArgs {
@@ -130,6 +136,7 @@ impl DiscoveryArgs {
             ovsdb: self.ovsdb.clone(),
             libvirt_xml: self.libvirt_xml.clone(),
             neutron_dhcp_dir: self.neutron_dhcp_dir.clone(),
+            libvirt_dnsmasq_dir: self.libvirt_dnsmasq_dir.clone(),
         }
     }
 }

@@ -37,8 +37,8 @@ enum Command {
     /// The demo's part inside the VM (`cargo xtask demo` runs it there).
     #[command(hide = true)]
     DemoGuest,
-    /// Run the whole fault matrix (each fault class at each hop) and print its table.
-    Eval,
+    /// Run the whole fault matrix (each fault class at each hop, in the VM) and print its table.
+    Eval(eval::Options),
     /// Run every fuzz target (cargo-fuzz, nightly) for a given time; fails on any crash.
     Fuzz(fuzz::Options),
     /// Measure discovery on a generated compute-node-sized host (250 namespaces, 1,000 links).
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         Command::DemoGuest => demo::in_guest(),
         Command::Bench(o) => bench::run(&o).map(|()| 0),
         Command::Fuzz(o) => fuzz::run(&o).map(|()| 0),
-        Command::Eval => eval::run().map(|()| 0),
+        Command::Eval(o) => eval::run(&o).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

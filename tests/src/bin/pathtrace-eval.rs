@@ -1,6 +1,9 @@
 //! `cargo xtask eval`: the whole fault matrix (`pathtrace_testbed::faults`), one fresh topology
 //! per cell, and its table: each fault class at each hop kind, right hop and cause, right hop
 //! with another cause, wrong hop, or error. Exits 1 below the floor (95% right, no error).
+//! `--host`: only the beds the host kernel builds (no Open vSwitch); otherwise every bed, as
+//! in the VM. `--only A,B`: only the cells whose "class way hop" contains A or B. With
+//! `$PATHTRACE_RESULTS`, each cell's report and recording are kept there.
 
 use std::{collections::BTreeMap, process::ExitCode};
 
@@ -10,7 +13,23 @@ use pathtrace_testbed::faults::{self, Outcome};
 const FLOOR: f64 = 0.95;
 
 fn main() -> ExitCode {
-    let cells = faults::linux_compute_node();
+    let args: Vec<String> = std::env::args().collect();
+    let mut cells = faults::linux_compute_node();
+    if !args.iter().any(|a| a == "--host") {
+        cells.extend(faults::seed004());
+    }
+    // `--only A,B`: the cells whose "class way hop" contains A or B (to look at some again).
+    if let Some(only) = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+    {
+        let wanted: Vec<String> = only.split(',').map(str::to_lowercase).collect();
+        cells.retain(|c| {
+            let name = format!("{} {:?} {}", c.class.name(), c.way, c.hop).to_lowercase();
+            wanted.iter().any(|w| name.contains(w.as_str()))
+        });
+    }
     let mut results = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         eprintln!(

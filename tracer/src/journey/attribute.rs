@@ -128,6 +128,7 @@ fn decisive_flow(
         dst: Some(seen.hop.dst_mac),
         vlan: seen.hop.vlan_id(),
         dhcp: seen.hop.dhcp.is_some(),
+        dhcp_reply: seen.hop.dhcp_message().is_some_and(|m| m.is_reply()),
     };
     let outcome = openflow_sim::run(flows, &in_port, &pkt);
     outcome.applied.last().map(|f| Decisive {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::path::{fmt_vlan, ExpectedPath, HopKind};
+use crate::path::{fmt_vlan, ExpectedPath, HopKind, PathHop};
 
 pub fn render(p: &ExpectedPath) -> String {
     let mut out = format!("expected path of {} to the {}\n", p.mac, p.goal);
@@ -65,42 +65,7 @@ pub fn render(p: &ExpectedPath) -> String {
                 "  (not seen by the kernel)"
             }
         );
-        let indent = " ".repeat(width[0] + 2);
-        if let Some(b) = &h.bond {
-            let _ = writeln!(
-                out,
-                "{indent}bond {} ({}{}): members {}{}",
-                b.name,
-                b.mode,
-                b.lacp
-                    .as_ref()
-                    .map(|l| format!(", lacp {l}"))
-                    .unwrap_or_default(),
-                b.members.join(", "),
-                b.active
-                    .as_ref()
-                    .map(|a| format!("; active {a}"))
-                    .unwrap_or_default()
-            );
-        }
-        if let Some(port) = &h.ovs_port {
-            let _ = writeln!(
-                out,
-                "{indent}ovs port {} on {}{}{}",
-                port.port,
-                port.bridge,
-                port.ofport
-                    .map(|o| format!(" ofport {o}"))
-                    .unwrap_or_default(),
-                port.tag.map(|t| format!(" tag {t}")).unwrap_or_default()
-            );
-        }
-        for f in &h.flows {
-            let _ = writeln!(out, "{indent}flow {f}");
-        }
-        for n in &h.notes {
-            let _ = writeln!(out, "{indent}! {n}");
-        }
+        details(h, &" ".repeat(width[0] + 2), &mut out);
     }
     if let Some(d) = &p.dhcp_server {
         let _ = writeln!(
@@ -120,4 +85,43 @@ pub fn render(p: &ExpectedPath) -> String {
         let _ = writeln!(out, "note: {n}");
     }
     out
+}
+
+/// The lines under a hop: its bond, OVS port, flows and notes.
+fn details(h: &PathHop, indent: &str, out: &mut String) {
+    if let Some(b) = &h.bond {
+        let _ = writeln!(
+            out,
+            "{indent}bond {} ({}{}): members {}{}",
+            b.name,
+            b.mode,
+            b.lacp
+                .as_ref()
+                .map(|l| format!(", lacp {l}"))
+                .unwrap_or_default(),
+            b.members.join(", "),
+            b.active
+                .as_ref()
+                .map(|a| format!("; active {a}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(port) = &h.ovs_port {
+        let _ = writeln!(
+            out,
+            "{indent}ovs port {} on {}{}{}",
+            port.port,
+            port.bridge,
+            port.ofport
+                .map(|o| format!(" ofport {o}"))
+                .unwrap_or_default(),
+            port.tag.map(|t| format!(" tag {t}")).unwrap_or_default()
+        );
+    }
+    for f in &h.flows {
+        let _ = writeln!(out, "{indent}flow {f}");
+    }
+    for n in &h.notes {
+        let _ = writeln!(out, "{indent}! {n}");
+    }
 }

@@ -33,6 +33,7 @@ pub fn build_routed(
             dst: dhcp.then_some(Mac([0xff; 6])),
             vlan: None,
             dhcp,
+            dhcp_reply: false,
         },
         last_mtu: None,
     };

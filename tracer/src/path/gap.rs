@@ -49,8 +49,9 @@ impl std::fmt::Display for LooseEnd {
 pub fn halves(topo: &Topology, graph: &Graph, start: Node, server: Node) -> Halves {
     let from_client = Reached::from(graph, start);
     let from_server = Reached::from(graph, server);
-    let client_end = end_of(topo, graph, &from_client);
-    let server_end = end_of(topo, graph, &from_server);
+    let own = vm_side(topo, start);
+    let client_end = end_of(topo, graph, &from_client, &own);
+    let server_end = end_of(topo, graph, &from_server, &[]);
     let mut server_walk = from_server.walk_to(server_end);
     server_walk.reverse();
     Halves {
@@ -61,10 +62,32 @@ pub fn halves(topo: &Topology, graph: &Graph, start: Node, server: Node) -> Halv
     }
 }
 
+/// The links that are a VM's own side of its NICs: a tap made as a veth (a VM faked with a
+/// namespace, as test beds and some launchers do) has the VM's interface as its peer, which
+/// is not where the path from the VM breaks.
+fn vm_side(topo: &Topology, start: Node) -> Vec<Node> {
+    let Node::Vm(v) = start else {
+        return Vec::new();
+    };
+    topo.vms[v]
+        .nics
+        .iter()
+        .filter_map(|nic| topo.interface(nic.netdev?)?.link)
+        .map(Node::Iface)
+        .collect()
+}
+
 /// Where one side ends: a loose veth or tap if it reaches one (the likeliest break), else the
-/// furthest bridge it reaches, else its furthest node.
-fn end_of(topo: &Topology, graph: &Graph, reached: &Reached) -> Node {
-    let beyond_start = || reached.order.iter().copied().skip(1);
+/// furthest bridge it reaches, else its furthest node; never one of `own`.
+fn end_of(topo: &Topology, graph: &Graph, reached: &Reached, own: &[Node]) -> Node {
+    let beyond_start = || {
+        reached
+            .order
+            .iter()
+            .copied()
+            .skip(1)
+            .filter(|n| !own.contains(n))
+    };
     beyond_start()
         .find(|&n| is_loose(topo, graph, n))
         .or_else(|| beyond_start().rfind(|n| is_bridge(topo, *n)))

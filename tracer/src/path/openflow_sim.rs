@@ -52,6 +52,9 @@ pub struct Packet {
     pub vlan: Option<u16>,
     /// IPv4 UDP from 68 to 67 (a DHCP request).
     pub dhcp: bool,
+    /// With `dhcp`: a server's reply instead, from 67 to 68 (its addresses are the server's
+    /// to choose: unicast or broadcast).
+    pub dhcp_reply: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,10 +192,12 @@ pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
                 false
             }
             "nw_proto" | "ip_proto" if pkt.dhcp => parse_int(v).ok()? == u64::from(ip_proto::UDP),
-            "tp_dst" | "udp_dst" if pkt.dhcp => parse_int(v).ok()? == u64::from(bootp::SERVER_PORT),
-            "tp_src" | "udp_src" if pkt.dhcp => parse_int(v).ok()? == u64::from(bootp::CLIENT_PORT),
-            "nw_src" | "ip_src" if pkt.dhcp => v == "0.0.0.0" || v.starts_with("0.0.0.0/"),
-            "nw_dst" | "ip_dst" if pkt.dhcp => v == "255.255.255.255",
+            "tp_dst" | "udp_dst" if pkt.dhcp => parse_int(v).ok()? == u64::from(dhcp_ports(pkt).1),
+            "tp_src" | "udp_src" if pkt.dhcp => parse_int(v).ok()? == u64::from(dhcp_ports(pkt).0),
+            "nw_src" | "ip_src" if pkt.dhcp && !pkt.dhcp_reply => {
+                v == "0.0.0.0" || v.starts_with("0.0.0.0/")
+            }
+            "nw_dst" | "ip_dst" if pkt.dhcp && !pkt.dhcp_reply => v == "255.255.255.255",
             _ => return None,
         };
         if !ok {
@@ -200,6 +205,15 @@ pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
         }
     }
     Some(true)
+}
+
+/// A DHCP packet's source and destination ports.
+fn dhcp_ports(pkt: &Packet) -> (u16, u16) {
+    if pkt.dhcp_reply {
+        (bootp::SERVER_PORT, bootp::CLIENT_PORT)
+    } else {
+        (bootp::CLIENT_PORT, bootp::SERVER_PORT)
+    }
 }
 
 fn masked(v: &str) -> Option<(u64, u64)> {
@@ -229,7 +243,24 @@ mod tests {
             dst: Some(Mac([0xff; 6])),
             vlan,
             dhcp: true,
+            dhcp_reply: false,
         }
+    }
+
+    /// A server's reply goes from port 67 to 68: a flow on its source port matches it, not a
+    /// request, and the addresses it is sent with are the server's (not a request's).
+    #[test]
+    fn a_dhcp_reply_matches_by_its_own_ports() {
+        let flows = parse_dump("priority=10,in_port=5,udp,tp_src=67 actions=drop\n").unwrap();
+        let reply = Packet {
+            dhcp_reply: true,
+            ..dhcp(Some(1000))
+        };
+        assert_eq!(matches(&flows[0], "5", &reply), Some(true));
+        assert_eq!(matches(&flows[0], "5", &dhcp(Some(1000))), Some(false));
+        let to_broadcast =
+            parse_dump("priority=10,udp,nw_dst=255.255.255.255 actions=drop\n").unwrap();
+        assert_eq!(matches(&to_broadcast[0], "5", &reply), None);
     }
 
     #[test]

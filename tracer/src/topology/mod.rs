@@ -18,10 +18,11 @@ pub use model::{
     Topology,
 };
 use sources::{
-    dnsmasq, libvirt, links, neutron_dhcp, openflow, ovsdb,
+    dnsmasq, libvirt, libvirt_dnsmasq, links, neutron_dhcp, openflow, ovsdb,
     untrusted::{self, shown},
 };
 pub use sources::{
+    libvirt_dnsmasq::DEFAULT_DIR as LIBVIRT_DNSMASQ_DIR,
     neutron_dhcp::DEFAULT_DIR as NEUTRON_DHCP_DIR, openflow::parse_int as parse_openflow_int,
 };
 
@@ -35,6 +36,8 @@ pub struct Options {
     pub libvirt_xml: Vec<PathBuf>,
     /// Neutron DHCP agent state directory, read for `qdhcp-` namespaces without a dnsmasq.
     pub neutron_dhcp_dir: PathBuf,
+    /// libvirt's dnsmasq configuration directory, read for networks without a dnsmasq.
+    pub libvirt_dnsmasq_dir: PathBuf,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             ovsdb: None,
             libvirt_xml: Vec::new(),
             neutron_dhcp_dir: neutron_dhcp::DEFAULT_DIR.into(),
+            libvirt_dnsmasq_dir: libvirt_dnsmasq::DEFAULT_DIR.into(),
         }
     }
 }
@@ -53,7 +57,7 @@ pub fn discover(opts: &Options) -> Result<Topology> {
     discover_links(&mut topo, &table)?;
     discover_ovs(&mut topo, opts)?;
     discover_vms(&mut topo, opts);
-    discover_dhcp(&mut topo, &opts.neutron_dhcp_dir);
+    discover_dhcp(&mut topo, opts);
     Ok(topo)
 }
 
@@ -251,7 +255,7 @@ fn find_tap(topo: &Topology, dev: &str, guest: crate::mac::Mac) -> Option<IfaceK
         .map(|i| i.key)
 }
 
-fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
+fn discover_dhcp(topo: &mut Topology, opts: &Options) {
     let found = dnsmasq::processes();
     let procs = found.trusted;
     for p in &procs {
@@ -280,7 +284,8 @@ fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
             problems,
         });
     }
-    let silent = silent_neutron_networks(topo, neutron_dir);
+    let silent = silent_neutron_networks(topo, &opts.neutron_dhcp_dir)
+        + silent_libvirt_networks(topo, &opts.libvirt_dnsmasq_dir);
     let ignored = match found.ignored.as_slice() {
         [] => String::new(),
         pids => format!(
@@ -303,7 +308,9 @@ fn discover_dhcp(topo: &mut Topology, neutron_dir: &std::path::Path) {
             return;
         }
         (n, 0) => format!("{n} dnsmasq processes{ignored}"),
-        (n, s) => format!("{n} dnsmasq processes; {s} qdhcp- namespaces without one{ignored}"),
+        (n, s) => {
+            format!("{n} dnsmasq processes; {s} Neutron or libvirt networks without one{ignored}")
+        }
     };
     topo.report("dnsmasq", SourceStatus::Found, detail);
 }
@@ -347,6 +354,55 @@ fn silent_neutron_networks(topo: &mut Topology, neutron_dir: &std::path::Path) -
             ranges: Vec::new(),
             hostsfiles: state.hostsfile.into_iter().collect(),
             hosts: state.hosts,
+            problems,
+        });
+        added += 1;
+    }
+    added
+}
+
+/// A libvirt network whose dnsmasq is not running still says where its server should listen
+/// (its conf file's `interface`, in the namespace that has it, the host's first): adds it as
+/// a server that is not running, with the network's host entries. Returns how many.
+fn silent_libvirt_networks(topo: &mut Topology, dir: &std::path::Path) -> usize {
+    let mut added = 0;
+    for net in libvirt_dnsmasq::configured(dir) {
+        let Some(bridge) = net.config.interfaces.first() else {
+            continue;
+        };
+        // `namespaces` has the host's own first.
+        let Some(netns) = topo.namespaces.iter().map(|n| n.ino).find(|ino| {
+            topo.interfaces
+                .iter()
+                .any(|i| i.key.netns == *ino && i.name == *bridge)
+        }) else {
+            continue;
+        };
+        let served = topo.dhcp_servers.iter().any(|d| {
+            d.netns == netns && d.interfaces.iter().any(|i| i == bridge)
+                || d.hostsfiles
+                    .iter()
+                    .any(|h| net.config.hostsfiles.contains(h))
+        });
+        if served {
+            continue;
+        }
+        let mut problems = net.problems;
+        problems.push(format!(
+            "no dnsmasq runs for the libvirt network of {}",
+            shown(&net.conf)
+        ));
+        topo.dhcp_servers.push(model::DhcpServer {
+            pid: None,
+            program: "dnsmasq".into(),
+            config_dir: Some(shown(&net.conf)),
+            netns,
+            netns_name: topo.netns_name(netns),
+            listens_on: listening(topo, netns, &net.config.interfaces),
+            interfaces: net.config.interfaces.iter().map(|s| shown(s)).collect(),
+            ranges: net.config.ranges.iter().map(|s| shown(s)).collect(),
+            hostsfiles: net.config.hostsfiles.iter().map(|s| shown(s)).collect(),
+            hosts: net.config.hosts,
             problems,
         });
         added += 1;

@@ -35,6 +35,7 @@ pub fn find(
                 dst: Some(first.hop.dst_mac),
                 vlan: path[i.saturating_sub(1)].hop.vlan,
                 dhcp: first.hop.dhcp.is_some(),
+                dhcp_reply: first.hop.dhcp_message().is_some_and(|m| m.is_reply()),
             };
             let flow = grown_drop_flow(ev, &p.hop.name, in_port.as_deref(), &pkt)?;
             Some((

@@ -11,7 +11,7 @@
 
 use super::cause::Cause;
 use crate::{
-    event::Hop,
+    event::{Hop, OvsAction},
     journey::correlate::OrientedHop,
     path::{HopKind, Note, OvsPortInfo},
 };
@@ -66,6 +66,16 @@ fn vlan_inside(
         // Sightings of the datapath's actions are placed at the bridge that did them.
         let here = path.get(furthest)?.hop;
         return (here.kind == HopKind::OvsBridge).then(|| (here.name.clone(), Some(push.vid)));
+    }
+    if let (Some(OvsAction::Output), Some(vid)) =
+        (ovs.and_then(|o| o.action.as_ref()), last.vlan_id())
+    {
+        // A tagged output of the bridge the action is placed at (the bridge of the port it
+        // sends to): NORMAL sends a frame tagged only to a trunk, in the VLAN it switches it in.
+        let here = path.get(furthest)?.hop;
+        if here.kind == HopKind::OvsBridge {
+            return Some((here.name.clone(), Some(vid)));
+        }
     }
     // The port the frame was seen at: the interface of a TC hook, the vport of a datapath
     // hook (for an action, the one the packet entered the datapath by; the action's own
@@ -223,6 +233,37 @@ mod tests {
             mismatch_ahead(&received("eth2-net", Some(1000)), &path, 1),
             None
         );
+    }
+
+    /// A reply that br-eth2 forwarded untranslated (VLAN 1000) into br-int, seen as the
+    /// datapath's tagged output to br-int's own (trunk) port: that is the VLAN inside br-int,
+    /// where the VM's port carries 1 (seed 004 without br-int's `mod_vlan_vid:1` flow).
+    #[test]
+    fn a_tagged_output_tells_the_vlan_inside_the_bridge_it_leaves() {
+        let hops = [
+            port("eth2", "br-eth2", None),
+            bridge("br-eth2"),
+            bridge("br-int"),
+            port("qvo", "br-int", Some(1)),
+        ];
+        let path = oriented(&hops);
+        let mut output = received("eth2", Some(1000));
+        let ovs = output.ovs.as_mut().unwrap();
+        ovs.action = Some(OvsAction::Output);
+        ovs.port_name = Some("br-int".into());
+        let cause = mismatch_ahead(&output, &path, 2).expect("a mismatch");
+        assert!(matches!(
+            cause,
+            Cause::VlanMismatch {
+                seen_vlan: Some(1000),
+                access_vlan: 1,
+                ..
+            }
+        ));
+        // Untagged, it says nothing about the VLAN inside.
+        let mut untagged = output.clone();
+        untagged.vlan = None;
+        assert_eq!(mismatch_ahead(&untagged, &path, 2), None);
     }
 
     /// What was seen on one bridge says nothing about the VLAN inside another, reached through

@@ -7,6 +7,7 @@ pub mod datapath;
 pub mod dnsmasq;
 mod ip_layer;
 pub mod libvirt;
+pub mod libvirt_dnsmasq;
 pub mod links;
 pub mod neutron_dhcp;
 pub mod openflow;
