@@ -40,6 +40,26 @@ impl Journey {
         })
     }
 
+    /// `pathtrace --dhcp MAC --timeout SECS` on a libvirt network of this lab: libvirt's
+    /// dnsmasq conf directory is the lab's workdir, where the testbed writes the network's.
+    pub fn start_on_libvirt_network(
+        lab: &mut Lab,
+        name: &str,
+        mac: &str,
+        secs: &str,
+    ) -> Result<Self> {
+        let conf_dir = lab.workdir()?.display().to_string();
+        let args = [
+            "--dhcp",
+            mac,
+            "--libvirt-dnsmasq-dir",
+            &conf_dir,
+            "--timeout",
+            secs,
+        ];
+        Self::start(lab, name, &args)
+    }
+
     /// Runs dhclient on `netns`:eth0 (giving up after `client_secs`), then [`Self::finish`]; the
     /// lease and the verdict must agree.
     pub fn finish_after_dhclient(

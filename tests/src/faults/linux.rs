@@ -115,20 +115,7 @@ pub fn run_on_libvirt_network(cell: &Cell) -> Result<Outcome> {
         cmd::kill_all_in(&net.host)?;
     }
     let name = format!("fault-{:?}", cell.class).to_lowercase();
-    // Where libvirt would keep the network's conf file: the lab's.
-    let conf_dir = lab.workdir()?.display().to_string();
-    let journey = Journey::start(
-        &mut lab,
-        &name,
-        &[
-            "--dhcp",
-            &net.vm_mac,
-            "--libvirt-dnsmasq-dir",
-            &conf_dir,
-            "--timeout",
-            "10",
-        ],
-    )?;
+    let journey = Journey::start_on_libvirt_network(&mut lab, &name, &net.vm_mac, "10")?;
     let (code, report) = journey.finish_after_dhclient(&mut lab, &net.vm, 6);
     Ok(judge(cell, code, &report))
 }

@@ -310,20 +310,9 @@ fn a_libvirt_network_whose_dnsmasq_is_not_running_is_a_verdict() {
     let mut lab = Lab::new("lvdown");
     let net = LibvirtNetwork::build(&mut lab, LibvirtDhcp::Healthy).unwrap();
     pathtrace_testbed::cmd::kill_all_in(&net.host).unwrap();
-    let conf_dir = lab.workdir().unwrap().display().to_string();
-    let journey = Journey::start(
-        &mut lab,
-        "host-libvirt-not-running",
-        &[
-            "--dhcp",
-            &net.vm_mac,
-            "--libvirt-dnsmasq-dir",
-            &conf_dir,
-            "--timeout",
-            "10",
-        ],
-    )
-    .unwrap();
+    let journey =
+        Journey::start_on_libvirt_network(&mut lab, "host-libvirt-not-running", &net.vm_mac, "10")
+            .unwrap();
     let (code, r) = journey.finish_after_dhclient(&mut lab, &net.vm, 6);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["verdict"], "stopped", "{r:#}");

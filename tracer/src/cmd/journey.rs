@@ -150,7 +150,7 @@ pub fn run(req: Request) -> Result<u8> {
     let tracefs = tracefs::ensure_mounted();
     let before = topology::discover(&req.discovery)?;
     let mut table = NetnsTable::discover()?;
-    let (destination, timeout) = destination(&req, &before)?;
+    let (destination, timeout) = destination(&req, &before, &table)?;
     let expected = expected_path(&before, req.mac, req.mode, destination)?;
     let interfaces = path_interfaces(&expected, &mut table)?;
     let mut filter = req.kernel_filter();
@@ -232,6 +232,7 @@ pub fn run(req: Request) -> Result<u8> {
 fn destination(
     req: &Request,
     topo: &topology::Topology,
+    table: &NetnsTable,
 ) -> Result<(Option<Destination>, Duration)> {
     let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
     Ok(match (req.mode, req.dst) {
@@ -249,7 +250,7 @@ fn destination(
                     ovs: false,
                     ring_buffer_bytes: req.ring_buffer_bytes,
                 },
-                topo,
+                (topo, table),
                 timeout,
             )?;
             (learned.destination, timeout.saturating_sub(learned.waited))

@@ -32,7 +32,7 @@ pub struct Learned {
 pub fn first_destination(
     mac: Mac,
     session: SessionOptions<'_>,
-    topo: &Topology,
+    (topo, table): (&Topology, &NetnsTable),
     timeout: Duration,
 ) -> Result<Learned> {
     let started = Instant::now();
@@ -40,8 +40,6 @@ pub fn first_destination(
     let iface = topo
         .interface(first)
         .context("the sender's link vanished")?;
-    // The session keeps its own table: the journey's is needed after this one is gone.
-    let table = NetnsTable::discover()?;
     let netns = table
         .get(first.netns)
         .cloned()
@@ -61,7 +59,8 @@ pub fn first_destination(
             ovs: false,
             ..session
         },
-        table,
+        // The session keeps a copy: the journey's is needed after this one is gone.
+        table.clone(),
     )?;
     eprintln!(
         "pathtrace: no --dst: waiting at {} for the first IP packet from {} to learn where it goes",

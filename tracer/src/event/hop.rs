@@ -155,3 +155,50 @@ impl Hop {
         self.len + u32::from(accelerated) * tracer_common::wire::header_len::VLAN_TAG as u32
     }
 }
+
+#[cfg(test)]
+impl Hop {
+    /// A DHCP DISCOVER leaving a client's veth, for tests that need a whole hop.
+    pub fn example() -> Self {
+        // Through the module's re-exports, as callers name them.
+        use super::{Dhcp, DhcpMessage, HookKind, Ip};
+        Hop {
+            t_ns: 1_500_000,
+            fingerprint: "0123456789abcdef".into(),
+            netns: "ns-client".into(),
+            netns_ino: 1,
+            ifname: "veth-c".into(),
+            ifindex: 2,
+            hook: HookKind::Egress,
+            drop_reason: None,
+            len: 342,
+            src_mac: Mac([2, 0, 0, 0, 0, 1]),
+            dst_mac: Mac([0xff; 6]),
+            ethertype: "0x0800".into(),
+            vlan: None,
+            ip: Some(Ip {
+                version: 4,
+                src: [0, 0, 0, 0].into(),
+                dst: [255, 255, 255, 255].into(),
+                proto: 17,
+                id: Some(0),
+                sport: Some(68),
+                dport: Some(67),
+                fragment: false,
+            }),
+            icmp: None,
+            dhcp: Some(Dhcp {
+                xid: "0x01020304".into(),
+                message: DhcpMessage::Discover,
+                chaddr: Mac([2, 0, 0, 0, 0, 1]),
+                secs: 0,
+            }),
+            tunnel: None,
+            ovs: None,
+            skb: "0x0".into(),
+            cpu: 0,
+            truncated: false,
+            snapshot: None,
+        }
+    }
+}

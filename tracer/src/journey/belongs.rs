@@ -43,42 +43,24 @@ impl Belongs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{HookKind, Ip};
+    use crate::event::Ip;
 
     fn hop(src: [u8; 6], dst: [u8; 6], ips: Option<(&str, &str)>) -> Hop {
-        Hop {
-            t_ns: 0,
-            fingerprint: "0".into(),
-            netns: "r".into(),
-            netns_ino: 1,
-            ifname: "r0".into(),
-            ifindex: 2,
-            hook: HookKind::Egress,
-            drop_reason: None,
-            len: 98,
-            src_mac: Mac(src),
-            dst_mac: Mac(dst),
-            ethertype: "0x0800".into(),
-            vlan: None,
-            ip: ips.map(|(s, d)| Ip {
-                version: 4,
-                src: s.parse().unwrap(),
-                dst: d.parse().unwrap(),
-                proto: 1,
-                id: None,
-                sport: None,
-                dport: None,
-                fragment: false,
-            }),
-            icmp: None,
-            dhcp: None,
-            tunnel: None,
-            ovs: None,
-            skb: "0x0".into(),
-            cpu: 0,
-            truncated: false,
-            snapshot: None,
-        }
+        let mut h = Hop::example();
+        h.src_mac = Mac(src);
+        h.dst_mac = Mac(dst);
+        h.dhcp = None;
+        h.ip = ips.map(|(s, d)| Ip {
+            version: 4,
+            src: s.parse().unwrap(),
+            dst: d.parse().unwrap(),
+            proto: 1,
+            id: None,
+            sport: None,
+            dport: None,
+            fragment: false,
+        });
+        h
     }
 
     #[test]

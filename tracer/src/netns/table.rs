@@ -23,7 +23,7 @@ pub struct Netns {
     pub path: PathBuf,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct NetnsTable {
     by_ino: BTreeMap<u32, Netns>,
 }

@@ -76,50 +76,10 @@ pub fn hop_line(hop: &Hop) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        event::{Dhcp, DhcpMessage, DropReason, HookKind, Ip},
-        mac::Mac,
-    };
+    use crate::event::{DropReason, HookKind};
 
     fn hop() -> Hop {
-        Hop {
-            t_ns: 1_500_000,
-            fingerprint: "0123456789abcdef".into(),
-            netns: "ns-client".into(),
-            netns_ino: 1,
-            ifname: "veth-c".into(),
-            ifindex: 2,
-            hook: HookKind::Egress,
-            drop_reason: None,
-            len: 342,
-            src_mac: Mac([2, 0, 0, 0, 0, 1]),
-            dst_mac: Mac([0xff; 6]),
-            ethertype: "0x0800".into(),
-            vlan: None,
-            ip: Some(Ip {
-                version: 4,
-                src: [0, 0, 0, 0].into(),
-                dst: [255, 255, 255, 255].into(),
-                proto: 17,
-                id: Some(0),
-                sport: Some(68),
-                dport: Some(67),
-                fragment: false,
-            }),
-            icmp: None,
-            dhcp: Some(Dhcp {
-                xid: "0x01020304".into(),
-                message: DhcpMessage::Discover,
-                chaddr: Mac([2, 0, 0, 0, 0, 1]),
-                secs: 0,
-            }),
-            tunnel: None,
-            ovs: None,
-            skb: "0x0".into(),
-            cpu: 0,
-            truncated: false,
-            snapshot: None,
-        }
+        Hop::example()
     }
 
     #[test]

@@ -184,15 +184,8 @@ fn segment(
         return Segment::Ends(up, End::Uplink);
     }
     owner_anywhere(topo, ip)
-        .or_else(|| next_hop_mac.and_then(|m| super::origin::find(topo, m).ok().map(node_of)))
+        .or_else(|| next_hop_mac.and_then(|m| super::origin::find(topo, m).ok().map(|o| o.node())))
         .map_or(Segment::Nowhere, Segment::OutOfReach)
-}
-
-fn node_of(owner: super::origin::Owner) -> Node {
-    match owner {
-        super::origin::Owner::VmNic { vm, .. } => Node::Vm(vm),
-        super::origin::Owner::Link(k) => Node::Iface(k),
-    }
 }
 
 /// The route namespace `netns` picks for `ip`.

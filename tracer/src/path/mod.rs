@@ -194,21 +194,8 @@ pub struct VlanRewrite {
 
 pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
     let owner = origin::find(topo, mac)?;
-    let start = match owner {
-        origin::Owner::VmNic { vm, nic, tap: None } => {
-            let vm = &topo.vms[vm];
-            bail!(
-                "VM {} owns {mac} but its tap {} does not exist on this host (is the VM running?)",
-                vm.name,
-                vm.nics[nic]
-                    .target_dev
-                    .as_deref()
-                    .unwrap_or("(no <target dev>)")
-            );
-        }
-        origin::Owner::VmNic { vm, .. } => Node::Vm(vm),
-        origin::Owner::Link(k) => Node::Iface(k),
-    };
+    owner.first_link(topo, mac)?;
+    let start = owner.node();
     // An active-backup bond's standby members carry nothing: the walk takes the active one.
     let graph = Graph::new(topo).retain(|e| !bond::is_standby_member(topo, e));
     if let Goal::Destination(dst) = goal {
@@ -235,13 +222,7 @@ pub fn compute(topo: &Topology, mac: Mac, goal: &Goal) -> Result<ExpectedPath> {
 
 /// The first link the host sees `mac`'s packets on: its VM's tap, or its own link.
 pub fn first_link(topo: &Topology, mac: Mac) -> Result<IfaceKey> {
-    match origin::find(topo, mac)? {
-        origin::Owner::VmNic { tap: Some(k), .. } | origin::Owner::Link(k) => Ok(k),
-        origin::Owner::VmNic { vm, .. } => bail!(
-            "VM {} owns {mac} but its tap does not exist on this host (is the VM running?)",
-            topo.vms[vm].name
-        ),
-    }
+    origin::find(topo, mac)?.first_link(topo, mac)
 }
 
 /// The server a DHCP path should end at, by the same ranking as the search.

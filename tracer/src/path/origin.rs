@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 
 use crate::{
     mac::Mac,
-    topology::{IfaceKey, LinkKind, Topology},
+    topology::{graph::Node, IfaceKey, LinkKind, Topology},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +18,35 @@ pub enum Owner {
     },
     /// A link whose packets carry this MAC as source.
     Link(IfaceKey),
+}
+
+impl Owner {
+    /// The graph node a walk from (or to) this owner starts at.
+    pub fn node(&self) -> Node {
+        match *self {
+            Self::VmNic { vm, .. } => Node::Vm(vm),
+            Self::Link(k) => Node::Iface(k),
+        }
+    }
+
+    /// The first link the host sees the owner's packets on: the VM's tap, or the link itself.
+    /// A VM whose tap does not exist is not running here.
+    pub fn first_link(&self, topo: &Topology, mac: Mac) -> Result<IfaceKey> {
+        match *self {
+            Self::VmNic { tap: Some(k), .. } | Self::Link(k) => Ok(k),
+            Self::VmNic { vm, nic, tap: None } => {
+                let vm = &topo.vms[vm];
+                bail!(
+                    "VM {} owns {mac} but its tap {} does not exist on this host (is the VM running?)",
+                    vm.name,
+                    vm.nics[nic]
+                        .target_dev
+                        .as_deref()
+                        .unwrap_or("(no <target dev>)")
+                );
+            }
+        }
+    }
 }
 
 pub fn find(topo: &Topology, mac: Mac) -> Result<Owner> {
