@@ -29,6 +29,16 @@ pub fn pathtrace_bin() -> PathBuf {
     p
 }
 
+/// What becomes of pathtrace's standard output.
+enum Stdout {
+    /// Kept whole.
+    Keep,
+    /// Closed at once.
+    Close,
+    /// Each line handed to the closure; only the last kept.
+    Each(Box<dyn FnMut(&str) + Send>),
+}
+
 pub struct Tracer {
     child: Child,
     stdout: JoinHandle<String>,
@@ -46,16 +56,26 @@ impl Tracer {
     /// Starts pathtrace and returns once it reports its probes attached (or fails with what it
     /// printed if it exits first).
     pub fn start(args: &[&str]) -> Result<Self> {
-        Self::spawn(args, true)
+        Self::spawn(args, Stdout::Keep)
+    }
+
+    /// As [`Self::start`], handing each line of standard output to `on_line` as it comes and
+    /// keeping only the last one (the summary of `--output json`): for runs that print more
+    /// than a test should hold in memory.
+    pub fn start_streaming(
+        args: &[&str],
+        on_line: impl FnMut(&str) + Send + 'static,
+    ) -> Result<Self> {
+        Self::spawn(args, Stdout::Each(Box::new(on_line)))
     }
 
     /// As [`Self::start`], with nobody reading standard output: its pipe is closed at once,
     /// as `| head` does once it has its lines.
     pub fn start_unread(args: &[&str]) -> Result<Self> {
-        Self::spawn(args, false)
+        Self::spawn(args, Stdout::Close)
     }
 
-    fn spawn(args: &[&str], read_stdout: bool) -> Result<Self> {
+    fn spawn(args: &[&str], stdout_mode: Stdout) -> Result<Self> {
         let mut child = Command::new(pathtrace_bin())
             .args(args)
             .stdin(Stdio::null())
@@ -66,8 +86,17 @@ impl Tracer {
         let mut out = child.stdout.take().expect("piped");
         let stdout = std::thread::spawn(move || {
             let mut s = String::new();
-            if read_stdout {
-                let _ = out.read_to_string(&mut s);
+            match stdout_mode {
+                Stdout::Keep => {
+                    let _ = out.read_to_string(&mut s);
+                }
+                Stdout::Close => {}
+                Stdout::Each(mut on_line) => {
+                    for line in BufReader::new(out).lines().map_while(Result::ok) {
+                        on_line(&line);
+                        s = line;
+                    }
+                }
             }
             s
         });

@@ -8,6 +8,8 @@ mod bonds;
 mod faults;
 #[path = "guest/journeys.rs"]
 mod journeys;
+#[path = "guest/line_rate.rs"]
+mod line_rate;
 
 use pathtrace_testbed::{
     cmd::run,

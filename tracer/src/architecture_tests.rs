@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("mac", 0),
     ("netlink", 0),
     ("interrupt", 0),
+    ("clock", 0),
     ("kernel", 1),
     ("netns", 1),
     ("event", 1),

@@ -16,6 +16,7 @@
 mod architecture_tests;
 mod capture;
 mod cli;
+mod clock;
 mod cmd;
 mod event;
 pub mod fuzz;
@@ -39,6 +40,7 @@ const EXIT_ERROR: u8 = 2;
 
 /// The command line: parse it, run the command, map the outcome to an exit status.
 pub fn main() -> ExitCode {
+    clock::mark_start();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PATHTRACE_LOG")

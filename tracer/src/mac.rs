@@ -6,20 +6,35 @@ use std::{fmt, str::FromStr};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Mac(pub [u8; 6]);
 
+/// Length of `fa:16:3e:fe:c7:87`.
+const MAC_TEXT_LEN: usize = 17;
+
+impl Mac {
+    /// Written without the formatting machinery: every reported packet has two or three MACs,
+    /// and `{:02x}` six times over was a tenth of the time spent per event.
+    fn text(&self) -> [u8; MAC_TEXT_LEN] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b':'; MAC_TEXT_LEN];
+        for (i, b) in self.0.iter().enumerate() {
+            out[3 * i] = HEX[usize::from(b >> 4)];
+            out[3 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+        out
+    }
+}
+
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
+        let text = self.text();
+        // Only ASCII hex digits and colons were written.
+        f.pad(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
 impl serde::Serialize for Mac {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let text = self.text();
+        s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -91,6 +106,15 @@ mod tests {
     #[test]
     fn prints_canonically() {
         assert_eq!(EXPECTED.to_string(), "fa:16:3e:fe:c7:87");
+        assert_eq!(
+            Mac([0, 1, 0x10, 0x9a, 0xf0, 0xff]).to_string(),
+            "00:01:10:9a:f0:ff"
+        );
+        assert_eq!(format!("{:>18}", Mac([0; 6])), " 00:00:00:00:00:00");
+        assert_eq!(
+            serde_json::to_string(&EXPECTED).unwrap(),
+            "\"fa:16:3e:fe:c7:87\""
+        );
     }
 
     #[test]

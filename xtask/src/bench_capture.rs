@@ -4,8 +4,10 @@
 //! * program cost per packet from `kernel.bpf_stats_enabled` (`run_time_ns / run_cnt` of the TC
 //!   programs), for traffic the filter rejects and for traffic it reports;
 //! * TCP throughput (iperf3) with pathtrace attached / without, interleaved in one run;
-//! * the highest rate of matching packets (UDP, paced by a generator in this process) that
-//!   pathtrace delivers with zero lost events;
+//! * the highest rate of matching events (UDP, paced by a generator in this process, rising
+//!   until loss) that pathtrace delivers with zero lost events, held for 10 s, and the CPU time
+//!   pathtrace spends per million events;
+//! * start-up to "attached" on 8 interfaces, phase by phase (the summary's `timings`);
 //! * attach and detach time for 200 interfaces in 50 namespaces.
 
 use std::{
@@ -20,9 +22,9 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use pathtrace_testbed::{cmd::ip, Lab};
+use pathtrace_testbed::Lab;
 
-use crate::bench_baseline;
+use crate::{bench_baseline, bench_startup};
 
 /// A MAC no interface of the bench has: the filter rejects everything.
 const UNUSED_MAC: &str = "02:00:5e:00:53:99";
@@ -96,14 +98,33 @@ impl Traced {
         if !status.success() {
             bail!("pathtrace failed: {status}");
         }
-        let text = std::fs::read_to_string(&self.out)?;
-        let last = text.lines().last().context("no output")?;
-        let summary: Value = serde_json::from_str(last)?;
-        if summary["type"] != "summary" {
-            bail!("last line is not the summary: {last}");
-        }
-        Ok(summary)
+        last_summary(&self.out)
     }
+
+    /// CPU seconds (user + system, all threads) the process has used so far.
+    fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(") ").context("/proc/PID/stat")?.1;
+        let field = |i: usize| -> Result<f64> {
+            Ok(rest.split(' ').nth(i).context("/proc/PID/stat")?.parse()?)
+        };
+        // utime and stime, fields 14 and 15 of proc(5), the 12th and 13th after the name.
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        Ok((field(11)? + field(12)?) / hz)
+    }
+}
+
+/// The summary record `pathtrace trace --output json` ends its output with.
+pub(crate) fn last_summary(out: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(out)?;
+    let last = text.lines().last().context("no output")?;
+    let summary: Value = serde_json::from_str(last)?;
+    if summary["type"] != "summary" {
+        bail!("last line is not the summary: {last}");
+    }
+    Ok(summary)
 }
 
 /// Sum of `run_time_ns` and `run_cnt` over the loaded pathtrace TC programs.
@@ -154,6 +175,10 @@ fn enter_netns(netns: &str) -> Result<()> {
     Ok(())
 }
 
+/// Datagrams handed to the kernel per `sendmmsg(2)`: one system call per datagram would make
+/// the generator, not pathtrace, the limit.
+const SEND_BATCH: usize = 64;
+
 /// Sends UDP datagrams from `netns` to 10.95.0.2:9 at `rate` per second for `secs`; returns
 /// how many were sent and the rate achieved.
 fn generate(netns: &str, rate: u64, secs: f64) -> Result<(u64, f64)> {
@@ -162,7 +187,20 @@ fn generate(netns: &str, rate: u64, secs: f64) -> Result<(u64, f64)> {
         enter_netns(&netns)?;
         let sock = UdpSocket::bind("10.95.0.1:0")?;
         sock.connect("10.95.0.2:9")?;
-        let payload = [0u8; 64];
+        let mut payload = [0u8; 64];
+        let mut iov = libc::iovec {
+            iov_base: payload.as_mut_ptr().cast(),
+            iov_len: payload.len(),
+        };
+        // SAFETY: an all-zero mmsghdr is valid; each then points at the one iovec.
+        let mut msgs: Vec<libc::mmsghdr> = (0..SEND_BATCH)
+            .map(|_| {
+                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                m.msg_hdr.msg_iov = &mut iov;
+                m.msg_hdr.msg_iovlen = 1;
+                m
+            })
+            .collect();
         let start = Instant::now();
         let total = (rate as f64 * secs) as u64;
         let mut sent = 0u64;
@@ -170,8 +208,13 @@ fn generate(netns: &str, rate: u64, secs: f64) -> Result<(u64, f64)> {
             // Pace in 100 µs steps: send what is due, then yield.
             let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
             while sent < due {
-                if sock.send(&payload).is_ok() {
-                    sent += 1;
+                let n = (due - sent).min(SEND_BATCH as u64) as u32;
+                // SAFETY: `msgs` holds SEND_BATCH valid headers whose buffers outlive the call.
+                let r = unsafe { libc::sendmmsg(sock.as_raw_fd(), msgs.as_mut_ptr(), n, 0) };
+                if r > 0 {
+                    sent += r as u64;
+                } else if start.elapsed().as_secs_f64() > secs * 2.0 {
+                    bail!("sendmmsg: {}", std::io::Error::last_os_error());
                 }
             }
             std::thread::sleep(Duration::from_micros(100));
@@ -293,9 +336,15 @@ fn cost_per_packet(bin: &Path, p: &Pair, filter_mac: &str, results: &Path) -> Re
     })
 }
 
-pub fn run(bin: &Path, results: &Path) -> Result<Value> {
+/// Non-matching and matching net cost per packet, in ns, on a pair of its own.
+pub fn costs(bin: &Path, results: &Path) -> Result<(f64, f64)> {
     let p = pair()?;
+    let (nomatch, matching) = program_costs(bin, &p, results)?;
+    Ok((nomatch.net_ns(), matching.net_ns()))
+}
 
+/// The median non-matching and matching costs of interleaved runs.
+fn program_costs(bin: &Path, p: &Pair, results: &Path) -> Result<(Cost, Cost)> {
     eprintln!("==> per-packet program cost (bpf_stats)");
     let stats = BpfStats::enable()?;
     // Three interleaved runs each, the median kept: one run on this shared machine can be
@@ -303,8 +352,8 @@ pub fn run(bin: &Path, results: &Path) -> Result<Value> {
     let mut nomatch = Vec::new();
     let mut matching = Vec::new();
     for _ in 0..COST_RUNS {
-        nomatch.push(cost_per_packet(bin, &p, UNUSED_MAC, results)?);
-        matching.push(cost_per_packet(bin, &p, &p.mac_a, results)?);
+        nomatch.push(cost_per_packet(bin, p, UNUSED_MAC, results)?);
+        matching.push(cost_per_packet(bin, p, &p.mac_a, results)?);
     }
     drop(stats);
     let (nomatch, matching) = (median_cost(nomatch), median_cost(matching));
@@ -316,6 +365,12 @@ pub fn run(bin: &Path, results: &Path) -> Result<Value> {
             c.baseline_ns
         );
     }
+    Ok((nomatch, matching))
+}
+
+pub fn run(bin: &Path, results: &Path) -> Result<Value> {
+    let p = pair()?;
+    let (nomatch, matching) = program_costs(bin, &p, results)?;
 
     eprintln!("==> TCP throughput with / without pathtrace (iperf3, interleaved)");
     let mut server = Command::new("ip")
@@ -342,35 +397,15 @@ pub fn run(bin: &Path, results: &Path) -> Result<Value> {
     let (without, with) = (median(without), median(with));
     eprintln!("    {without:.2} Gbit/s without, {with:.2} Gbit/s with");
 
-    eprintln!("==> matching packets delivered with zero lost events");
-    let mut rates = Vec::new();
-    let mut best = 0.0f64;
-    for rate in [100_000u64, 200_000, 400_000] {
-        let traced = Traced::start(bin, &p, &p.mac_a, &results.join("bench-capture-rate.jsonl"))?;
-        let (sent, achieved) = generate(&p.a, rate, 3.0)?;
-        // Let the reader drain.
-        std::thread::sleep(Duration::from_millis(500));
-        let summary = traced.stop()?;
-        let events = summary["events"].as_u64().unwrap_or(0);
-        let lost = summary["lost_events"].as_u64().unwrap_or(u64::MAX);
-        eprintln!(
-            "    asked {rate}/s, sent {sent} at {achieved:.0}/s: {events} events, {lost} lost"
-        );
-        rates.push(
-            json!({"asked_pps": rate, "sent": sent, "achieved_pps": achieved,
-                          "events": events, "lost_events": lost}),
-        );
-        // Two hooks see every datagram (va egress, vb ingress).
-        if lost == 0 && events >= 2 * sent {
-            best = best.max(achieved);
-        } else {
-            break;
-        }
-    }
+    eprintln!("==> matching events delivered with zero lost events");
+    let zero_loss = zero_loss_rate(bin, &p, results)?;
+
+    eprintln!("==> start-up to \"attached\" on 8 interfaces (3 runs)");
+    let startup = bench_startup::startup(bin, results)?;
 
     eprintln!("==> attach and detach: 200 interfaces in 50 namespaces");
     drop(p);
-    let attach = attach_many(bin, results)?;
+    let attach = bench_startup::attach_many(bin, results)?;
 
     Ok(json!({
         "tc_ns_per_packet_nonmatching": nomatch.net_ns(),
@@ -380,66 +415,115 @@ pub fn run(bin: &Path, results: &Path) -> Result<Value> {
         "iperf3_gbps_without": without,
         "iperf3_gbps_with": with,
         "throughput_ratio": with / without,
-        "zero_loss_rates": rates,
-        "max_zero_loss_matching_pps": best,
+        "zero_loss": zero_loss,
+        "startup": startup,
         "attach": attach,
     }))
 }
 
-fn attach_many(bin: &Path, results: &Path) -> Result<Value> {
-    let mut lab = Lab::new("att");
-    let mut args: Vec<String> = vec![
-        "trace".into(),
-        "--output".into(),
-        "json".into(),
-        "--timeout".into(),
-        "0.1".into(),
-        "--no-ovs".into(),
-    ];
-    for i in 0..50 {
-        let ns = lab.netns(&format!("n{i}"))?;
-        ip(
-            &ns,
-            &["link", "add", "a0", "type", "veth", "peer", "name", "a1"],
-        )?;
-        ip(
-            &ns,
-            &["link", "add", "b0", "type", "veth", "peer", "name", "b1"],
-        )?;
-        for d in ["a0", "a1", "b0", "b1"] {
-            ip(&ns, &["link", "set", d, "up"])?;
+/// Datagram rates of the ramp, per second; each datagram is two matching events (`va` egress,
+/// `vb` ingress). The ramp stops at the first step with a lost event.
+const RAMP_PPS: [u64; 6] = [50_000, 100_000, 200_000, 350_000, 500_000, 750_000];
+/// Seconds of each ramp step.
+const RAMP_SECS: f64 = 3.0;
+/// Seconds the highest rate without loss is then held, as the floor asks.
+const HOLD_SECS: f64 = 10.0;
+/// Below this share of the asked rate, the generator (not pathtrace) is the limit.
+const GENERATOR_SHORTFALL: f64 = 0.9;
+
+/// One paced run of matching traffic under `pathtrace trace`.
+struct RateRun {
+    asked_pps: u64,
+    sent: u64,
+    achieved_pps: f64,
+    events: u64,
+    lost: u64,
+    /// pathtrace's CPU time while the traffic ran and was drained (start-up and detach left out).
+    cpu_seconds: f64,
+}
+
+impl RateRun {
+    fn measure(bin: &Path, p: &Pair, results: &Path, rate: u64, secs: f64) -> Result<Self> {
+        let traced = Traced::start(bin, p, &p.mac_a, &results.join("bench-capture-rate.jsonl"))?;
+        let cpu_before = traced.cpu_seconds()?;
+        let (sent, achieved_pps) = generate(&p.a, rate, secs)?;
+        // Let the reader drain what is still in the ring.
+        std::thread::sleep(Duration::from_millis(500));
+        let cpu_seconds = traced.cpu_seconds()? - cpu_before;
+        let summary = traced.stop()?;
+        let run = Self {
+            asked_pps: rate,
+            sent,
+            achieved_pps,
+            events: summary["events"].as_u64().unwrap_or(0),
+            lost: summary["lost_events"].as_u64().unwrap_or(u64::MAX),
+            cpu_seconds,
+        };
+        eprintln!(
+            "    asked {rate}/s, sent {sent} at {achieved_pps:.0}/s: {} events ({:.0}/s), {} lost, \
+             {:.2} CPU s per million events",
+            run.events,
+            run.events_per_second(),
+            run.lost,
+            run.cpu_per_million()
+        );
+        Ok(run)
+    }
+
+    /// No event lost, and at least the sender's hop seen for every datagram (the receiver's
+    /// may miss what the veth itself dropped).
+    fn clean(&self) -> bool {
+        self.lost == 0 && self.events >= self.sent
+    }
+
+    fn events_per_second(&self) -> f64 {
+        self.events as f64 * self.achieved_pps / self.sent.max(1) as f64
+    }
+
+    fn cpu_per_million(&self) -> f64 {
+        self.cpu_seconds / self.events.max(1) as f64 * 1e6
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "asked_pps": self.asked_pps, "sent": self.sent, "achieved_pps": self.achieved_pps,
+            "events": self.events, "events_per_second": self.events_per_second(),
+            "lost_events": self.lost, "cpu_seconds": self.cpu_seconds,
+            "cpu_seconds_per_million_events": self.cpu_per_million(),
+        })
+    }
+}
+
+/// Raises the rate until an event is lost or the generator falls short, then holds the highest
+/// clean rate for `HOLD_SECS`.
+fn zero_loss_rate(bin: &Path, p: &Pair, results: &Path) -> Result<Value> {
+    let mut ramp = Vec::new();
+    let mut best: Option<u64> = None;
+    let mut generator_limited = false;
+    for rate in RAMP_PPS {
+        let run = RateRun::measure(bin, p, results, rate, RAMP_SECS)?;
+        let clean = run.clean();
+        generator_limited = run.achieved_pps < rate as f64 * GENERATOR_SHORTFALL;
+        ramp.push(run.json());
+        if !clean {
+            break;
         }
-        args.push("-i".into());
-        args.push(format!("{ns}:*"));
+        best = Some(rate);
+        if generator_limited {
+            eprintln!(
+                "    the generator reached {:.0}/s of {rate}/s: its limit",
+                run.achieved_pps
+            );
+            break;
+        }
     }
-    let out_path = results.join("bench-capture-attach.jsonl");
-    let start = Instant::now();
-    let out = Command::new(bin)
-        .args(&args)
-        .stdout(File::create(&out_path)?)
-        .stderr(Stdio::null())
-        .status()?;
-    let wall = start.elapsed();
-    if !out.success() {
-        bail!("pathtrace with 200 interfaces failed: {out}");
-    }
-    let text = std::fs::read_to_string(&out_path)?;
-    let summary: Value = serde_json::from_str(text.lines().last().context("no output")?)?;
-    let interfaces = summary["interfaces"].as_array().map_or(0, Vec::len);
-    if interfaces != 200 {
-        bail!("attached to {interfaces} interfaces, expected 200");
-    }
-    let attach_ms = summary["attach_ms"].as_f64().unwrap_or(f64::NAN);
-    let detach_ms = summary["detach_ms"].as_f64().unwrap_or(f64::NAN);
-    eprintln!(
-        "    attach {attach_ms:.0} ms, detach {detach_ms:.0} ms, whole run {:.0} ms",
-        wall.as_secs_f64() * 1e3
-    );
+    let best = best.context("events were lost at the lowest rate of the ramp")?;
+    eprintln!("    holding {best}/s for {HOLD_SECS} s");
+    let hold = RateRun::measure(bin, p, results, best, HOLD_SECS)?;
     Ok(json!({
-        "interfaces": interfaces,
-        "namespaces": 50,
-        "attach_ms": attach_ms,
-        "detach_ms": detach_ms,
-        "process_wall_ms": wall.as_secs_f64() * 1e3,
+        "ramp": ramp,
+        "generator_limited": generator_limited,
+        "hold": hold.json(),
+        "hold_clean": hold.clean(),
     }))
 }

@@ -3,11 +3,11 @@
 //! probes, kernel facts, namespaces and the event vocabulary; nothing above.
 
 mod decode;
+mod drain;
+mod lost;
 mod names;
 mod presence;
-mod reader;
 pub mod session;
 
 pub use decode::{decode_record, Record};
-pub use reader::EventReader;
 pub use session::Losses;

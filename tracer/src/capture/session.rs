@@ -7,9 +7,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{names::Names, presence::Presence, EventReader, Record};
+use super::{
+    drain::{Drain, Next, POLL_INTERVAL},
+    lost::LostCounter,
+    names::Names,
+    presence::Presence,
+    Record,
+};
 use crate::{
-    event::{HookStatus, Vanished},
+    clock,
+    event::{HookStatus, Timings, Vanished},
     interrupt,
     kernel::{btf::KernelBtf, tracefs},
     netns::NetnsTable,
@@ -19,7 +26,7 @@ use crate::{
     },
     topology::sources::datapath,
 };
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 pub struct SessionOptions<'a> {
     pub interfaces: Vec<Interface>,
@@ -28,8 +35,18 @@ pub struct SessionOptions<'a> {
     pub tc_attach: AttachMode,
     /// `None`: no drop probe.
     pub drops: Option<DropHook>,
-    pub ovs: bool,
+    pub ovs: OvsHooks,
     pub ring_buffer_bytes: u32,
+}
+
+/// Whether the Open vSwitch datapath hooks are attached: they cost every packet of the host a
+/// few microseconds under emulation even when nothing matches, so only where they can see the
+/// packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OvsHooks {
+    Attach,
+    /// Not attached, and why (the hook's status says it).
+    Skip(&'static str),
 }
 
 /// Everything attached for this run; dropping it detaches all of it.
@@ -52,13 +69,18 @@ pub struct Session {
     pub hooks: Vec<HookStatus>,
     pub interfaces: Vec<Interface>,
     pub attach_ms: f64,
+    /// Where the start-up time went; the command adds its discovery.
+    pub timings: Timings,
     /// CLOCK_MONOTONIC (the probes' clock) once everything was attached: a packet seen
     /// earlier may have passed hooks that were not there yet.
     pub attached_at_ns: u64,
+    /// The same moment, for the time to the first event.
+    attached_at: Instant,
     attached: Attached,
-    reader: EventReader,
+    /// `None` once finished.
+    drain: Option<Drain>,
+    lost: LostCounter,
     presence: Presence,
-    runtime: tokio::runtime::Runtime,
     /// Kept alive: its drop would unload the programs under the attachments.
     loaded: LoadedProbes,
 }
@@ -104,14 +126,12 @@ pub enum StopCause {
     Timeout,
 }
 
-/// How often the ring buffer is drained (the kernel side never wakes us): the longest an event
-/// waits, and the span of traffic the ring must hold (4 MiB: 10 ms of ~400 MB/s of records).
-const POLL_INTERVAL: Duration = Duration::from_millis(10);
-
 impl Session {
     /// Loads and attaches. `tracefs` must have been ensured while the process was still
     /// single-threaded (see [`tracefs::ensure_mounted`]). On error nothing stays attached.
     pub fn start(opts: SessionOptions<'_>, table: NetnsTable) -> Result<Self> {
+        let mut timings = Timings::default();
+        let t = Instant::now();
         let btf = KernelBtf::from_file(opts.btf)?;
         let config = ProbeConfig {
             filter: opts.filter.to_kernel(),
@@ -119,9 +139,12 @@ impl Session {
             tracepoint_offsets: tracefs::offsets(),
             ring_buffer_bytes: opts.ring_buffer_bytes,
         };
-        let mut loaded = LoadedProbes::load(&config)?;
         let mut names = Names::new(table, btf.drop_reasons());
         names.set_ovs_actions(btf.ovs_actions());
+        timings.btf_ms = clock::ms_since(t);
+        let t = Instant::now();
+        let mut loaded = LoadedProbes::load(&config)?;
+        timings.load_ms = clock::ms_since(t);
         let attach_start = Instant::now();
         // From the first attachment on, a signal must let the guards detach.
         interrupt::arm();
@@ -130,10 +153,12 @@ impl Session {
             drops: None,
             ovs: Vec::new(),
         };
+        timings.attach_tc_ms = clock::ms_since(attach_start);
         for iface in &opts.interfaces {
             names.add_interface(iface.netns.ino, iface.ifindex, &iface.name);
         }
         let mut hooks = vec![HookStatus::active("tc".into(), tc_summary(&attached.tc))];
+        let t = Instant::now();
         match opts.drops {
             None => hooks.push(HookStatus::inactive(
                 "kfree_skb".into(),
@@ -147,36 +172,41 @@ impl Session {
                 Err(e) => hooks.push(HookStatus::inactive("kfree_skb".into(), format!("{e:#}"))),
             },
         }
-        if opts.ovs {
-            let (links, statuses) = loaded.attach_ovs();
-            if !links.is_empty() {
-                names.set_datapath_ports(datapath::ports());
+        timings.attach_drops_ms = clock::ms_since(t);
+        let t = Instant::now();
+        match opts.ovs {
+            OvsHooks::Attach => {
+                let (links, statuses) = loaded.attach_ovs();
+                if !links.is_empty() {
+                    names.set_datapath_ports(datapath::ports());
+                }
+                attached.ovs = links;
+                hooks.extend(statuses);
             }
-            attached.ovs = links;
-            hooks.extend(statuses);
-        } else {
-            hooks.push(HookStatus::inactive("ovs".into(), "--no-ovs".into()));
+            OvsHooks::Skip(why) => hooks.push(HookStatus::inactive("ovs".into(), why.into())),
         }
+        timings.attach_ovs_ms = clock::ms_since(t);
         // Interrupted while attaching: `attached` is dropped, and its guards detach.
         interrupt::check()?;
-        let attach_ms = attach_start.elapsed().as_secs_f64() * 1e3;
-        let attached_at_ns = monotonic_ns();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the event loop")?;
-        let reader = EventReader::new(loaded.take_events()?, loaded.take_lost_counter()?);
+        let attach_ms = clock::ms_since(attach_start);
+        let attached_at_ns = clock::monotonic_ns();
+        let attached_at = Instant::now();
+        timings.to_attached_ms = clock::since_start_ms();
+        let drain = Drain::spawn(loaded.take_events()?)?;
+        let lost = LostCounter::new(loaded.take_lost_counter()?);
         let presence = Presence::new(&opts.interfaces);
         Ok(Self {
             names,
             hooks,
             interfaces: opts.interfaces,
             attach_ms,
+            timings,
             attached_at_ns,
+            attached_at,
             presence,
             attached,
-            reader,
-            runtime,
+            drain: Some(drain),
+            lost,
             loaded,
         })
     }
@@ -212,7 +242,8 @@ impl Session {
         }
     }
 
-    /// Delivers records to `on_records` until it says stop, `timeout` passes or a signal
+    /// Delivers records to `on_records` (an empty batch when none came within a poll period)
+    /// until it says stop, `timeout` passes or a signal
     /// (SIGINT, SIGTERM, SIGHUP) arrives; `on_tick` runs every `tick` with the lost count so
     /// far and the interfaces found gone since the last tick (once more at the end, so that
     /// none goes unreported). Returns why it stopped and what it could not see.
@@ -223,60 +254,62 @@ impl Session {
         mut on_records: impl FnMut(&mut Vec<Record>, &mut Names) -> Control,
         mut on_tick: impl FnMut(Tick),
     ) -> Result<(StopCause, Losses)> {
-        let reader = &mut self.reader;
-        let names = &mut self.names;
-        let presence = &mut self.presence;
-        self.runtime
-            .block_on(async {
-                let deadline = async {
-                    match timeout {
-                        Some(d) => tokio::time::sleep(d).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::pin!(deadline);
-                let mut ticks = tokio::time::interval(tick);
-                // The kernel side never wakes us (a wakeup costs more than the probe): we poll.
-                let mut poll = tokio::time::interval(POLL_INTERVAL);
-                let mut batch = Vec::new();
-                let cause = loop {
-                    let control = tokio::select! {
-                        // Signals are noted by `interrupt` and seen here within one poll period.
-                        _ = poll.tick() => {
-                            if interrupt::requested().is_some() {
-                                break StopCause::Signal;
-                            }
-                            reader.drain(&mut batch);
-                            on_records(&mut batch, names)
-                        }
-                        _ = ticks.tick() => {
-                            on_tick(Tick { lost: reader.lost()?, vanished: presence.check() });
-                            Control::Continue
-                        }
-                        _ = &mut deadline => break StopCause::Timeout,
-                    };
-                    if control == Control::Stop {
-                        break StopCause::Caller;
-                    }
-                };
-                if cause != StopCause::Caller {
-                    reader.drain(&mut batch);
-                    on_records(&mut batch, names);
-                }
+        let drain = self.drain.take().expect("pumped once");
+        let started = Instant::now();
+        let deadline = timeout.map(|d| started + d);
+        let mut next_tick = started + tick;
+        let mut first_event = None;
+        let cause = loop {
+            // Signals are noted by `interrupt` and seen here within one poll period.
+            if interrupt::requested().is_some() {
+                break StopCause::Signal;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break StopCause::Timeout;
+            }
+            if now >= next_tick {
                 on_tick(Tick {
-                    lost: reader.lost()?,
-                    vanished: presence.check(),
+                    lost: self.lost.read()?,
+                    vanished: self.presence.check(),
                 });
-                anyhow::Ok((cause, reader.lost()?, reader.malformed))
-            })
-            .map(|(cause, ring_full, malformed)| {
-                let losses = Losses {
-                    ring_full,
-                    malformed,
-                    missed_runs: self.loaded.missed_runs(),
-                };
-                (cause, losses)
-            })
+                next_tick += tick;
+            }
+            let until = deadline.map_or(next_tick, |d| d.min(next_tick));
+            let wait = until.saturating_duration_since(now).min(POLL_INTERVAL);
+            // An empty batch too: a caller waiting out a grace period after its last record
+            // decides to stop while nothing arrives.
+            let mut batch = match drain.next(wait)? {
+                Next::Batch(batch) => {
+                    first_event.get_or_insert_with(|| clock::ms_since(self.attached_at));
+                    batch
+                }
+                Next::Idle => Vec::new(),
+            };
+            if on_records(&mut batch, &mut self.names) == Control::Stop {
+                break StopCause::Caller;
+            }
+        };
+        // What the kernel had delivered when the pump stopped (unless the caller had enough).
+        let (rest, malformed) = drain.finish();
+        for mut batch in rest {
+            if cause != StopCause::Caller {
+                first_event.get_or_insert_with(|| clock::ms_since(self.attached_at));
+                on_records(&mut batch, &mut self.names);
+            }
+        }
+        self.timings.first_event_ms = first_event;
+        let ring_full = self.lost.read()?;
+        on_tick(Tick {
+            lost: ring_full,
+            vanished: self.presence.check(),
+        });
+        let losses = Losses {
+            ring_full,
+            malformed,
+            missed_runs: self.loaded.missed_runs(),
+        };
+        Ok((cause, losses))
     }
 
     /// Detaches everything; returns how long it took in milliseconds.
@@ -296,15 +329,4 @@ fn tc_summary(tc: &[TcAttachment]) -> String {
     modes.sort();
     modes.dedup();
     format!("{} interfaces, {}", tc.len(), modes.join("+"))
-}
-
-/// CLOCK_MONOTONIC in ns: what `bpf_ktime_get_ns` stamps events with.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }

@@ -17,8 +17,9 @@ use tracer_common::{
 
 use super::{conclude::conclude, learn, status::Status};
 use crate::{
-    capture::session::{Control, Session, SessionOptions},
+    capture::session::{Control, OvsHooks, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
+    clock,
     event::{DhcpMessage, Hop, Sighting, Sightings, Vanished},
     interrupt,
     journey::{
@@ -133,8 +134,9 @@ impl Request {
 
 /// Without `--timeout`, how long to wait for the packets.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bytes kept of a non-DHCP packet: its headers, for pcapng.
-const JOURNEY_SNAPSHOT: u16 = 128;
+/// Bytes kept of a non-DHCP packet, for pcapng: its headers (Ethernet, a VLAN tag, IPv4 and
+/// TCP without options, or IPv6 and ICMPv6), in the smallest record class.
+const JOURNEY_SNAPSHOT: u16 = 64;
 /// After the exchange completes, how long to keep collecting the last copies.
 const GRACE: Duration = Duration::from_millis(300);
 /// How often the status line is refreshed.
@@ -148,11 +150,16 @@ const SETTLE_STEP: Duration = Duration::from_millis(50);
 pub fn run(req: Request) -> Result<u8> {
     privileges::require_tracing_privileges()?;
     let tracefs = tracefs::ensure_mounted();
+    let discovery = Instant::now();
     let before = topology::discover(&req.discovery)?;
     let mut table = NetnsTable::discover()?;
+    let mut discovery_ms = clock::ms_since(discovery);
     let (destination, timeout) = destination(&req, &before, &table)?;
+    let path_start = Instant::now();
     let expected = expected_path(&before, req.mac, req.mode, destination)?;
     let interfaces = path_interfaces(&expected, &mut table)?;
+    // Without --dst, the wait for the first packet is not discovery.
+    discovery_ms += clock::ms_since(path_start);
     let mut filter = req.kernel_filter();
     if let (Some(d), None) = (destination, filter.host) {
         // Past a router the packets keep the destination's address, not the MAC.
@@ -166,11 +173,12 @@ pub fn run(req: Request) -> Result<u8> {
             btf: &req.btf,
             tc_attach: req.tc_attach,
             drops: Some(req.drop_hook),
-            ovs: req.ovs,
+            ovs: ovs_hooks(req.ovs, &expected),
             ring_buffer_bytes: req.ring_buffer_bytes,
         },
         table,
     )?;
+    session.timings.discovery_ms = discovery_ms;
     if let Err(e) = &tracefs {
         tracing::info!("{e:#}");
     }
@@ -182,6 +190,7 @@ pub fn run(req: Request) -> Result<u8> {
         capture(&req, &expected, (timeout, belongs), &mut session)
     };
     let hooks = session.hooks.clone();
+    let timings = session.timings.clone();
     // A detach that fails (an interface whose namespace went away with it) is a warning: the
     // verdict on what was seen still stands.
     if let Err(e) = session.finish() {
@@ -219,6 +228,7 @@ pub fn run(req: Request) -> Result<u8> {
         missed_runs,
         vanished,
         hooks,
+        timings: Some(timings),
     };
     let recording = match &req.record {
         Some(file) => Some((file.as_path(), recording(&inputs)?)),
@@ -247,7 +257,7 @@ fn destination(
                     btf: &req.btf,
                     tc_attach: req.tc_attach,
                     drops: None,
-                    ovs: false,
+                    ovs: OvsHooks::Skip(learn::LEARN_ONLY),
                     ring_buffer_bytes: req.ring_buffer_bytes,
                 },
                 (topo, table),
@@ -256,6 +266,18 @@ fn destination(
             (learned.destination, timeout.saturating_sub(learned.waited))
         }
     })
+}
+
+/// The Open vSwitch hooks only where the expected path crosses a datapath: elsewhere they
+/// would only slow every packet of the host down.
+fn ovs_hooks(wanted: bool, expected: &ExpectedPath) -> OvsHooks {
+    if !wanted {
+        OvsHooks::Skip("--no-ovs")
+    } else if expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge) {
+        OvsHooks::Attach
+    } else {
+        OvsHooks::Skip("the expected path crosses no Open vSwitch bridge")
+    }
 }
 
 fn recording(inputs: &Inputs<'_>) -> Result<String> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 
 use crate::{
-    capture::session::{Control, Session, SessionOptions},
+    capture::session::{Control, OvsHooks, Session, SessionOptions},
     event::Hop,
     mac::Mac,
     netns::NetnsTable,
@@ -18,6 +18,9 @@ use crate::{
     probes::{FilterSpec, Interface},
     topology::Topology,
 };
+
+/// Why the learning session has no Open vSwitch hooks: it watches the sender's link only.
+pub const LEARN_ONLY: &str = "not needed to learn where the packets go";
 
 /// What the first packet said, and how long it took to come.
 pub struct Learned {
@@ -56,7 +59,7 @@ pub fn first_destination(
                 ..session.filter
             },
             drops: None,
-            ovs: false,
+            ovs: OvsHooks::Skip(LEARN_ONLY),
             ..session
         },
         // The session keeps a copy: the journey's is needed after this one is gone.

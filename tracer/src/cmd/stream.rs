@@ -1,21 +1,25 @@
 //! `pathtrace trace -i IFACE...`: resolve the interfaces, load and attach the probes, print
 //! every matching packet at every hop until told to stop, then detach everything.
 
-use std::{io::Write as _, time::Duration};
+use std::{
+    io::{BufWriter, Write as _},
+    time::{Duration, Instant},
+};
 
 use anyhow::Result;
 
 use crate::{
     capture::{
-        session::{Control, Session, SessionOptions},
+        session::{Control, OvsHooks, Session, SessionOptions},
         Losses,
     },
     cli::TraceArgs,
-    event::{HookStatus, Hop, Vanished},
+    clock,
+    event::{HookStatus, Hop, Timings, Vanished},
     kernel::{privileges, tracefs},
     netns::NetnsTable,
     output::{json, text, Format},
-    probes::resolve_interfaces,
+    probes::{resolve_interfaces, Interface},
 };
 
 pub fn run(args: &TraceArgs) -> Result<u8> {
@@ -23,20 +27,12 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
     // While still single-threaded: the classic tracepoints need tracefs, which some hosts do
     // not mount; a private mount of our own leaves the host untouched.
     let tracefs = tracefs::ensure_mounted();
+    let discovery = Instant::now();
     let mut table = NetnsTable::discover()?;
     let interfaces = resolve_interfaces(&args.interfaces, &mut table)?;
-    let mut session = Session::start(
-        SessionOptions {
-            interfaces,
-            filter: args.filter_spec(),
-            btf: &args.btf,
-            tc_attach: args.tc_attach,
-            drops: (!args.no_drops).then_some(args.drop_hook),
-            ovs: !args.no_ovs,
-            ring_buffer_bytes: args.ring_buffer_size,
-        },
-        table,
-    )?;
+    let discovery_ms = clock::ms_since(discovery);
+    let mut session = Session::start(session_options(args, interfaces), table)?;
+    session.timings.discovery_ms = discovery_ms;
     if let Err(e) = &tracefs {
         tracing::info!("{e:#}");
     }
@@ -57,17 +53,18 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
             for rec in batch.drain(..).take((limit - events) as usize) {
                 let snapshot = args.output_snapshot.then_some(rec.snapshot.as_slice());
                 let hop = Hop::decode(&rec.event, snapshot, names);
-                let line = match args.output {
-                    Format::Text => text::hop_line(&hop),
-                    Format::Json => json::line(&json::Record::Hop(&hop)),
+                let written = match args.output {
+                    Format::Text => out.borrow_mut().line(&text::hop_line(&hop)),
+                    Format::Json => out.borrow_mut().json(&json::Record::Hop(&hop)),
                 };
-                if !out.borrow_mut().line(&line) {
+                if !written {
                     // Nobody reads any more (`| head`): stop, and detach as on Ctrl-C.
                     return Control::Stop;
                 }
                 events += 1;
             }
-            if events >= limit {
+            // One write per batch, not per line: the reader sees each batch within a poll period.
+            if !out.borrow_mut().flush() || events >= limit {
                 Control::Stop
             } else {
                 Control::Continue
@@ -84,8 +81,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
             for v in tick.vanished {
                 eprintln!("pathtrace: warning: {v}");
                 if args.output == Format::Json {
-                    out.borrow_mut()
-                        .line(&json::line(&json::Record::Vanished(&v)));
+                    out.borrow_mut().json(&json::Record::Vanished(&v));
                 }
                 vanished.push(v);
             }
@@ -95,6 +91,7 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
         hooks: session.hooks.clone(),
         interfaces: session.interfaces.iter().map(ToString::to_string).collect(),
         attach_ms: session.attach_ms,
+        timings: session.timings.clone(),
         vanished,
     };
     // A detach that fails (an interface gone with its namespace) is a warning: what was seen
@@ -109,25 +106,70 @@ pub fn run(args: &TraceArgs) -> Result<u8> {
     out.result().map(|()| 0)
 }
 
-/// Standard output that reports a write error once instead of panicking the way `println!`
-/// does while probes are attached.
+fn session_options(args: &TraceArgs, interfaces: Vec<Interface>) -> SessionOptions<'_> {
+    let mut filter = args.filter_spec();
+    if !args.output_snapshot {
+        // Nothing would show the bytes: copying them would only cost every matching packet.
+        filter.snapshot_len = 0;
+    }
+    SessionOptions {
+        interfaces,
+        filter,
+        btf: &args.btf,
+        tc_attach: args.tc_attach,
+        drops: (!args.no_drops).then_some(args.drop_hook),
+        ovs: if args.no_ovs {
+            OvsHooks::Skip("--no-ovs")
+        } else {
+            OvsHooks::Attach
+        },
+        ring_buffer_bytes: args.ring_buffer_size,
+    }
+}
+
+/// Standard output, buffered (stdout alone writes every line with its own system call), that
+/// reports a write error once instead of panicking the way `println!` does while probes are
+/// attached.
 struct Printer {
-    out: std::io::StdoutLock<'static>,
+    out: BufWriter<std::io::StdoutLock<'static>>,
     error: Option<std::io::Error>,
 }
+
+/// Output buffered between two flushes: a batch's lines.
+const OUTPUT_BUFFER: usize = 256 * 1024;
 
 impl Printer {
     fn new() -> Self {
         Self {
-            out: std::io::stdout().lock(),
+            out: BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout().lock()),
             error: None,
         }
     }
 
     /// Writes one line; false once output is no longer possible.
     fn line(&mut self, line: &str) -> bool {
+        self.write(|out| writeln!(out, "{line}"))
+    }
+
+    /// Writes one JSON record and its newline, serialized straight into the buffer.
+    fn json(&mut self, record: &json::Record) -> bool {
+        self.write(|out| {
+            json::write(&mut *out, record)?;
+            out.write_all(b"\n")
+        })
+    }
+
+    /// Hands what is buffered to stdout; false once output is no longer possible.
+    fn flush(&mut self) -> bool {
+        self.write(|out| out.flush())
+    }
+
+    fn write(
+        &mut self,
+        f: impl FnOnce(&mut BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+    ) -> bool {
         if self.error.is_none() {
-            if let Err(e) = writeln!(self.out, "{line}") {
+            if let Err(e) = f(&mut self.out) {
                 self.error = Some(e);
             }
         }
@@ -151,6 +193,7 @@ struct Summary {
     hooks: Vec<HookStatus>,
     interfaces: Vec<String>,
     attach_ms: f64,
+    timings: Timings,
     /// Traced interfaces that went away during the trace.
     vanished: Vec<Vanished>,
 }
@@ -165,7 +208,7 @@ impl Summary {
         detach_ms: f64,
     ) {
         if args.output == Format::Json {
-            out.line(&json::line(&json::Record::Summary {
+            out.json(&json::Record::Summary {
                 events,
                 lost_events: losses.total(),
                 missed_runs: losses.missed_runs,
@@ -174,7 +217,8 @@ impl Summary {
                 hooks: self.hooks,
                 attach_ms: self.attach_ms,
                 detach_ms,
-            }));
+                timings: self.timings,
+            });
         }
         let mut why = Vec::new();
         if losses.ring_full > 0 {

@@ -14,6 +14,7 @@ mod sighting;
 mod test_names;
 #[cfg(test)]
 mod tests;
+mod timings;
 mod vanished;
 
 pub use decode::Resolver;
@@ -27,4 +28,5 @@ pub use ovs_action::OvsAction;
 pub use sighting::{hex, unhex, Sighting, Sightings};
 #[cfg(test)]
 pub use test_names::TableNames;
+pub use timings::Timings;
 pub use vanished::{Gone, Vanished};

@@ -124,6 +124,7 @@ impl Recording {
             missed_runs: self.missed_runs,
             vanished: self.vanished.clone(),
             hooks: self.hooks.clone(),
+            timings: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::{
     verdict::{self, silence, Cause, Evidence, Expected, Outcome, Place, Seen, Verdict},
 };
 use crate::{
-    event::{HookKind, HookStatus, Sighting, Vanished},
+    event::{HookKind, HookStatus, Sighting, Timings, Vanished},
     mac::Mac,
     path::{Destination, ExpectedPath},
     topology::Topology,
@@ -66,6 +66,9 @@ pub struct Report {
     /// The expected path, hop names in order (the full path: `pathtrace path --output json`).
     pub expected_path: Vec<String>,
     pub hooks: Vec<HookStatus>,
+    /// Where the start-up time went (not kept in recordings: a replay has no start-up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
 }
 
 pub struct Inputs<'a> {
@@ -83,6 +86,7 @@ pub struct Inputs<'a> {
     /// Traced interfaces that went away during the capture.
     pub vanished: Vec<Vanished>,
     pub hooks: Vec<HookStatus>,
+    pub timings: Option<Timings>,
 }
 
 /// The bridge an OVS port (or its netdev) belongs to, by name.
@@ -143,6 +147,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         vanished: inputs.vanished.clone(),
         expected_path: inputs.path.hops.iter().map(|h| h.name.clone()).collect(),
         hooks: inputs.hooks,
+        timings: inputs.timings,
     };
     overall(&mut report, inputs.path, inputs.after);
     report

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::event::{HookStatus, Hop, Vanished};
+use crate::event::{HookStatus, Hop, Timings, Vanished};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -25,9 +25,16 @@ pub enum Record<'a> {
         /// Time to attach every hook, and to detach them all at the end.
         attach_ms: f64,
         detach_ms: f64,
+        /// Where the start-up time went, phase by phase.
+        timings: Timings,
     },
 }
 
 pub fn line(record: &Record) -> String {
     serde_json::to_string(record).expect("records serialize infallibly")
+}
+
+/// Serializes one record into `out`, without a line of its own in between.
+pub fn write(out: impl std::io::Write, record: &Record) -> std::io::Result<()> {
+    serde_json::to_writer(out, record).map_err(std::io::Error::from)
 }
