@@ -21,11 +21,19 @@ pub const LOST_MAP: &str = "LOST";
 /// the TC programs are attached to with that ifindex; 0 where no attached interface has the
 /// index, or where attached interfaces in several namespaces share it. The TC programs read the
 /// namespace from it instead of following `skb->dev->nd_net` (three dependent kernel reads), and
-/// fall back to those reads on 0 or an index past the end.
+/// fall back to [`NETNS_BY_DEV_MAP`] on 0 or an index past the end.
 pub const NETNS_BY_IFINDEX_MAP: &str = "NETNS_BY_IFINDEX";
 /// Entries of [`NETNS_BY_IFINDEX_MAP`] (256 KiB): ifindexes only grow, and long-lived hosts with
 /// interface churn reach tens of thousands.
 pub const NETNS_BY_IFINDEX_ENTRIES: u32 = 1 << 16;
+/// Name of the hash map from a kernel `struct net_device *` to the inode of its network
+/// namespace, filled by the TC programs the first time they see a device whose ifindex
+/// [`NETNS_BY_IFINDEX_MAP`] leaves ambiguous. A device the programs run on is attached, so an
+/// address cannot be reused by another device while they run; userspace never reads it.
+pub const NETNS_BY_DEV_MAP: &str = "NETNS_BY_DEV";
+/// Entries of [`NETNS_BY_DEV_MAP`]: more than interfaces are ever attached in one run; past it
+/// the programs read the namespace each time.
+pub const NETNS_BY_DEV_ENTRIES: u32 = 4096;
 /// Name of the `.rodata` global holding the [`Filter`].
 pub const FILTER_GLOBAL: &str = "FILTER";
 /// Name of the `.rodata` global holding the [`KernelOffsets`].

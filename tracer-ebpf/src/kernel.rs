@@ -45,10 +45,15 @@ pub fn read_at<T>(base: u64, off: u16) -> Option<T> {
 #[inline(always)]
 pub fn device(dev: u64, o: &KernelOffsets) -> (u32, u32) {
     let ifindex = read_at::<i32>(dev, o.dev_ifindex).unwrap_or(0) as u32;
-    let netns = read_at::<u64>(dev, o.dev_nd_net)
+    (ifindex, device_netns(dev, o))
+}
+
+/// The inode of the network namespace of the net_device `dev`, or 0.
+#[inline(always)]
+pub fn device_netns(dev: u64, o: &KernelOffsets) -> u32 {
+    read_at::<u64>(dev, o.dev_nd_net)
         .and_then(|net| read_at::<u32>(net, o.net_inum))
-        .unwrap_or(0);
-    (ifindex, netns)
+        .unwrap_or(0)
 }
 
 /// Identity of the device an skb is on: (ifindex, netns inode).

@@ -1,6 +1,6 @@
 //! pathtrace's eBPF programs. One module per hook family (`tc`, `drops`, `ovs`); they share the
 //! header parser ([`parse`]), the parse-then-filter decision ([`classify`]), kernel structure
-//! access ([`kernel`]) and the event emitter ([`emit`]).
+//! access ([`kernel`], [`netns`]) and the event emitter ([`emit`]).
 #![no_std]
 #![no_main]
 // For `atomic_xadd`: the bpfel target offers no atomic read-modify-write types (see `emit`).
@@ -13,6 +13,7 @@ mod emit;
 mod filter;
 mod kernel;
 mod mem;
+mod netns;
 mod ovs;
 mod parse;
 mod tc;

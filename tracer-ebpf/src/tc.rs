@@ -5,30 +5,24 @@
 //! program behave exactly as if pathtrace were not there.
 
 use aya_ebpf::{
-    helpers::generated::bpf_skb_load_bytes,
-    macros::{classifier, map},
-    maps::Array,
-    programs::TcContext,
+    helpers::generated::bpf_skb_load_bytes, macros::classifier, programs::TcContext,
     EbpfContext as _,
 };
 use network_types::eth::EthHdr;
 use tracer_common::{
     filter_flags, tunnel_ports,
     wire::{ethertype, header_len, ip_proto},
-    Filter, Hook, VlanSource, NETNS_BY_IFINDEX_ENTRIES,
+    Filter, Hook, VlanSource,
 };
 
 use crate::{
     classify::{classify, Start},
     emit::{self, emit, Snapshot},
-    filter, kernel, parse,
+    filter, netns, parse,
 };
 
 const TC_ACT_UNSPEC: i32 = -1;
 
-/// See `tracer_common::NETNS_BY_IFINDEX_MAP`; filled by userspace when it attaches.
-#[map(name = "NETNS_BY_IFINDEX")]
-static NETNS_BY_IFINDEX: Array<u32> = Array::with_max_entries(NETNS_BY_IFINDEX_ENTRIES, 0);
 const IPV4_PROTO_OFF: usize = 9;
 const IPV6_NEXT_HEADER_OFF: usize = 6;
 /// An option-less IPv4 header (version 4, IHL 5) and its length.
@@ -165,12 +159,8 @@ fn observe(ctx: &TcContext, hook: Hook) {
     // The TC context is the kernel's struct sk_buff, so its address identifies the skb just as
     // the other probes' skb argument does.
     let skb_addr = ctx.skb.skb as u64;
-    let netns = match NETNS_BY_IFINDEX.get(skb.ifindex) {
-        Some(&ino) if ino != 0 => ino,
-        _ => kernel::skb_device(skb_addr, kernel::offsets()).1,
-    };
     ev.skb_addr = skb_addr;
-    ev.netns_ino = netns;
+    ev.netns_ino = netns::of_tc_device(skb_addr, skb.ifindex);
     ev.ifindex = skb.ifindex;
     ev.len = skb.len;
     ev.hook = hook as u8;

@@ -21,7 +21,12 @@ const PROGRAMS: [&str; 8] = [
 #[test]
 fn every_named_map_program_and_global_is_in_the_ebpf_object() {
     let obj = aya_obj::Object::parse(EBPF_OBJECT).expect("the embedded object parses");
-    for map in [c::EVENTS_MAP, c::LOST_MAP, c::NETNS_BY_IFINDEX_MAP] {
+    for map in [
+        c::EVENTS_MAP,
+        c::LOST_MAP,
+        c::NETNS_BY_IFINDEX_MAP,
+        c::NETNS_BY_DEV_MAP,
+    ] {
         assert!(obj.maps.contains_key(map), "map {map} missing");
     }
     for program in PROGRAMS {
