@@ -316,7 +316,7 @@ impl Session {
     pub fn finish(self) -> Result<f64> {
         let start = Instant::now();
         self.attached.detach()?;
-        Ok(start.elapsed().as_secs_f64() * 1e3)
+        Ok(clock::ms_since(start))
     }
 }
 

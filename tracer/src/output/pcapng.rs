@@ -18,7 +18,10 @@ use pcap_file::{
 
 use tracer_common::wire::{header_len, vlan_tci};
 
-use crate::event::{Sighting, TagSource};
+use crate::{
+    clock,
+    event::{Sighting, TagSource},
+};
 
 /// Destination and source MAC: where a VLAN tag goes in a frame.
 const MACS: usize = 12;
@@ -81,14 +84,5 @@ fn frame_as_seen(s: &Sighting) -> Vec<u8> {
 
 /// CLOCK_REALTIME - CLOCK_MONOTONIC in ns: kernel event times are monotonic.
 fn realtime_minus_monotonic() -> i64 {
-    let now = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: a valid timespec to fill.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-    };
-    now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC)
+    clock::realtime_ns() as i64 - clock::monotonic_ns() as i64
 }
