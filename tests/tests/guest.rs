@@ -10,6 +10,8 @@ mod faults;
 mod journeys;
 #[path = "guest/line_rate.rs"]
 mod line_rate;
+#[path = "guest/ovn.rs"]
+mod ovn;
 
 use pathtrace_testbed::{
     cmd::run,

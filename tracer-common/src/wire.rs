@@ -119,6 +119,11 @@ pub mod ovs_action {
     pub const SAMPLE: u8 = 6;
     pub const RECIRC: u8 = 7;
     pub const HASH: u8 = 8;
+    /// Set header fields under a mask (stable uapi number).
+    pub const SET_MASKED: u8 = 11;
+    /// `OVS_ACTION_ATTR_SET_TO_MASKED` is kernel-internal: its number moves with the kernel
+    /// (it follows `__OVS_ACTION_ATTR_MAX`), so it is recognised by its BTF name.
+    pub const SET_TO_MASKED_NAME: &str = "set_to_masked";
 }
 
 /// `OVS_PACKET_CMD_*`: why the datapath sent a packet to ovs-vswitchd.

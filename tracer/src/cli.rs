@@ -128,6 +128,17 @@ pub struct DiscoveryArgs {
     /// should get.
     #[arg(long, value_name = "DIR", default_value = crate::topology::LIBVIRT_DNSMASQ_DIR)]
     pub libvirt_dnsmasq_dir: PathBuf,
+
+    /// OVN Northbound database (unix:PATH or tcp:HOST:PORT; ssl is not supported yet).
+    /// Default: $OVN_RUNDIR/ovnnb_db.sock, /run/ovn/ovnnb_db.sock, ... A database given here
+    /// must answer.
+    #[arg(long = "ovn-nb", value_name = "REMOTE")]
+    pub ovn_nb: Option<String>,
+
+    /// OVN Southbound database. Default: /run/ovn/ovnsb_db.sock, ..., else the chassis'
+    /// `external_ids:ovn-remote` (where ovn-controller reads it).
+    #[arg(long = "ovn-sb", value_name = "REMOTE")]
+    pub ovn_sb: Option<String>,
 }
 
 impl DiscoveryArgs {
@@ -137,6 +148,8 @@ impl DiscoveryArgs {
             libvirt_xml: self.libvirt_xml.clone(),
             neutron_dhcp_dir: self.neutron_dhcp_dir.clone(),
             libvirt_dnsmasq_dir: self.libvirt_dnsmasq_dir.clone(),
+            ovn_nb: self.ovn_nb.clone(),
+            ovn_sb: self.ovn_sb.clone(),
         }
     }
 }

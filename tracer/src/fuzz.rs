@@ -2,7 +2,8 @@
 //! one reader of untrusted input the way pathtrace does, down to what it prints, and must
 //! return: an error is a fine answer, a panic, a hang or unbounded memory is a bug.
 //!
-//! The inputs are what a local user or a tenant can shape: ovsdb-server's reply, `ovs-ofctl
+//! The inputs are what a local user or a tenant can shape: ovsdb-server's reply (Open vSwitch's
+//! and OVN's, whose logical ports and ACLs tenants name), `ovs-ofctl
 //! dump-flows` output, libvirt domain XML, a dnsmasq command line with its conf and hosts files,
 //! a recording handed to `pathtrace replay`, and the records the eBPF programs write (which
 //! carry packet bytes a VM chose).
@@ -12,7 +13,7 @@ use crate::{
     event::{Hop, Resolver},
     journey::{mode::expected_path, recording::Recording, report},
     output::{self, journey_view::Style},
-    topology::sources::{dnsmasq, libvirt, openflow, ovsdb},
+    topology::sources::{dnsmasq, libvirt, openflow, ovn_local, ovn_nb, ovn_sb, ovsdb},
 };
 
 /// Widest terminal the renderers are asked to fit.
@@ -23,6 +24,29 @@ pub fn ovsdb_reply(data: &[u8]) {
     if let Ok(result) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = ovsdb::parse_reply(&result);
     }
+}
+
+/// An OVN database's reply to pathtrace's transaction (the per-operation results), read as the
+/// Northbound, Southbound and local chassis readers read it, and the logical layer rendered.
+pub fn ovn_reply(data: &[u8]) {
+    let Ok(serde_json::Value::Array(ops)) = serde_json::from_slice::<serde_json::Value>(data)
+    else {
+        return;
+    };
+    let mut topo = crate::topology::Topology::default();
+    let mut ovn = crate::topology::ovn::Ovn::default();
+    if let Ok(nb) = ovn_nb::parse(&ops) {
+        ovn.switches = nb.switches;
+        ovn.routers = nb.routers;
+        ovn.northbound = true;
+    }
+    if let Ok(sb) = ovn_sb::parse(&ops) {
+        ovn.bindings = sb.bindings;
+        ovn.southbound = true;
+    }
+    let _ = ovn_local::parse(&ops);
+    topo.ovn = Some(ovn);
+    let _ = output::topology_tree::render(&topo, None);
 }
 
 /// `ovs-ofctl dump-flows` output.

@@ -36,6 +36,7 @@ pub struct Options {
 /// The targets of `fuzz/fuzz_targets/`, one per reader of untrusted input (`tracer::fuzz`).
 pub const TARGETS: &[&str] = &[
     "ovsdb_reply",
+    "ovn_reply",
     "dump_flows",
     "libvirt_xml",
     "dnsmasq",
@@ -207,6 +208,7 @@ fn write_seeds(target: &str, dir: &Path) -> Result<()> {
     let fixtures = root.join("tracer/fixtures");
     let mut files: Vec<PathBuf> = match target {
         "ovsdb_reply" => matching(&fixtures, "ovsdb-transact-")?,
+        "ovn_reply" => matching(&fixtures, "ovn-")?,
         "dump_flows" => matching(&fixtures, "dump-flows-")?,
         "libvirt_xml" => vec![fixtures.join("virsh-dumpxml.xml")],
         "recording" => matching(&fixtures.join("recordings"), "")?,

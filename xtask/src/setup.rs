@@ -32,6 +32,9 @@ const HOST_PACKAGES: &[&str] = &[
     "udhcpc",
     "busybox-static",
     "openvswitch-switch",
+    // OVN's databases, ovn-northd and ovn-controller, started by the guest tests like OVS.
+    "ovn-central",
+    "ovn-host",
     "util-linux",
     // `cargo xtask bench`: TCP throughput with and without pathtrace attached.
     "iperf3",

@@ -12,6 +12,10 @@ pub enum OvsAction {
     Output,
     Userspace,
     Set,
+    /// Set fields under a mask.
+    SetMasked,
+    /// The kernel's form of a masked set it rewrote from `set`.
+    SetToMasked,
     PushVlan,
     PopVlan,
     Sample,
@@ -32,8 +36,15 @@ impl OvsAction {
             ovs_action::SAMPLE => Self::Sample,
             ovs_action::RECIRC => Self::Recirc,
             ovs_action::HASH => Self::Hash,
+            ovs_action::SET_MASKED => Self::SetMasked,
+            _ if name.as_deref() == Some(ovs_action::SET_TO_MASKED_NAME) => Self::SetToMasked,
             _ => Self::Other(name.unwrap_or_else(|| format!("action#{value}"))),
         }
+    }
+
+    /// Whether it rewrites header fields, and with them, maybe, the packet's fingerprint.
+    pub fn rewrites_headers(&self) -> bool {
+        matches!(self, Self::Set | Self::SetMasked | Self::SetToMasked)
     }
 
     fn from_name(s: &str) -> Self {
@@ -41,6 +52,8 @@ impl OvsAction {
             Self::Output,
             Self::Userspace,
             Self::Set,
+            Self::SetMasked,
+            Self::SetToMasked,
             Self::PushVlan,
             Self::PopVlan,
             Self::Sample,
@@ -59,6 +72,8 @@ impl fmt::Display for OvsAction {
             Self::Output => "output",
             Self::Userspace => "userspace",
             Self::Set => "set",
+            Self::SetMasked => "set_masked",
+            Self::SetToMasked => ovs_action::SET_TO_MASKED_NAME,
             Self::PushVlan => "push_vlan",
             Self::PopVlan => "pop_vlan",
             Self::Sample => "sample",
@@ -97,5 +112,9 @@ mod tests {
         assert_eq!(ct, OvsAction::Other("ct".into()));
         let push: OvsAction = serde_json::from_str("\"push_vlan\"").unwrap();
         assert_eq!(push, OvsAction::PushVlan);
+        let masked = OvsAction::from_wire(40, Some("set_to_masked".into()));
+        assert_eq!(masked, OvsAction::SetToMasked);
+        assert!(masked.rewrites_headers() && OvsAction::from_wire(11, None).rewrites_headers());
+        assert!(!OvsAction::Output.rewrites_headers());
     }
 }

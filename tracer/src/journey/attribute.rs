@@ -2,8 +2,8 @@
 //! the actions of every bridge the packet crosses through patch ports in one go (`push_vlan 1,
 //! output br-int, pop_vlan, push_vlan 1000, output eth2`), and every action event names the
 //! datapath's input port; this puts each action back under its bridge: an output under the
-//! bridge of its port, any other action under the bridge of the next output, an upcall under
-//! the bridge of the port it came in by. The flow is what the bridge's tables do to the packet
+//! bridge of its port, any other action under the bridge of the next output (or, with none,
+//! the bridge of the port it came in by), an upcall under the bridge of the port it came in by. The flow is what the bridge's tables do to the packet
 //! as it was seen entering that bridge.
 
 use serde::Serialize;
@@ -87,12 +87,15 @@ fn bridges_of(
         .enumerate()
         .map(|(i, s)| match s.hop.hook {
             HookKind::OvsUpcall => ovs_bridge_of(&s.hop.ifname),
-            HookKind::OvsAction => output_bridge(s).or_else(|| {
-                sightings[i + 1..]
-                    .iter()
-                    .filter(|n| n.hop.hook == HookKind::OvsAction)
-                    .find_map(output_bridge)
-            }),
+            HookKind::OvsAction => output_bridge(s)
+                .or_else(|| {
+                    sightings[i + 1..]
+                        .iter()
+                        .filter(|n| n.hop.hook == HookKind::OvsAction)
+                        .find_map(output_bridge)
+                })
+                // No output follows (a `userspace` action handing the packet to a controller).
+                .or_else(|| ovs_bridge_of(&s.hop.ifname)),
             _ => None,
         })
         .collect()

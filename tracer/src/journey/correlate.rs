@@ -61,8 +61,41 @@ pub struct PacketGroup {
 /// retransmissions hash alike).
 const SAME_PACKET_GAP_NS: u64 = 1_000_000_000;
 
+/// How far apart two datapath events of one skb may be and still be one pass of its actions.
+const SAME_PASS_NS: u64 = 10_000_000;
+
+/// A datapath action that rewrites headers (OVN's DHCP reply swaps addresses and ports on its
+/// way out) changes the packet's fingerprint between one action and the next: events before
+/// such a rewrite belong to the packet it becomes, the next datapath event of the same skb.
+/// `sightings` in time order; later rewrites are followed first, so a chain ends at its result.
+pub fn follow_rewrites(sightings: &mut [Sighting]) {
+    for i in (0..sightings.len()).rev() {
+        let rewrites = sightings[i].hop.hook == HookKind::OvsAction
+            && sightings[i]
+                .hop
+                .ovs
+                .as_ref()
+                .and_then(|o| o.action.as_ref())
+                .is_some_and(|a| a.rewrites_headers());
+        if !rewrites {
+            continue;
+        }
+        let (t, skb) = (sightings[i].hop.t_ns, sightings[i].hop.skb.clone());
+        let next = sightings[i + 1..]
+            .iter()
+            .take_while(|s| s.hop.t_ns.saturating_sub(t) <= SAME_PASS_NS)
+            .find(|s| s.hop.skb == skb && s.hop.hook.is_ovs())
+            .map(|s| s.hop.fingerprint.clone());
+        if let Some(fp) = next {
+            sightings[i].hop.fingerprint = fp;
+        }
+    }
+}
+
 /// Groups sightings per packet, in order of first appearance.
-pub fn group(sightings: Vec<Sighting>, mac: Mac) -> Vec<PacketGroup> {
+pub fn group(mut sightings: Vec<Sighting>, mac: Mac) -> Vec<PacketGroup> {
+    sightings.sort_by_key(|s| s.hop.t_ns);
+    follow_rewrites(&mut sightings);
     let mut by_fp: BTreeMap<String, Vec<Sighting>> = BTreeMap::new();
     for s in sightings {
         by_fp.entry(s.hop.fingerprint.clone()).or_default().push(s);

@@ -27,6 +27,10 @@ pub struct DhcpReport {
     pub ack: DhcpMessageSeen,
     /// The server that answered (its DHCP server identifier, else the reply's source).
     pub server: Option<Ipv4Addr>,
+    /// The program whose answer was seen (`dnsmasq`, or `ovn-controller` for OVN native DHCP),
+    /// as the path expected it; `None` when no OFFER or ACK was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
     /// `yiaddr` of the last OFFER or ACK.
     pub offered_ip: Option<Ipv4Addr>,
     /// What dnsmasq's host files reserve for this MAC.
@@ -82,6 +86,7 @@ pub fn build<'a>(
         request: DhcpMessageSeen::default(),
         ack: DhcpMessageSeen::default(),
         server: None,
+        answered_by: None,
         offered_ip: None,
         reserved_ip: path.dhcp_server.as_ref().and_then(|s| s.reserved_ip),
         matches_host_entry: None,
@@ -98,6 +103,9 @@ pub fn build<'a>(
         if m.carries_lease() {
             r.learn_lease(g);
         }
+    }
+    if r.offer.seen || r.ack.seen {
+        r.answered_by = path.dhcp_server.as_ref().map(|s| s.program.clone());
     }
     r.matches_host_entry = match (r.offered_ip, r.reserved_ip) {
         (Some(o), Some(want)) => Some(o == want),

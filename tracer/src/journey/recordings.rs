@@ -1,5 +1,6 @@
 //! The recordings of real runs kept in `fixtures/recordings/` (the Linux-bridge node of the
-//! host tests and seed 004 with real OVS in the VM, healthy and with one fault each), judged as
+//! host tests, seed 004 with real OVS and OVN native DHCP in the VM, healthy and with one
+//! fault each), judged as
 //! `pathtrace replay` judges them: what the journey and view tests run on.
 
 use super::{
@@ -9,6 +10,7 @@ use super::{
 };
 use crate::{event::Sighting, path::ExpectedPath};
 
+/// Every recording.
 pub const ALL: &[&str] = &[
     "host-healthy",
     "host-nft-drop-on-qbr",
@@ -23,7 +25,16 @@ pub const ALL: &[&str] = &[
     "seed004-dnsmasq-killed",
     "seed004-nft-drop-on-qbr",
     "seed004-mtu-1400-on-qvb",
+    "ovn-healthy",
+    "ovn-no-dhcp-options",
+    "ovn-port-security",
+    "ovn-not-bound",
+    "ovn-controller-killed",
 ];
+
+/// Those recorded before the verdict was typed, whose reports and verbose views of then are
+/// kept in `fixtures/reports/` (the first thirteen of [`ALL`]).
+pub const BEFORE_TYPED_VERDICT: &[&str] = ALL.split_at(13).0;
 
 pub fn load(name: &str) -> Recording {
     let file = format!(

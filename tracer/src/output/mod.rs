@@ -34,6 +34,7 @@ mod timeline;
 pub mod topology_dot;
 pub mod topology_filter;
 pub mod topology_json;
+mod topology_ovn_tree;
 pub mod topology_tree;
 #[cfg(test)]
 mod view_tests;

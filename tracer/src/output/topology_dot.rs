@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use super::{dot::quote, node_id};
 use crate::topology::{
     graph::{EdgeKind, Graph, Node},
+    ovn::{Ovn, PortType},
+    sources::untrusted::shown,
     Topology,
 };
 
@@ -87,6 +89,83 @@ pub fn render(topo: &Topology, graph: &Graph) -> String {
             if style.is_empty() { "" } else { ", " }
         );
     }
+    if let Some(ovn) = &topo.ovn {
+        render_ovn(&mut out, topo, ovn);
+    }
     out.push_str("}\n");
     out
+}
+
+/// OVN's logical layer as its own cluster, joined to the physical one where an OVS interface's
+/// `iface-id` names a logical port; router ports join their switch ports' peers.
+fn render_ovn(out: &mut String, topo: &Topology, ovn: &Ovn) {
+    out.push_str("  subgraph \"cluster_ovn\" {\n    label=\"OVN logical network\";\n");
+    for s in &ovn.switches {
+        let ls = quote(&format!("ls:{}", s.name));
+        let _ = writeln!(
+            out,
+            "    {ls} [label={}, shape=box, style=rounded];",
+            quote(&format!("switch {}", shown(&s.name)))
+        );
+        for p in &s.ports {
+            let lsp = quote(&format!("lsp:{}", p.name));
+            let mut label = shown(&p.name);
+            if p.kind != PortType::Vif {
+                label += &format!("\n{}", shown(p.kind.as_str()));
+            }
+            let _ = writeln!(out, "    {lsp} [label={}, shape=cds];", quote(&label));
+            let _ = writeln!(out, "    {ls} -- {lsp};");
+            if let Some(rp) = p.options.get("router-port") {
+                let _ = writeln!(
+                    out,
+                    "    {lsp} -- {} [style=dashed];",
+                    quote(&format!("lrp:{rp}"))
+                );
+            }
+        }
+    }
+    for r in &ovn.routers {
+        let lr = quote(&format!("lr:{}", r.name));
+        let _ = writeln!(
+            out,
+            "    {lr} [label={}, shape=octagon];",
+            quote(&format!("router {}", shown(&r.name)))
+        );
+        for p in &r.ports {
+            let lrp = quote(&format!("lrp:{}", p.name));
+            let _ = writeln!(
+                out,
+                "    {lrp} [label={}, shape=cds];",
+                quote(&format!(
+                    "{}\n{}",
+                    shown(&p.name),
+                    p.networks
+                        .iter()
+                        .map(|n| shown(n))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ))
+            );
+            let _ = writeln!(out, "    {lr} -- {lrp};");
+        }
+    }
+    out.push_str("  }\n");
+    for (bi, b) in topo.ovs_bridges.iter().enumerate() {
+        for (pi, p) in b.ports.iter().enumerate() {
+            for id in p
+                .interfaces
+                .iter()
+                .filter_map(|i| i.external_ids.get("iface-id"))
+            {
+                if ovn.port_named(id).is_some() {
+                    let _ = writeln!(
+                        out,
+                        "  {} -- {} [label=\"iface-id\", style=dotted];",
+                        quote(&node_id::of(topo, Node::OvsPort(bi, pi))),
+                        quote(&format!("lsp:{id}"))
+                    );
+                }
+            }
+        }
+    }
 }

@@ -44,6 +44,9 @@ pub fn render(topo: &Topology, only: Option<u32>) -> String {
     for d in topo.dhcp_servers.iter().filter(|d| shown(d.netns)) {
         render_dhcp(&mut out, topo, d);
     }
+    if let Some(ovn) = topo.ovn.as_ref().filter(|_| only.is_none()) {
+        super::topology_ovn_tree::render(&mut out, ovn);
+    }
     out
 }
 
@@ -113,7 +116,9 @@ fn render_dhcp(out: &mut String, topo: &Topology, d: &DhcpServer) {
         "\ndhcp {} in netns {} on {} ({} host entries)",
         d.label(),
         d.netns_name,
-        if ifaces.is_empty() {
+        if let Some(b) = &d.bridge {
+            format!("{b} (its flows hand it DHCP)")
+        } else if ifaces.is_empty() {
             "no interface".into()
         } else {
             ifaces.join(", ")

@@ -4,7 +4,7 @@
 use super::{
     dhcp_server, interface,
     openflow_sim::Packet,
-    ovs_bridge, vm,
+    ovn_pipeline, ovs_bridge, vm,
     walk::{Carried, Step, Visit},
     ExpectedPath, Goal, HopKind, PathHop,
 };
@@ -75,6 +75,9 @@ pub fn build_routed(
                 Visit::Pass
             }
             Node::OvsPort(b, p) => ovs_bridge::visit_port(topo, b, p, &mut hop),
+            Node::OvsBridge(b) if ovn_pipeline::manages(topo, b) => {
+                ovn_pipeline::visit(topo, b, step, &carried, &mut hop)
+            }
             Node::OvsBridge(b) => ovs_bridge::visit_bridge(topo, b, step, &mut carried, &mut hop),
             Node::Iface(k) => interface::visit(topo, k, step, &mut carried, &mut hop),
         };

@@ -15,6 +15,7 @@ mod linux_bridge;
 mod note;
 pub mod openflow_sim;
 pub mod origin;
+mod ovn_pipeline;
 mod ovs_bridge;
 mod search;
 #[cfg(test)]
@@ -37,7 +38,8 @@ use crate::{
 pub use bond::{Alternative, BondHop};
 pub use destination::Destination;
 pub use dhcp_server::DhcpExpectation;
-pub use note::Note;
+pub use note::{Note, PORT_SECURITY_STAGE};
+pub use ovn_pipeline::LogicalHop;
 
 /// Where the path should end.
 #[derive(Clone, Debug)]
@@ -124,6 +126,9 @@ pub struct PathHop {
     /// An OpenFlow rewrite at this hop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan_rewrite: Option<VlanRewrite>,
+    /// The logical switch and port the packet is in here (an OVN integration bridge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logical: Option<LogicalHop>,
     /// OpenFlow rules that applied at this bridge, as dump-flows prints them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<String>,
@@ -161,6 +166,7 @@ impl PathHop {
             ovs_port: None,
             vlan,
             vlan_rewrite: None,
+            logical: None,
             flows: Vec::new(),
             mtu: None,
             oper_state: None,

@@ -80,7 +80,34 @@ pub enum Note {
     RoutedOut {
         route: String,
     },
+    /// An OVN integration bridge: its flows are OVN's logical pipelines, read from OVN's
+    /// databases rather than simulated.
+    OvnPipeline,
+    /// The packet enters this logical switch through this logical port.
+    OvnLogicalPort {
+        switch: String,
+        port: String,
+    },
+    /// The VIF's `iface-id` names no logical port (`bound_on: None`), or one bound on another
+    /// chassis: ovn-controller installs no flow for it here and OVN drops its packets.
+    OvnPortNotBound {
+        iface_id: String,
+        bound_on: Option<String>,
+    },
+    /// The logical port is disabled (`enabled=false`).
+    OvnPortDisabled {
+        port: String,
+    },
+    /// The logical port's `port_security` does not list the packet's MAC: dropped in
+    /// `ls_in_port_sec_l2`.
+    OvnPortSecurity {
+        port: String,
+        mac: crate::mac::Mac,
+    },
 }
+
+/// OVN's logical stage that checks a port's security addresses.
+pub const PORT_SECURITY_STAGE: &str = "ls_in_port_sec_l2";
 
 impl Note {
     /// Whether the topology itself says the packet is dropped here.
@@ -93,6 +120,9 @@ impl Note {
                 | Self::MtuLower { .. }
                 | Self::PathBreaks { .. }
                 | Self::BridgeVlanFiltered { .. }
+                | Self::OvnPortNotBound { .. }
+                | Self::OvnPortDisabled { .. }
+                | Self::OvnPortSecurity { .. }
         )
     }
 }
@@ -167,6 +197,33 @@ impl fmt::Display for Note {
                 "the path breaks here: the client's side ends at {client_end}, and nothing joins it to {far}, which ends at {server_end}"
             ),
             Self::RoutedOut { route } => write!(f, "routed out here by the route {route}"),
+            Self::OvnPipeline => f.write_str(
+                "OVN integration bridge: its flows are OVN's logical pipelines, read from OVN's databases",
+            ),
+            Self::OvnLogicalPort { switch, port } => {
+                write!(f, "enters logical switch {switch} through logical port {port}")
+            }
+            Self::OvnPortNotBound {
+                iface_id,
+                bound_on: None,
+            } => write!(
+                f,
+                "the port's iface-id {iface_id} names no OVN logical port: the port is not bound, and OVN drops its packets"
+            ),
+            Self::OvnPortNotBound {
+                iface_id,
+                bound_on: Some(chassis),
+            } => write!(
+                f,
+                "logical port {iface_id} is bound on chassis {chassis}, not this one: the port is not bound here, and OVN drops its packets"
+            ),
+            Self::OvnPortDisabled { port } => {
+                write!(f, "logical port {port} is disabled (enabled=false): OVN drops its packets")
+            }
+            Self::OvnPortSecurity { port, mac } => write!(
+                f,
+                "logical port {port}'s port_security does not allow {mac}: OVN drops the packet in {PORT_SECURITY_STAGE}"
+            ),
         }
     }
 }

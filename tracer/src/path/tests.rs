@@ -133,6 +133,8 @@ fn unknown_mac_names_the_closest() {
 
 fn server(pid: Option<u32>, netns: u32, on: IfaceKey, host_for: Option<Mac>) -> DhcpServer {
     DhcpServer {
+        kind: crate::topology::model::ServerKind::Dnsmasq,
+        bridge: None,
         pid,
         program: "dnsmasq".into(),
         config_dir: pid.is_none().then(|| "/var/lib/neutron/dhcp/n1".into()),

@@ -50,6 +50,8 @@ pub enum EdgeKind {
     VmNic,
     /// A DHCP server -> a link it listens on.
     DhcpListens,
+    /// A DHCP server -> the OVS bridge whose flows hand it DHCP (OVN native DHCP).
+    DhcpFromBridge,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +166,17 @@ fn edges(topo: &Topology) -> Vec<Edge> {
     for (di, d) in topo.dhcp_servers.iter().enumerate() {
         for k in &d.listens_on {
             push(Node::Dhcp(di), Node::Iface(*k), EdgeKind::DhcpListens);
+        }
+        let bridge = d
+            .bridge
+            .as_ref()
+            .and_then(|name| topo.ovs_bridges.iter().position(|b| &b.name == name));
+        if let Some(bi) = bridge {
+            push(
+                Node::Dhcp(di),
+                Node::OvsBridge(bi),
+                EdgeKind::DhcpFromBridge,
+            );
         }
     }
     out

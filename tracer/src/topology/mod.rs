@@ -6,6 +6,9 @@ pub mod bond;
 pub mod dhcp_range;
 pub mod graph;
 pub mod model;
+pub mod ovn;
+pub mod ovn_client;
+mod ovn_discovery;
 pub mod routing;
 pub mod sources;
 
@@ -38,6 +41,11 @@ pub struct Options {
     pub neutron_dhcp_dir: PathBuf,
     /// libvirt's dnsmasq configuration directory, read for networks without a dnsmasq.
     pub libvirt_dnsmasq_dir: PathBuf,
+    /// OVN Northbound database given by the user (`unix:PATH`, `tcp:HOST:PORT`): it must work.
+    /// `None`: OVN's default socket, if any.
+    pub ovn_nb: Option<String>,
+    /// OVN Southbound database; `None`: the default socket, else the chassis' `ovn-remote`.
+    pub ovn_sb: Option<String>,
 }
 
 impl Default for Options {
@@ -47,6 +55,8 @@ impl Default for Options {
             libvirt_xml: Vec::new(),
             neutron_dhcp_dir: neutron_dhcp::DEFAULT_DIR.into(),
             libvirt_dnsmasq_dir: libvirt_dnsmasq::DEFAULT_DIR.into(),
+            ovn_nb: None,
+            ovn_sb: None,
         }
     }
 }
@@ -55,9 +65,10 @@ pub fn discover(opts: &Options) -> Result<Topology> {
     let mut topo = Topology::default();
     let table = NetnsTable::discover()?;
     discover_links(&mut topo, &table)?;
-    discover_ovs(&mut topo, opts)?;
+    let ovs_socket = discover_ovs(&mut topo, opts)?;
     discover_vms(&mut topo, opts);
     discover_dhcp(&mut topo, opts);
+    ovn_discovery::discover(&mut topo, opts, ovs_socket.as_deref())?;
     Ok(topo)
 }
 
@@ -92,7 +103,8 @@ fn discover_links(topo: &mut Topology, table: &NetnsTable) -> Result<()> {
     Ok(())
 }
 
-fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<()> {
+/// Reads Open vSwitch; returns the OVSDB socket it read, if any.
+fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<Option<PathBuf>> {
     let socket = match &opts.ovsdb {
         Some(spec) => {
             let path = ovsdb::socket_path(spec)?;
@@ -111,7 +123,7 @@ fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<()> {
                     SourceStatus::Absent,
                     "no ovsdb-server socket in $OVS_RUNDIR, /run/openvswitch, /var/run/openvswitch or /usr/local/var/run/openvswitch (use --ovsdb PATH)".into(),
                 );
-                return Ok(());
+                return Ok(None);
             }
         },
     };
@@ -121,7 +133,7 @@ fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<()> {
         Err(e) if opts.ovsdb.is_some() => return Err(e),
         Err(e) => {
             topo.report("ovsdb", SourceStatus::Failed, format!("{e:#}"));
-            return Ok(());
+            return Ok(None);
         }
     };
     topo.ovs_bridges = bridges;
@@ -158,7 +170,7 @@ fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<()> {
     } else {
         topo.report("openflow", SourceStatus::Failed, failures.join("; "));
     }
-    Ok(())
+    Ok(Some(socket))
 }
 
 /// Links the OVS interfaces that are netdevs (system and internal ports) to kernel links. A
@@ -270,6 +282,8 @@ fn discover_dhcp(topo: &mut Topology, opts: &Options) {
         let netns = p.netns.unwrap_or(0);
         let listens_on = listening(topo, netns, &cfg.interfaces);
         topo.dhcp_servers.push(model::DhcpServer {
+            kind: model::ServerKind::Dnsmasq,
+            bridge: None,
             pid: Some(p.pid),
             program: "dnsmasq".into(),
             config_dir: None,
@@ -344,6 +358,8 @@ fn silent_neutron_networks(topo: &mut Topology, neutron_dir: &std::path::Path) -
             None => format!("no dnsmasq runs in {}", ns.name),
         });
         topo.dhcp_servers.push(model::DhcpServer {
+            kind: model::ServerKind::Dnsmasq,
+            bridge: None,
             pid: None,
             program: "dnsmasq".into(),
             config_dir: state.dir,
@@ -393,6 +409,8 @@ fn silent_libvirt_networks(topo: &mut Topology, dir: &std::path::Path) -> usize 
             shown(&net.conf)
         ));
         topo.dhcp_servers.push(model::DhcpServer {
+            kind: model::ServerKind::Dnsmasq,
+            bridge: None,
             pid: None,
             program: "dnsmasq".into(),
             config_dir: Some(shown(&net.conf)),

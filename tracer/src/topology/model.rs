@@ -25,8 +25,11 @@ pub struct Topology {
     pub ovs_bridges: Vec<OvsBridge>,
     /// libvirt domains (VMs) and their NICs.
     pub vms: Vec<Vm>,
-    /// DHCP servers (dnsmasq processes) and their static host entries.
+    /// DHCP servers (dnsmasq processes, ovn-controller's native DHCP) and their host entries.
     pub dhcp_servers: Vec<DhcpServer>,
+    /// OVN's logical network and this chassis' part in it, when the host runs OVN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ovn: Option<super::ovn::Ovn>,
     /// What each source found, or why it was skipped.
     pub sources: Vec<SourceReport>,
 }
@@ -351,6 +354,12 @@ pub struct VmNic {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DhcpServer {
+    /// dnsmasq, or ovn-controller answering from OVN's logical flows.
+    #[serde(default)]
+    pub kind: ServerKind,
+    /// The OVS bridge whose flows send DHCP to the server (ovn-controller's integration bridge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
     /// `None`: configured but not running (a Neutron `qdhcp-` namespace whose dnsmasq is
     /// down), so a path can still end where the server should be listening.
     pub pid: Option<u32>,
@@ -372,6 +381,18 @@ pub struct DhcpServer {
     pub hosts: Vec<HostEntry>,
     /// Host files that could not be read or parsed, with the reason.
     pub problems: Vec<String>,
+}
+
+/// What kind of program answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKind {
+    /// dnsmasq listening on the links of its namespace.
+    #[default]
+    Dnsmasq,
+    /// OVN native DHCP: the integration bridge sends DHCP to ovn-controller (a `controller`
+    /// action), which builds the reply and injects it back; nothing listens on a link.
+    OvnController,
 }
 
 impl DhcpServer {

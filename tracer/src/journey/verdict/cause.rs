@@ -10,8 +10,10 @@ use crate::{
     event::{DhcpMessage, DropReason, HookKind, Vanished},
     mac::Mac,
     path::{fmt_vlan, Note},
-    topology::OperState,
+    topology::{ovn::DhcpGap, OperState},
 };
+
+pub use super::ovn_cause::OvnCause;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -108,6 +110,9 @@ pub enum Cause {
         last_at: String,
         last_hook: HookKind,
     },
+    /// A cause in OVN's terms (its own `kind`s, see [`OvnCause`]).
+    #[serde(untagged)]
+    Ovn(OvnCause),
 }
 
 /// What a run looked for, in words.
@@ -130,6 +135,8 @@ pub enum Refusal {
     IgnoresClient { origin: String },
     /// The subnets of the interfaces it listens on, none of which a `dhcp-range` falls in.
     NoRangeForSubnet { subnets: Vec<String> },
+    /// ovn-controller: the client's logical port has no (or incomplete) DHCPv4 options.
+    OvnNoDhcpOptions { port: String, gap: DhcpGap },
 }
 
 fn server_silent(
@@ -151,6 +158,10 @@ fn server_silent(
             f,
             ": it has no dhcp-range in the subnet it listens on ({}), so it answers no one there",
             subnets.join(", ")
+        ),
+        Some(Refusal::OvnNoDhcpOptions { port, gap }) => write!(
+            f,
+            ": the client's logical port {port} {gap}, so OVN has no DHCP reply for it"
         ),
         None => write!(f, " (check its log, host entries and ranges)"),
     }
@@ -284,6 +295,7 @@ impl fmt::Display for Cause {
                     Seen::Packet => "packet",
                 }
             ),
+            Self::Ovn(c) => c.fmt(f),
             Self::Unexplained { last_at, last_hook } => write!(
                 f,
                 "not seen after {last_at} {last_hook}; no drop was reported (a hook the kernel lacks, or a path the topology does not show)"

@@ -12,22 +12,28 @@
 //! 6. a kernel drop that says little (`NOT_SPECIFIED`, `DEV_READY`);
 //! 7. what the topology itself predicted ([`predicted`]);
 //!
-//! and, when nothing explains it, [`Cause::Unexplained`]. An exchange whose packets all arrived
+//! and, when nothing explains it, [`Cause::Unexplained`]. Before all of them, a packet a VIF
+//! sends into an OVN logical network that drops it on the integration bridge ([`ovn`]) stops
+//! there, even if that bridge is as far as the path lets the kernel see it. An exchange whose packets all arrived
 //! but did not finish is judged by [`silence`].
 
 mod cause;
 mod kernel_drop;
 mod link;
 mod openflow_drop;
+mod ovn;
+mod ovn_cause;
 mod predicted;
 pub mod silence;
 mod vlan;
 
 use serde::{Serialize, Serializer};
 
+#[cfg(test)]
+pub use cause::OvnCause;
 pub use cause::{Cause, Seen};
 
-use super::correlate::{OrientedHop, PacketGroup, Progress};
+use super::correlate::{OrientedHop, PacketGroup, Progress, Way};
 use crate::{
     event::{Direction, HookKind, Hop, Vanished},
     path::HopKind,
@@ -49,6 +55,8 @@ pub enum StopHook {
     Seen(HookKind),
     /// A bridge whose OpenFlow flow dropped it.
     OpenFlow,
+    /// An OVN integration bridge whose logical pipeline dropped it.
+    LogicalPipeline,
     /// A Linux bridge that did not forward it to the next port.
     Forward,
 }
@@ -58,6 +66,7 @@ impl StopHook {
         match self {
             Self::Seen(h) => h.as_str(),
             Self::OpenFlow => "openflow",
+            Self::LogicalPipeline => "ovn-pipeline",
             Self::Forward => "forward",
         }
     }
@@ -166,6 +175,14 @@ pub fn judge(
     ev: &Evidence<'_>,
 ) -> Verdict {
     let dropped_there = |at, cause| stopped_there(path, at, StopHook::Seen(HookKind::Drop), cause);
+    // OVN's logical network drops what a VIF sends before anything past its integration
+    // bridge, whatever the datapath then reports (the bridge may be the path's last visible
+    // place, as on the way to ovn-controller).
+    if group.way == Way::Outbound {
+        if let Some((i, cause)) = ovn::block_ahead(path, progress.furthest.unwrap_or(0)) {
+            return stopped_there(path, i, StopHook::LogicalPipeline, cause);
+        }
+    }
     if progress.delivered() {
         let end = progress.end.unwrap_or_default();
         return match kernel_drop::after_reaching(&group.sightings, &progress.places, end) {

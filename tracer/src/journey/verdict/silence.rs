@@ -3,14 +3,14 @@
 //! server is gone, never ran, or ran and did not answer.
 
 use super::{
-    cause::{Cause, Refusal},
+    cause::{Cause, OvnCause, Refusal},
     Expected, Place, StopHook, Verdict,
 };
 use crate::{
     event::{DhcpMessage, Direction, HookKind},
     mac::Mac,
-    path::{ExpectedPath, HopKind, PathHop},
-    topology::{dhcp_range, DhcpServer, OperState, Topology},
+    path::{DhcpExpectation, ExpectedPath, HopKind, PathHop},
+    topology::{dhcp_range, model::ServerKind, ovn_client, DhcpServer, OperState, Topology},
 };
 
 /// Who should have answered.
@@ -70,6 +70,9 @@ fn server_cause(
     after_msg: DhcpMessage,
 ) -> Cause {
     let server = path.dhcp_server.as_ref();
+    if let Some(s) = server.filter(|s| s.kind == ServerKind::OvnController) {
+        return ovn_controller_cause(path, s, after, after_msg);
+    }
     let running = server.and_then(|s| {
         after
             .dhcp_servers
@@ -99,6 +102,49 @@ fn server_cause(
         }),
         (None, None) => Cause::NoServer { after: after_msg },
     }
+}
+
+/// ovn-controller should have answered: gone, never running, disconnected, or running with
+/// nothing to answer this port with.
+fn ovn_controller_cause(
+    path: &ExpectedPath,
+    s: &DhcpExpectation,
+    after: &Topology,
+    after_msg: DhcpMessage,
+) -> Cause {
+    let bridge = path
+        .hops
+        .iter()
+        .rfind(|h| h.kind == HopKind::OvsBridge)
+        .map_or_else(|| "the integration bridge".into(), |h| h.name.clone());
+    let now = after.ovn.as_ref().map(|o| &o.controller);
+    match now.and_then(|c| c.pid.map(|pid| (pid, c.connected))) {
+        None => Cause::Ovn(OvnCause::ControllerDown {
+            after: after_msg,
+            port: s.logical_port.clone(),
+            pid: s.pid,
+            bridge,
+        }),
+        Some((pid, Some(false))) => Cause::Ovn(OvnCause::ControllerDisconnected {
+            after: after_msg,
+            pid,
+        }),
+        Some((pid, _)) => Cause::ServerSilent {
+            after: after_msg,
+            server: format!("ovn-controller pid {pid}"),
+            netns: s.netns.clone(),
+            refusal: ovn_refusal(after, path.mac),
+        },
+    }
+}
+
+/// What in OVN's configuration keeps ovn-controller from answering `mac`.
+fn ovn_refusal(topo: &Topology, mac: Mac) -> Option<Refusal> {
+    let client = ovn_client::client_port(topo, mac)?;
+    client.dhcp_gap.map(|gap| Refusal::OvnNoDhcpOptions {
+        port: client.name,
+        gap,
+    })
 }
 
 /// A link the server listens on that is down: it received nothing there, or cannot answer.

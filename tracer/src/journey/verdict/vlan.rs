@@ -123,6 +123,7 @@ mod tests {
             }),
             vlan: None,
             vlan_rewrite: None,
+            logical: None,
             flows: Vec::new(),
             mtu: None,
             oper_state: None,

@@ -3,15 +3,15 @@
 //! server a MAC should get its lease from, and the address it should get, are known before a
 //! packet is seen.
 
-use std::{
-    net::Ipv4Addr,
-    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
-    path::Path,
-};
+use std::{net::Ipv4Addr, path::Path};
 
 use anyhow::{bail, Result};
 
-use super::untrusted::{self, shown};
+pub use super::processes::Found;
+use super::{
+    processes,
+    untrusted::{self, shown},
+};
 use crate::{mac::Mac, topology::model::HostEntry};
 
 /// What a dnsmasq command line (and the `--conf-file` it names) configures.
@@ -202,108 +202,19 @@ fn is_lease_time(f: &str) -> bool {
             && !f.is_empty()
 }
 
-/// A running dnsmasq: pid, argv and network namespace inode.
-pub struct Process {
-    pub pid: u32,
-    pub args: Vec<String>,
-    pub netns: Option<u32>,
-}
-
-/// The dnsmasq processes found, and the pids of processes called dnsmasq that are not trusted.
-#[derive(Default)]
-pub struct Found {
-    pub trusted: Vec<Process>,
-    pub ignored: Vec<u32>,
-}
-
-/// Capabilities that let a process serve DHCP (bind port 67, raw sockets, ARP).
-const CAP_NET_BIND_SERVICE: u32 = 10;
-const CAP_NET_ADMIN: u32 = 12;
-const CAP_NET_RAW: u32 = 13;
-
-/// Whether process `pid` is a dnsmasq that root started: its executable is a root-owned
-/// `dnsmasq` nobody else may write, it shares our user namespace, and it runs as root or
-/// holds a capability to serve DHCP. Anyone can name a process `dnsmasq` and give it a
-/// command line naming any file; none of them passes this.
-fn trusted(dir: &Path) -> bool {
-    let exe = std::fs::read_link(dir.join("exe")).unwrap_or_default();
-    let named = exe
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.trim_end_matches(" (deleted)") == "dnsmasq");
-    // The magic link's metadata is the executable's own inode, wherever it lives.
-    let root_owned = std::fs::metadata(dir.join("exe"))
-        .is_ok_and(|m| m.is_file() && m.uid() == 0 && m.permissions().mode() & 0o022 == 0);
-    let same_userns = std::fs::read_link(dir.join("ns/user")).ok()
-        == std::fs::read_link("/proc/self/ns/user").ok();
-    named && root_owned && same_userns && privileged(dir)
-}
-
-/// Effective uid 0, or an effective capability to serve DHCP.
-fn privileged(dir: &Path) -> bool {
-    let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
-        return false;
-    };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let euid_root = field("Uid:")
-        .and_then(|u| u.split_whitespace().nth(1))
-        .is_some_and(|u| u == "0");
-    let caps = field("CapEff:")
-        .and_then(|c| u64::from_str_radix(c, 16).ok())
-        .unwrap_or(0);
-    let dhcp_caps = [CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW]
-        .iter()
-        .any(|c| caps & (1 << c) != 0);
-    euid_root || dhcp_caps
-}
-
-/// Every trusted dnsmasq process, found by `comm`, read from /proc (no process spawned).
+/// Every trusted dnsmasq process (see [`processes::scan`]).
 pub fn processes() -> Found {
-    let Ok(proc) = std::fs::read_dir("/proc") else {
-        return Found::default();
-    };
-    let mut out = Found::default();
-    for e in proc.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        let dir = Path::new("/proc").join(pid.to_string());
-        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
-            continue;
-        };
-        if comm.trim() != "dnsmasq" {
-            continue;
-        }
-        if !trusted(&dir) {
-            out.ignored.push(pid);
-            continue;
-        }
-        // A dead dnsmasq not yet reaped by its parent (a zombie) has an empty command line
-        // and serves nothing.
-        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
-            continue;
-        };
-        if cmdline.is_empty() {
-            continue;
-        }
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .skip(1)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let netns = crate::netns::netns_of_pid(pid);
-        out.trusted.push(Process { pid, args, netns });
-    }
-    out.trusted.sort_by_key(|p| p.pid);
-    out.ignored.sort_unstable();
-    out
+    processes::scan(PROGRAM, DHCP_CAPS)
 }
+
+/// What a running dnsmasq is called, by `comm` and by its executable's name.
+const PROGRAM: &str = "dnsmasq";
+/// Capabilities that let a process serve DHCP (bind port 67, raw sockets, ARP).
+const DHCP_CAPS: &[u32] = &[
+    processes::CAP_NET_BIND_SERVICE,
+    processes::CAP_NET_ADMIN,
+    processes::CAP_NET_RAW,
+];
 
 /// Reads a file as the dnsmasq process sees it: inside `/proc/PID/root` (a dnsmasq in a
 /// container with its own mount namespace is read correctly, and no path it names leads out of

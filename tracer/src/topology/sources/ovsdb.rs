@@ -4,17 +4,17 @@
 //! a container and only its socket is visible on the host.
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    io::Write as _,
-    os::unix::net::UnixStream,
+    collections::HashMap,
     path::{Path, PathBuf},
-    time::Instant,
 };
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use super::bounded;
+use super::{
+    ovsdb_rpc::{self, Remote},
+    ovsdb_value::{map, optional_str, row_uuid, set, string, uuid},
+};
 use crate::topology::{
     bond::{BondMode, OvsBond},
     model::{OvsBridge, OvsInterface, OvsPort},
@@ -89,32 +89,18 @@ pub fn transact_request() -> Value {
 
 /// Connects, asks, and returns the `result` member of the reply.
 pub fn query(socket: &Path) -> Result<Value> {
-    let deadline = Instant::now() + bounded::OVS_DEADLINE;
-    let mut stream = UnixStream::connect(socket)
-        .with_context(|| format!("cannot connect to OVSDB at {}", socket.display()))?;
-    stream.set_write_timeout(Some(bounded::remaining(deadline, "ovsdb-server")?))?;
-    stream.write_all(transact_request().to_string().as_bytes())?;
-    let reader = Deadline {
-        stream: stream.try_clone()?,
-        deadline,
-    };
-    for msg in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
-        bounded::remaining(deadline, "ovsdb-server")?;
-        let msg = msg.context("malformed reply from ovsdb-server")?;
-        if msg["method"] == "echo" {
-            // The server probes idle clients; answering keeps the session open.
-            let reply = json!({"result": msg["params"], "error": null, "id": msg["id"]});
-            stream.write_all(reply.to_string().as_bytes())?;
-            continue;
-        }
-        if msg["id"] == 1 {
-            if !msg["error"].is_null() {
-                bail!("ovsdb-server refused the query: {}", msg["error"]);
-            }
-            return Ok(msg["result"].clone());
-        }
-    }
-    bail!("ovsdb-server closed the connection without answering")
+    let request = transact_request();
+    let ops = request["params"]
+        .as_array()
+        .map(|p| p[1..].to_vec())
+        .unwrap_or_default();
+    ovsdb_rpc::transact(
+        &Remote::Unix(socket.to_path_buf()),
+        "Open_vSwitch",
+        ops,
+        "ovsdb-server",
+    )
+    .map(Value::Array)
 }
 
 /// Turns the `result` of [`transact_request`] into bridges, ports and interfaces.
@@ -149,11 +135,6 @@ pub fn parse_reply(result: &Value) -> Result<Vec<OvsBridge>> {
         .collect::<Result<Vec<_>>>()?;
     bridges.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(bridges)
-}
-
-/// The first element of an optional column (an OVSDB set of zero or one), as a string.
-fn optional_str(v: &Value) -> Result<Option<String>> {
-    Ok(set(v)?.first().and_then(Value::as_str).map(str::to_string))
 }
 
 fn interface(row: &Value) -> Result<OvsInterface> {
@@ -243,90 +224,9 @@ fn take_referenced<T>(
         .collect()
 }
 
-/// The socket, read with what is left of one deadline for the whole session (a server that only
-/// echoes its probes, or answers a byte at a time, cannot stretch it).
-struct Deadline {
-    stream: UnixStream,
-    deadline: Instant,
-}
-
-impl std::io::Read for Deadline {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let left = bounded::remaining(self.deadline, "ovsdb-server")
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{e:#}")))?;
-        self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
-    }
-}
-
-fn row_uuid(row: &Value) -> Result<String> {
-    uuid(&row["_uuid"]).context("row without _uuid")
-}
-
-fn string(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_string)
-}
-
-/// `["uuid", "..."]` -> the uuid string.
-fn uuid(v: &Value) -> Result<String> {
-    match v.as_array().map(Vec::as_slice) {
-        Some([tag, Value::String(u)]) if tag == "uuid" => Ok(u.clone()),
-        _ => bail!("expected a uuid, got {v}"),
-    }
-}
-
-/// An OVSDB set: `["set", [atoms]]`, or a single atom standing for a one-element set.
-fn set(v: &Value) -> Result<Vec<Value>> {
-    match v {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(a) if a.first().is_some_and(|t| t == "set") => match a.get(1) {
-            Some(Value::Array(items)) if a.len() == 2 => Ok(items.clone()),
-            _ => bail!("malformed OVSDB set {v}"),
-        },
-        other => Ok(vec![other.clone()]),
-    }
-}
-
-/// An OVSDB map of strings: `["map", [[k, v], ...]]`.
-fn map(v: &Value) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    if v.is_null() {
-        return Ok(out);
-    }
-    let pairs = match v.as_array().map(Vec::as_slice) {
-        Some([tag, Value::Array(pairs)]) if tag == "map" => pairs,
-        _ => bail!("malformed OVSDB map {v}"),
-    };
-    for pair in pairs {
-        match pair.as_array().map(Vec::as_slice) {
-            Some([k, val]) => {
-                let atom = |a: &Value| match a {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                out.insert(atom(k), atom(val));
-            }
-            _ => bail!("malformed OVSDB map entry {pair}"),
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sets_and_maps() {
-        assert_eq!(set(&json!(["set", []])).unwrap(), Vec::<Value>::new());
-        assert_eq!(set(&json!(5)).unwrap(), vec![json!(5)]);
-        assert!(set(&json!(["set", 5])).is_err());
-        let m = map(&json!(["map", [["peer", "phy-br-eth2"], ["n", 3]]])).unwrap();
-        assert_eq!(m["peer"], "phy-br-eth2");
-        assert_eq!(m["n"], "3");
-        assert!(map(&json!(["map", [["only-key"]]])).is_err());
-        assert!(map(&json!("x")).is_err());
-    }
 
     #[test]
     fn socket_specs() {

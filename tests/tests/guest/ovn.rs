@@ -1,0 +1,263 @@
+//! OVN native DHCP with real OVN 23.03 (NB/SB ovsdb-servers, ovn-northd, ovn-controller on the
+//! real kernel datapath) and a real dhclient: `pathtrace --dhcp MAC` must find ovn-controller as
+//! the server, follow the exchange, and name OVN's own objects when it stops. Runs in the VM.
+
+use pathtrace_testbed::{
+    journey_run::{reason, Journey},
+    kernel_state::assert_nothing_left,
+    ovn::{OvnChassis, CHASSIS, SERVER_ID},
+    tracer::{self, named},
+    Lab,
+};
+use serde_json::Value;
+
+const VM_MAC: &str = "0a:00:00:00:77:05";
+const VM_IP: &str = "10.77.0.5";
+const PORT: &str = "vm1-port";
+
+/// What each test changes in the healthy set-up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    NoDhcpOptions,
+    PortSecurityOtherMac,
+    IfaceIdNamesNoPort,
+    ControllerKilled,
+}
+
+/// One logical switch with the VM's logical port (its MAC and address, DHCP options unless the
+/// fault removes them) and the VM's namespace on br-int; synced to this chassis.
+fn build(lab: &mut Lab, fault: Fault) -> (OvnChassis, String) {
+    let mut ovn = OvnChassis::start(lab).unwrap();
+    ovn.nbctl(&["ls-add", "sw0"]).unwrap();
+    ovn.nbctl(&["lsp-add", "sw0", PORT]).unwrap();
+    ovn.nbctl(&["lsp-set-addresses", PORT, &format!("{VM_MAC} {VM_IP}")])
+        .unwrap();
+    if fault != Fault::NoDhcpOptions {
+        let dhcp = ovn.dhcp_options().unwrap();
+        ovn.nbctl(&["lsp-set-dhcpv4-options", PORT, &dhcp]).unwrap();
+    }
+    if fault == Fault::PortSecurityOtherMac {
+        ovn.nbctl(&[
+            "lsp-set-port-security",
+            PORT,
+            &format!("0a:00:00:00:77:99 {VM_IP}"),
+        ])
+        .unwrap();
+    }
+    let iface_id = match fault {
+        Fault::IfaceIdNamesNoPort => "no-such-port",
+        _ => PORT,
+    };
+    let vm = ovn.vm(lab, "vm1", VM_MAC, iface_id).unwrap();
+    ovn.sync().unwrap();
+    if fault == Fault::ControllerKilled {
+        ovn.kill_controller().unwrap();
+    }
+    (ovn, vm)
+}
+
+/// `pathtrace --dhcp VM_MAC`, dhclient in the VM for `client_secs`, then the report.
+fn journey(lab: &mut Lab, name: &str, vm: &str, client_secs: u32, timeout: &str) -> (i32, Value) {
+    Journey::start(lab, name, &["--dhcp", VM_MAC, "--timeout", timeout])
+        .unwrap()
+        .finish_after_dhclient(lab, vm, client_secs)
+}
+
+#[test]
+fn ovn_native_dhcp_is_delivered_by_ovn_controller() {
+    let mut lab = Lab::new("ovnok");
+    let (_ovn, vm) = build(&mut lab, Fault::None);
+    let (code, r) = journey(&mut lab, "ovn-healthy", &vm, 60, "60");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "delivered", "{r:#}");
+    for m in ["DISCOVER", "OFFER", "REQUEST", "ACK"] {
+        assert_eq!(r["dhcp"][m]["seen"], true, "{m}: {r:#}");
+        assert_eq!(r["dhcp"][m]["delivered"], true, "{m}: {r:#}");
+    }
+    assert_eq!(r["dhcp"]["answered_by"], "ovn-controller", "{r:#}");
+    assert_eq!(r["dhcp"]["server"], SERVER_ID, "{r:#}");
+    assert_eq!(r["dhcp"]["offered_ip"], VM_IP, "{r:#}");
+    assert_eq!(r["dhcp"]["reserved_ip"], VM_IP, "{r:#}");
+    assert_eq!(r["lost_events"], 0, "{r:#}");
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn ovn_port_without_dhcp_options_is_named() {
+    let mut lab = Lab::new("ovnnoopt");
+    let (_ovn, vm) = build(&mut lab, Fault::NoDhcpOptions);
+    let (code, r) = journey(&mut lab, "ovn-no-dhcp-options", &vm, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["dhcp"]["DISCOVER"]["seen"], true, "{r:#}");
+    assert_eq!(r["dhcp"]["OFFER"]["seen"], false, "{r:#}");
+    let cause = &r["cause"];
+    assert_eq!(cause["kind"], "server_silent", "{r:#}");
+    assert_eq!(cause["refusal"]["kind"], "ovn_no_dhcp_options", "{r:#}");
+    assert_eq!(cause["refusal"]["port"], PORT, "{r:#}");
+    assert_eq!(cause["refusal"]["gap"]["kind"], "no_options", "{r:#}");
+    assert!(reason(&r).contains("DHCPv4 options"), "{r:#}");
+}
+
+#[test]
+fn ovn_port_security_that_does_not_allow_the_mac_is_named() {
+    let mut lab = Lab::new("ovnpsec");
+    let (_ovn, vm) = build(&mut lab, Fault::PortSecurityOtherMac);
+    let (code, r) = journey(&mut lab, "ovn-port-security", &vm, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "br-int", "{r:#}");
+    let cause = &r["cause"];
+    assert_eq!(cause["kind"], "ovn_port_security", "{r:#}");
+    assert_eq!(cause["stage"], "ls_in_port_sec_l2", "{r:#}");
+    assert_eq!(cause["port"], PORT, "{r:#}");
+    assert_eq!(cause["mac"], VM_MAC, "{r:#}");
+}
+
+#[test]
+fn ovn_iface_id_without_a_logical_port_is_not_bound() {
+    let mut lab = Lab::new("ovnunb");
+    let (_ovn, vm) = build(&mut lab, Fault::IfaceIdNamesNoPort);
+    let (code, r) = journey(&mut lab, "ovn-not-bound", &vm, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "br-int", "{r:#}");
+    let cause = &r["cause"];
+    assert_eq!(cause["kind"], "ovn_port_not_bound", "{r:#}");
+    assert_eq!(cause["iface_id"], "no-such-port", "{r:#}");
+    assert!(reason(&r).contains("not bound"), "{r:#}");
+}
+
+#[test]
+fn ovn_controller_not_running_is_named_as_the_silent_server() {
+    let mut lab = Lab::new("ovnctl");
+    let (_ovn, vm) = build(&mut lab, Fault::ControllerKilled);
+    let (code, r) = journey(&mut lab, "ovn-controller-killed", &vm, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["dhcp"]["OFFER"]["seen"], false, "{r:#}");
+    let cause = &r["cause"];
+    assert_eq!(cause["kind"], "ovn_controller_down", "{r:#}");
+    assert_eq!(cause["port"], PORT, "{r:#}");
+    assert_eq!(cause["bridge"], "br-int", "{r:#}");
+    assert!(
+        reason(&r).contains("ovn-controller is not running"),
+        "{r:#}"
+    );
+    assert_eq!(r["expected_next"]["kind"], "dhcp_server", "{r:#}");
+}
+
+#[test]
+fn ovn_topology_shows_the_logical_layer() {
+    let mut lab = Lab::new("ovntopo");
+    let (ovn_handle, _vm) = build(&mut lab, Fault::None);
+    // A router, a port group with an ACL and a switch ACL, so that the captured replies hold
+    // every table pathtrace reads.
+    for args in [
+        &["lr-add", "lr0"][..],
+        &[
+            "lrp-add",
+            "lr0",
+            "lr0-sw0",
+            "0a:00:00:00:77:01",
+            "10.77.0.1/24",
+        ],
+        &["lsp-add", "sw0", "sw0-lr0"],
+        &["lsp-set-type", "sw0-lr0", "router"],
+        &["lsp-set-addresses", "sw0-lr0", "router"],
+        &["lsp-set-options", "sw0-lr0", "router-port=lr0-sw0"],
+        &["lr-route-add", "lr0", "0.0.0.0/0", "10.77.0.254"],
+        &["lr-nat-add", "lr0", "snat", "192.0.2.10", "10.77.0.0/24"],
+        &["pg-add", "pg_web", PORT],
+        &[
+            "acl-add",
+            "pg_web",
+            "to-lport",
+            "1001",
+            "outport == @pg_web && tcp.dst == 80",
+            "allow-related",
+        ],
+        &[
+            "acl-add",
+            "sw0",
+            "from-lport",
+            "900",
+            "udp.dst == 53",
+            "drop",
+        ],
+    ] {
+        ovn_handle.nbctl(args).unwrap();
+    }
+    let json = tracer::run_json(&["topology", "--format", "json"]).unwrap();
+    let ovn = &json["ovn"];
+    assert_eq!(ovn["chassis"], CHASSIS, "{ovn:#}");
+    assert_eq!(ovn["integration_bridge"], "br-int");
+    assert!(ovn["controller"]["pid"].is_number(), "{ovn:#}");
+    assert_eq!(ovn["controller"]["connected"], true, "{ovn:#}");
+    let port = named(&ovn["switches"][0]["ports"], "name", PORT);
+    assert_eq!(port["dhcpv4"]["options"]["server_id"], SERVER_ID, "{ovn:#}");
+    let binding = ovn["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["logical_port"] == PORT)
+        .unwrap_or_else(|| panic!("{ovn:#}"));
+    assert_eq!(binding["chassis"], CHASSIS, "{ovn:#}");
+    let tree = tracer::run(&["topology"]).unwrap().stdout;
+    assert!(tree.contains("logical switch sw0"), "{tree}");
+    assert!(
+        tree.contains(&format!("port {PORT}")) && tree.contains("bound here"),
+        "{tree}"
+    );
+    let dot = tracer::run(&["topology", "--format", "dot"])
+        .unwrap()
+        .stdout;
+    assert!(
+        dot.contains("cluster_ovn") && dot.contains("iface-id"),
+        "{dot}"
+    );
+    // Saved for the parser tests' fixtures, captured from the real servers.
+    if let Some(dir) = std::env::var_os("PATHTRACE_RESULTS") {
+        for (db, request) in [
+            ("OVN_Northbound", pathtrace_nb_request()),
+            ("OVN_Southbound", pathtrace_sb_request()),
+        ] {
+            let sock = if db == "OVN_Northbound" {
+                "ovnnb_db"
+            } else {
+                "ovnsb_db"
+            };
+            let out = pathtrace_testbed::cmd::run(
+                "ovsdb-client",
+                &["transact", &format!("unix:/run/ovn/{sock}.sock"), &request],
+            )
+            .unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(format!("{db}.json")), out).unwrap();
+        }
+    }
+}
+
+/// The NB and SB requests pathtrace sends (tracer/src/topology/sources/ovn_nb.rs, ovn_sb.rs),
+/// for capturing replies with ovsdb-client.
+fn pathtrace_nb_request() -> String {
+    r#"["OVN_Northbound",
+ {"op":"select","table":"Logical_Switch","where":[],"columns":["_uuid","name","ports","acls"]},
+ {"op":"select","table":"Logical_Switch_Port","where":[],"columns":["_uuid","name","type","addresses","dynamic_addresses","port_security","dhcpv4_options","tag","enabled","up","options"]},
+ {"op":"select","table":"DHCP_Options","where":[],"columns":["_uuid","cidr","options"]},
+ {"op":"select","table":"ACL","where":[],"columns":["_uuid","priority","direction","match","action","name"]},
+ {"op":"select","table":"Port_Group","where":[],"columns":["_uuid","name","ports","acls"]},
+ {"op":"select","table":"Logical_Router","where":[],"columns":["_uuid","name","ports","static_routes","nat","enabled"]},
+ {"op":"select","table":"Logical_Router_Port","where":[],"columns":["_uuid","name","mac","networks","enabled","peer"]},
+ {"op":"select","table":"Logical_Router_Static_Route","where":[],"columns":["_uuid","ip_prefix","nexthop","output_port"]},
+ {"op":"select","table":"NAT","where":[],"columns":["_uuid","type","external_ip","logical_ip"]}]"#
+        .into()
+}
+
+fn pathtrace_sb_request() -> String {
+    r#"["OVN_Southbound",
+ {"op":"select","table":"Chassis","where":[],"columns":["_uuid","name","hostname","encaps"]},
+ {"op":"select","table":"Encap","where":[],"columns":["_uuid","type","ip"]},
+ {"op":"select","table":"Port_Binding","where":[["type","==",""]],"columns":["logical_port","chassis","up"]}]"#
+        .into()
+}

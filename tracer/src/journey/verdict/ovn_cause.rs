@@ -1,0 +1,102 @@
+//! Why a packet stopped, in OVN's terms: the logical port, the stage, ovn-controller. Part of
+//! [`super::cause::Cause`] (its `Ovn` variant), with the same JSON shape: `kind` plus the facts.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::{event::DhcpMessage, mac::Mac, path::Note};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind")]
+pub enum OvnCause {
+    /// OVN drops packets of a VIF whose `iface-id` names no logical port, or a port another
+    /// chassis binds.
+    #[serde(rename = "ovn_port_not_bound")]
+    PortNotBound {
+        iface_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bound_on: Option<String>,
+        bridge: String,
+    },
+    /// The logical port is disabled.
+    #[serde(rename = "ovn_port_disabled")]
+    PortDisabled { port: String, bridge: String },
+    /// The logical port's `port_security` does not allow the packet's source MAC.
+    #[serde(rename = "ovn_port_security")]
+    PortSecurity {
+        port: String,
+        mac: Mac,
+        /// OVN's logical stage that drops it.
+        stage: &'static str,
+        bridge: String,
+    },
+    /// OVN native DHCP: ovn-controller should have answered and is not running.
+    #[serde(rename = "ovn_controller_down")]
+    ControllerDown {
+        after: DhcpMessage,
+        /// The client's logical port.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+        /// The ovn-controller that ran when pathtrace started, gone since.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+        bridge: String,
+    },
+    /// OVN native DHCP: ovn-controller runs but is not connected to the Southbound database.
+    #[serde(rename = "ovn_controller_disconnected")]
+    ControllerDisconnected { after: DhcpMessage, pid: u32 },
+}
+
+impl fmt::Display for OvnCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PortNotBound {
+                iface_id,
+                bound_on,
+                bridge,
+            } => {
+                let note = Note::OvnPortNotBound {
+                    iface_id: iface_id.clone(),
+                    bound_on: bound_on.clone(),
+                };
+                write!(f, "OVN on {bridge}: {note}")
+            }
+            Self::PortDisabled { port, bridge } => {
+                let note = Note::OvnPortDisabled { port: port.clone() };
+                write!(f, "OVN on {bridge}: {note}")
+            }
+            Self::PortSecurity {
+                port, mac, bridge, ..
+            } => {
+                let note = Note::OvnPortSecurity {
+                    port: port.clone(),
+                    mac: *mac,
+                };
+                write!(f, "OVN on {bridge}: {note}")
+            }
+            Self::ControllerDown {
+                after,
+                port,
+                pid,
+                bridge,
+            } => {
+                write!(
+                    f,
+                    "no reply from the DHCP server: the {after} reached {bridge}, whose OVN flows hand DHCP to ovn-controller"
+                )?;
+                if let Some(p) = port {
+                    write!(f, " (native DHCP of logical port {p})")?;
+                }
+                match pid {
+                    Some(pid) => write!(f, ", but ovn-controller pid {pid} is gone"),
+                    None => f.write_str(", but ovn-controller is not running"),
+                }
+            }
+            Self::ControllerDisconnected { after, pid } => write!(
+                f,
+                "no reply from the DHCP server: ovn-controller pid {pid} received no {after} it could answer: it is not connected to the OVN Southbound database"
+            ),
+        }
+    }
+}
