@@ -39,12 +39,27 @@ pub fn ip(netns: &str, args: &[&str]) -> Result<String> {
     run("ip", &full)
 }
 
-/// Kills every process of `netns` (a server the test stops); returns how many there were.
+/// Kills every process of `netns` (a server the test stops) and waits until they are gone (or
+/// zombies, which serve nothing): a discovery started right after must not find them. Returns
+/// how many there were.
 pub fn kill_all_in(netns: &str) -> Result<usize> {
     let pids = run("ip", &["netns", "pids", netns])?;
     let pids: Vec<&str> = pids.split_whitespace().collect();
     for pid in &pids {
         run("kill", &[pid])?;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let alive = |pid: &&str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    while pids.iter().any(alive) {
+        if std::time::Instant::now() > deadline {
+            bail!("processes of {netns} still alive 10 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(pids.len())
 }

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("netlink", 0),
     ("interrupt", 0),
     ("clock", 0),
+    ("shown", 0),
     ("kernel", 1),
     ("netns", 1),
     ("event", 1),

@@ -29,6 +29,7 @@ mod netns;
 mod output;
 mod path;
 mod probes;
+mod shown;
 mod topology;
 
 use std::process::ExitCode;

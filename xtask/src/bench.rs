@@ -45,6 +45,11 @@ pub enum Part {
     Capture,
     /// Only the per-packet program cost of the capture part (bpf_stats), in about a minute.
     Cost,
+    /// Discovery against 100,000 OVN logical flows, in the VM.
+    Ovn,
+    /// The guest half of `ovn` (run inside the VM).
+    #[value(hide = true)]
+    OvnGuest,
 }
 
 const PREFIX: &str = "ptbench";
@@ -137,13 +142,13 @@ fn batch_force(script: &str) -> Result<()> {
     Ok(())
 }
 
-struct Sample {
-    wall: Duration,
-    max_rss_kib: i64,
+pub struct Sample {
+    pub wall: Duration,
+    pub max_rss_kib: i64,
 }
 
 /// Runs a command with stdout to `out`, returns wall time and peak RSS.
-fn measure(cmd: &mut Command, out: &Path) -> Result<Sample> {
+pub fn measure(cmd: &mut Command, out: &Path) -> Result<Sample> {
     let file = File::create(out)?;
     let start = Instant::now();
     let child = cmd
@@ -176,13 +181,18 @@ fn measure(cmd: &mut Command, out: &Path) -> Result<Sample> {
     })
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
 pub fn run(opts: &Options) -> Result<()> {
-    setup::run(&setup::Options { host_only: true })?;
+    if opts.only == Some(Part::OvnGuest) {
+        return crate::bench_ovn::guest(&crate::bench_ovn::release_bin());
+    }
+    setup::run(&setup::Options {
+        host_only: opts.only != Some(Part::Ovn),
+    })?;
     exec(cargo().args(["build", "--release", "-p", "tracer"]))?;
     let bin = workspace_root().join("target/release/pathtrace");
     let results = workspace_root().join("results");
@@ -190,8 +200,11 @@ pub fn run(opts: &Options) -> Result<()> {
     match opts.only {
         None => {
             discovery(opts, &bin, &results)?;
+            crate::bench_ovn::run(&results)?;
             capture(&bin, &results)
         }
+        Some(Part::Ovn) => crate::bench_ovn::run(&results),
+        Some(Part::OvnGuest) => unreachable!("handled above"),
         Some(Part::Discovery) => discovery(opts, &bin, &results),
         Some(Part::Capture) => capture(&bin, &results),
         Some(Part::Cost) => cost(&bin, &results),

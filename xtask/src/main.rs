@@ -4,6 +4,7 @@
 mod bench;
 mod bench_baseline;
 mod bench_capture;
+mod bench_ovn;
 mod bench_startup;
 mod demo;
 mod eval;

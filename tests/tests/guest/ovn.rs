@@ -14,6 +14,8 @@ use serde_json::Value;
 const VM_MAC: &str = "0a:00:00:00:77:05";
 const VM_IP: &str = "10.77.0.5";
 const PORT: &str = "vm1-port";
+const ACL_PRIORITY: &str = "1002";
+const ACL_MATCH: &str = "inport == \"vm1-port\" && udp.dst == 67";
 
 /// What each test changes in the healthy set-up.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,7 @@ enum Fault {
     PortSecurityOtherMac,
     IfaceIdNamesNoPort,
     ControllerKilled,
+    AclDropsDhcp,
 }
 
 /// One logical switch with the VM's logical port (its MAC and address, DHCP options unless the
@@ -49,6 +52,17 @@ fn build(lab: &mut Lab, fault: Fault) -> (OvnChassis, String) {
         Fault::IfaceIdNamesNoPort => "no-such-port",
         _ => PORT,
     };
+    if fault == Fault::AclDropsDhcp {
+        ovn.nbctl(&[
+            "acl-add",
+            "sw0",
+            "from-lport",
+            ACL_PRIORITY,
+            ACL_MATCH,
+            "drop",
+        ])
+        .unwrap();
+    }
     let vm = ovn.vm(lab, "vm1", VM_MAC, iface_id).unwrap();
     ovn.sync().unwrap();
     if fault == Fault::ControllerKilled {
@@ -92,12 +106,28 @@ fn ovn_port_without_dhcp_options_is_named() {
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["dhcp"]["DISCOVER"]["seen"], true, "{r:#}");
     assert_eq!(r["dhcp"]["OFFER"]["seen"], false, "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "br-int", "{r:#}");
     let cause = &r["cause"];
-    assert_eq!(cause["kind"], "server_silent", "{r:#}");
-    assert_eq!(cause["refusal"]["kind"], "ovn_no_dhcp_options", "{r:#}");
-    assert_eq!(cause["refusal"]["port"], PORT, "{r:#}");
-    assert_eq!(cause["refusal"]["gap"]["kind"], "no_options", "{r:#}");
+    assert_eq!(cause["kind"], "ovn_no_dhcp_options", "{r:#}");
+    assert_eq!(cause["port"], PORT, "{r:#}");
+    assert_eq!(cause["gap"]["kind"], "no_options", "{r:#}");
     assert!(reason(&r).contains("DHCPv4 options"), "{r:#}");
+}
+
+#[test]
+fn ovn_acl_dropping_dhcp_is_named_with_its_stage() {
+    let mut lab = Lab::new("ovnacl");
+    let (_ovn, vm) = build(&mut lab, Fault::AclDropsDhcp);
+    let (code, r) = journey(&mut lab, "ovn-acl-drop", &vm, 8, "12");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], "br-int", "{r:#}");
+    let cause = &r["cause"];
+    assert_eq!(cause["kind"], "ovn_logical_drop", "{r:#}");
+    assert_eq!(cause["stage"], "ls_in_acl", "{r:#}");
+    assert_eq!(cause["acl"]["match"], ACL_MATCH, "{r:#}");
+    assert_eq!(cause["acl"]["priority"], 1002, "{r:#}");
+    assert_eq!(cause["acl"]["direction"], "from-lport", "{r:#}");
 }
 
 #[test]
@@ -110,7 +140,8 @@ fn ovn_port_security_that_does_not_allow_the_mac_is_named() {
     assert_eq!(r["stopped_at"]["ifname"], "br-int", "{r:#}");
     let cause = &r["cause"];
     assert_eq!(cause["kind"], "ovn_port_security", "{r:#}");
-    assert_eq!(cause["stage"], "ls_in_port_sec_l2", "{r:#}");
+    // OVN 23.03 names the stage that drops it so (`ls_in_port_sec_l2` before 22.06).
+    assert_eq!(cause["stage"], "ls_in_apply_port_sec", "{r:#}");
     assert_eq!(cause["port"], PORT, "{r:#}");
     assert_eq!(cause["mac"], VM_MAC, "{r:#}");
 }
@@ -235,6 +266,21 @@ fn ovn_topology_shows_the_logical_layer() {
             .unwrap();
             std::fs::write(std::path::Path::new(&dir).join(format!("{db}.json")), out).unwrap();
         }
+        // Every logical flow of the bed, for the drop-flow reader.
+        let flows = pathtrace_testbed::cmd::run(
+            "ovsdb-client",
+            &[
+                "transact",
+                "unix:/run/ovn/ovnsb_db.sock",
+                r#"["OVN_Southbound", {"op":"select","table":"Logical_Flow","where":[],"columns":["_uuid","pipeline","table_id","priority","match","actions","external_ids"]}]"#,
+            ],
+        )
+        .unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join("OVN_Southbound-flows.json"),
+            flows,
+        )
+        .unwrap();
     }
 }
 

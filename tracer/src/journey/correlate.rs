@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::{
-    event::{Direction, HookKind, Sighting},
+    event::{Direction, HookKind, OvsAction, Sighting, UpcallKind},
     mac::Mac,
     path::{ExpectedPath, HopKind, PathHop},
 };
@@ -165,6 +165,9 @@ fn place_of(
             (here || instead) && p.hop.kind != HopKind::DhcpServer
         })
     };
+    if let Some(i) = to_controller(h, path, ovs_bridge_of) {
+        return Some(i);
+    }
     if h.hook.is_ovs() {
         let port = h.ovs.as_ref().and_then(|o| o.port_name.clone());
         let bridge = match port {
@@ -198,6 +201,27 @@ fn place_of(
     })
 }
 
+/// A datapath `userspace` action (and its upcall) on a bridge whose flows hand the packet to a
+/// DHCP server (ovn-controller): the packet reached that server. Its oriented index.
+fn to_controller(
+    h: &crate::event::Hop,
+    path: &[OrientedHop<'_>],
+    ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
+) -> Option<usize> {
+    let ovs = h.ovs.as_ref()?;
+    let handed_over = match h.hook {
+        HookKind::OvsAction => ovs.action == Some(OvsAction::Userspace),
+        HookKind::OvsUpcall => ovs.upcall == Some(UpcallKind::Action),
+        _ => false,
+    };
+    if !handed_over {
+        return None;
+    }
+    let bridge = ovs_bridge_of(&h.ifname)?;
+    path.iter()
+        .position(|p| p.hop.kind == HopKind::DhcpServer && p.hop.bridge.as_ref() == Some(&bridge))
+}
+
 /// How far a packet got along its oriented path.
 #[derive(Clone, Debug)]
 pub struct Progress {
@@ -221,9 +245,11 @@ pub fn progress(
     path: &[OrientedHop<'_>],
     ovs_bridge_of: &dyn Fn(&str) -> Option<String>,
 ) -> Progress {
-    let end = path
-        .iter()
-        .rposition(|p| p.hop.kind == HopKind::Interface && p.hop.kernel_visible);
+    // A server the kernel hands packets to through a bridge's flows is seen being reached.
+    let end = path.iter().rposition(|p| {
+        (p.hop.kind == HopKind::Interface && p.hop.kernel_visible)
+            || (p.hop.kind == HopKind::DhcpServer && p.hop.bridge.is_some())
+    });
     let places: Vec<Option<usize>> = group
         .sightings
         .iter()

@@ -330,7 +330,7 @@ fn ovn_native_dhcp_is_answered_by_ovn_controller() {
 
 #[test]
 fn ovn_faults_are_named_in_ovns_words() {
-    let r = stopped_because("ovn-port-security", &["ls_in_port_sec_l2", "vm1-port"]);
+    let r = stopped_because("ovn-port-security", &["ls_in_apply_port_sec", "vm1-port"]);
     assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "br-int");
     assert!(matches!(
         r.cause,
@@ -350,8 +350,29 @@ fn ovn_faults_are_named_in_ovns_words() {
             ..
         }))
     ));
+    let r = stopped_because(
+        "ovn-acl-drop",
+        &["ls_in_acl", "from-lport", "priority 1002"],
+    );
+    let at = r.stopped_at.as_ref().unwrap();
+    assert_eq!(
+        (at.ifname.as_str(), at.hook.as_str()),
+        ("br-int", "ovn-pipeline")
+    );
+    match &r.cause {
+        Some(Cause::Ovn(OvnCause::LogicalDrop {
+            stage, acl, flow, ..
+        })) => {
+            assert_eq!(stage.as_deref(), Some("ls_in_acl"));
+            let acl = acl.as_ref().unwrap();
+            assert_eq!((acl.priority, acl.action.as_str()), (1002, "drop"));
+            assert!(flow.contains("tp_dst=67"), "{flow}");
+        }
+        other => panic!("{other:?}"),
+    }
     let r = stopped_because("ovn-no-dhcp-options", &["vm1-port", "DHCPv4 options"]);
+    assert_eq!(r.stopped_at.as_ref().unwrap().ifname, "br-int");
     let json = serde_json::to_value(&r).unwrap();
-    assert_eq!(json["cause"]["kind"], "server_silent");
-    assert_eq!(json["cause"]["refusal"]["kind"], "ovn_no_dhcp_options");
+    assert_eq!(json["cause"]["kind"], "ovn_no_dhcp_options");
+    assert_eq!(json["cause"]["gap"]["kind"], "no_options");
 }

@@ -30,6 +30,7 @@ pub const ALL: &[&str] = &[
     "ovn-port-security",
     "ovn-not-bound",
     "ovn-controller-killed",
+    "ovn-acl-drop",
 ];
 
 /// Those recorded before the verdict was typed, whose reports and verbose views of then are

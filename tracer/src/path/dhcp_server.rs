@@ -16,6 +16,8 @@ pub fn visit(topo: &Topology, d: usize, hop: &mut PathHop) {
     hop.netns = Some(s.netns_name.clone());
     hop.netns_ino = Some(s.netns);
     hop.kernel_visible = false;
+    // ovn-controller: the bridge whose `userspace` action hands it the packet.
+    hop.bridge = s.bridge.clone();
 }
 
 #[derive(Debug, Serialize)]

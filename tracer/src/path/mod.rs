@@ -38,7 +38,7 @@ use crate::{
 pub use bond::{Alternative, BondHop};
 pub use destination::Destination;
 pub use dhcp_server::DhcpExpectation;
-pub use note::{Note, PORT_SECURITY_STAGE};
+pub use note::Note;
 pub use ovn_pipeline::LogicalHop;
 
 /// Where the path should end.

@@ -98,16 +98,21 @@ pub enum Note {
     OvnPortDisabled {
         port: String,
     },
-    /// The logical port's `port_security` does not list the packet's MAC: dropped in
-    /// `ls_in_port_sec_l2`.
+    /// The logical port has no (or incomplete) DHCPv4 options: ovn-controller is never handed
+    /// its DHCP.
+    OvnNoDhcpOptions {
+        port: String,
+        gap: crate::topology::ovn::DhcpGap,
+    },
+    /// The logical port's `port_security` does not list the packet's MAC.
     OvnPortSecurity {
         port: String,
         mac: crate::mac::Mac,
+        /// The logical stage that drops it (`ls_in_apply_port_sec` since OVN 22.06,
+        /// `ls_in_port_sec_l2` before).
+        stage: String,
     },
 }
-
-/// OVN's logical stage that checks a port's security addresses.
-pub const PORT_SECURITY_STAGE: &str = "ls_in_port_sec_l2";
 
 impl Note {
     /// Whether the topology itself says the packet is dropped here.
@@ -123,6 +128,7 @@ impl Note {
                 | Self::OvnPortNotBound { .. }
                 | Self::OvnPortDisabled { .. }
                 | Self::OvnPortSecurity { .. }
+                | Self::OvnNoDhcpOptions { .. }
         )
     }
 }
@@ -197,6 +203,20 @@ impl fmt::Display for Note {
                 "the path breaks here: the client's side ends at {client_end}, and nothing joins it to {far}, which ends at {server_end}"
             ),
             Self::RoutedOut { route } => write!(f, "routed out here by the route {route}"),
+            Self::OvnPipeline
+            | Self::OvnLogicalPort { .. }
+            | Self::OvnPortNotBound { .. }
+            | Self::OvnPortDisabled { .. }
+            | Self::OvnNoDhcpOptions { .. }
+            | Self::OvnPortSecurity { .. } => self.fmt_ovn(f),
+        }
+    }
+}
+
+impl Note {
+    /// The sentences of OVN's notes.
+    fn fmt_ovn(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Self::OvnPipeline => f.write_str(
                 "OVN integration bridge: its flows are OVN's logical pipelines, read from OVN's databases",
             ),
@@ -220,10 +240,15 @@ impl fmt::Display for Note {
             Self::OvnPortDisabled { port } => {
                 write!(f, "logical port {port} is disabled (enabled=false): OVN drops its packets")
             }
-            Self::OvnPortSecurity { port, mac } => write!(
+            Self::OvnNoDhcpOptions { port, gap } => write!(
                 f,
-                "logical port {port}'s port_security does not allow {mac}: OVN drops the packet in {PORT_SECURITY_STAGE}"
+                "logical port {port} {gap}: no OVN flow hands its DHCP to ovn-controller"
             ),
+            Self::OvnPortSecurity { port, mac, stage } => write!(
+                f,
+                "logical port {port}'s port_security does not allow {mac}: OVN drops the packet in {stage}"
+            ),
+            _ => Ok(()),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! them. A packet from a VM's port enters the logical switch of the port its `iface-id` names;
 //! OVN drops it there when no logical port has that name, when another chassis binds it, when
 //! the port is disabled, or when its `port_security` does not list the packet's MAC (stage
-//! `ls_in_port_sec_l2`).
+//! `ls_in_apply_port_sec`, `ls_in_port_sec_l2` before OVN 22.06).
 
 use serde::Serialize;
 
@@ -55,7 +55,21 @@ pub fn visit(topo: &Topology, b: usize, step: Step, carried: &Carried, hop: &mut
                 port: logical.port.clone(),
             });
             hop.logical = Some(logical);
-            Visit::Pass
+            // On the way to ovn-controller's native DHCP: without options no flow hands the
+            // request to it (it is switched like any broadcast).
+            let gap = matches!(step.next, Some(Node::Dhcp(_)))
+                .then(|| ovn.port_named(iface_id).and_then(|r| ovn.dhcp_gap(r)))
+                .flatten();
+            match gap {
+                Some(gap) => {
+                    hop.notes.push(Note::OvnNoDhcpOptions {
+                        port: shown(iface_id),
+                        gap,
+                    });
+                    Visit::Blocked
+                }
+                None => Visit::Pass,
+            }
         }
         Err(note) => {
             hop.notes.push(note);
@@ -97,7 +111,11 @@ fn entry_block(ovn: &Ovn, iface_id: &str, mac: Mac) -> Result<LogicalHop, Note> 
         return Err(Note::OvnPortDisabled { port: name });
     }
     if !port.allows_mac(mac) {
-        return Err(Note::OvnPortSecurity { port: name, mac });
+        return Err(Note::OvnPortSecurity {
+            port: name,
+            mac,
+            stage: shown(&ovn.port_security_stage()),
+        });
     }
     Ok(LogicalHop {
         datapath: shown(&ovn.switches[r.switch].name),

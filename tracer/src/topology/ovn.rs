@@ -9,6 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::mac::Mac;
 
+/// The stage that drops what port security refuses in OVN before 22.06.
+const LEGACY_PORT_SECURITY_STAGE: &str = "ls_in_port_sec_l2";
+/// The stages that drop what port security refuses, newest first: since 22.06
+/// `ls_in_check_port_sec` only marks the packet (`reg0[15]`) and `ls_in_apply_port_sec` drops
+/// it.
+const PORT_SECURITY_STAGES: &[&str] = &["ls_in_apply_port_sec", LEGACY_PORT_SECURITY_STAGE];
+
 /// The integration bridge's name when `external_ids:ovn-bridge` does not say.
 pub const DEFAULT_INTEGRATION_BRIDGE: &str = "br-int";
 
@@ -40,6 +47,46 @@ pub struct Ovn {
     pub bindings: Vec<PortBinding>,
     /// Southbound chassis: name and hostname.
     pub chassis_list: Vec<Chassis>,
+    /// The logical flows that drop, in the datapaths of this host's logical ports: what an
+    /// OpenFlow drop's cookie is traced back to.
+    pub drop_flows: Vec<LogicalFlow>,
+}
+
+/// A Southbound logical flow (`ovn-sbctl lflow-list` prints the same).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogicalFlow {
+    pub uuid: String,
+    /// `ingress` or `egress`.
+    pub pipeline: String,
+    pub table: i64,
+    pub priority: i64,
+    #[serde(rename = "match")]
+    pub matches: String,
+    pub actions: String,
+    /// `ls_in_acl`, `ls_in_port_sec_l2`, ... (`external_ids:stage-name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The first 8 hex digits of the Northbound row it comes from (`external_ids:stage-hint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl LogicalFlow {
+    /// Whether logical actions drop the packet (`drop;`, `reject {...};`).
+    pub fn drops(actions: &str) -> bool {
+        let a = actions.trim_start();
+        a.contains("drop;") || a.contains("/* drop */") || a.starts_with("reject")
+    }
+
+    /// Whether this is the flow an OpenFlow rule with `cookie` (`0x...`) was compiled from:
+    /// ovn-controller sets the cookie to the first 32 bits of the logical flow's uuid.
+    pub fn has_cookie(&self, cookie: &str) -> bool {
+        let Ok(c) = u64::from_str_radix(cookie.trim_start_matches("0x"), 16) else {
+            return false;
+        };
+        u32::from_str_radix(self.uuid.get(..8).unwrap_or_default(), 16)
+            .is_ok_and(|u| u64::from(u) == c)
+    }
 }
 
 /// ovn-controller on this host.
@@ -335,6 +382,35 @@ impl Ovn {
         }
     }
 
+    /// The logical drop flow an OpenFlow rule with `cookie` comes from.
+    pub fn drop_flow(&self, cookie: &str) -> Option<&LogicalFlow> {
+        self.drop_flows.iter().find(|f| f.has_cookie(cookie))
+    }
+
+    /// The ingress stage that drops what port security refuses, as this OVN's logical flows
+    /// name it: `ls_in_apply_port_sec` since OVN 22.06, `ls_in_port_sec_l2` before (also the
+    /// answer when the flows were not read).
+    pub fn port_security_stage(&self) -> String {
+        let has = |stage: &str| {
+            self.drop_flows
+                .iter()
+                .any(|f| f.pipeline == "ingress" && f.stage.as_deref() == Some(stage))
+        };
+        PORT_SECURITY_STAGES
+            .iter()
+            .find(|s| has(s))
+            .unwrap_or(&LEGACY_PORT_SECURITY_STAGE)
+            .to_string()
+    }
+
+    /// The ACL a logical flow's stage-hint names.
+    pub fn acl_hinted(&self, hint: &str) -> Option<&Acl> {
+        self.switches
+            .iter()
+            .flat_map(|s| &s.acls)
+            .find(|a| a.uuid.starts_with(hint))
+    }
+
     pub fn binding(&self, port: &str) -> Option<&PortBinding> {
         self.bindings.iter().find(|b| b.logical_port == port)
     }
@@ -357,6 +433,29 @@ mod tests {
             up: None,
             options: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn cookies_name_their_logical_flow() {
+        let flow = LogicalFlow {
+            uuid: "ff02122b-1c2d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+            pipeline: "ingress".into(),
+            table: 8,
+            priority: 2002,
+            matches: "udp.dst == 67".into(),
+            actions: "drop;".into(),
+            stage: Some("ls_in_acl".into()),
+            hint: Some("6f3b2c1d".into()),
+        };
+        assert!(flow.has_cookie("0xff02122b"));
+        assert!(!flow.has_cookie("0xff02122c"));
+        assert!(!flow.has_cookie("garbage"));
+        assert!(LogicalFlow::drops("drop;"));
+        assert!(LogicalFlow::drops("/* drop */"));
+        assert!(LogicalFlow::drops(
+            "reject { outport <-> inport; next(pipeline=egress,table=5);};"
+        ));
+        assert!(!LogicalFlow::drops("next;"));
     }
 
     #[test]

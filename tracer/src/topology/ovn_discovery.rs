@@ -71,7 +71,8 @@ pub fn discover(topo: &mut Topology, opts: &Options, ovs_socket: Option<&Path>) 
         ..Ovn::default()
     };
     let mut detail = Vec::new();
-    read_databases(&mut ovn, (nb, sb), &mut detail, &mut problems)?;
+    let local_ports = local_ports(topo, &ovn.integration_bridge);
+    read_databases(&mut ovn, (nb, sb), &local_ports, &mut detail, &mut problems)?;
     detail.push(match (ovn.controller.pid, ovn.controller.connected) {
         (Some(pid), Some(true)) => format!("ovn-controller pid {pid}, connected"),
         (Some(pid), Some(false)) => {
@@ -98,6 +99,7 @@ pub fn discover(topo: &mut Topology, opts: &Options, ovs_socket: Option<&Path>) 
 fn read_databases(
     ovn: &mut Ovn,
     (nb, sb): (Option<Database>, Option<Database>),
+    local_ports: &[String],
     detail: &mut Vec<String>,
     problems: &mut Vec<String>,
 ) -> Result<()> {
@@ -121,15 +123,17 @@ fn read_databases(
         problems.push("no Northbound database reachable (--ovn-nb): logical ports, DHCP options and ACLs unknown".into());
     }
     if let Some(Database { remote, named }) = &sb {
-        match ovn_sb::query(remote) {
+        match ovn_sb::query(remote, local_ports) {
             Ok(s) => {
                 detail.push(format!(
-                    "SB {remote}: {} chassis, {} port bindings",
+                    "SB {remote}: {} chassis, {} port bindings, {} drop flows in the local datapaths",
                     s.chassis.len(),
-                    s.bindings.len()
+                    s.bindings.len(),
+                    s.drop_flows.len()
                 ));
                 ovn.chassis_list = s.chassis;
                 ovn.bindings = s.bindings;
+                ovn.drop_flows = s.drop_flows;
                 ovn.southbound = true;
             }
             Err(e) if *named => return Err(e),
@@ -137,6 +141,16 @@ fn read_databases(
         }
     }
     Ok(())
+}
+
+/// The `iface-id`s of the integration bridge's interfaces: the logical ports bound here.
+fn local_ports(topo: &Topology, bridge: &str) -> Vec<String> {
+    topo.ovs_bridges
+        .iter()
+        .filter(|b| b.name == bridge)
+        .flat_map(|b| b.ports.iter().flat_map(|p| &p.interfaces))
+        .filter_map(|i| i.external_ids.get("iface-id").cloned())
+        .collect()
 }
 
 /// An OVN database to read, and whether the user named it (then it must answer).

@@ -285,11 +285,17 @@ fn find_cause(
     stop: &mut Stop,
 ) -> Cause {
     if let Some((i, cause)) = openflow_drop::find(&group.sightings[0], path, furthest, ev) {
-        if let Cause::OpenflowDrop { bridge, .. } = &cause {
+        let cause = ovn::name_openflow_drop(cause, ev.after);
+        let bridge = match &cause {
+            Cause::OpenflowDrop { bridge, .. } => Some((bridge, StopHook::OpenFlow)),
+            Cause::Ovn(c) => c.bridge().map(|b| (b, StopHook::LogicalPipeline)),
+            _ => None,
+        };
+        if let Some((bridge, hook)) = bridge {
             stop.at = Place {
                 ifname: bridge.clone(),
                 netns: None,
-                hook: StopHook::OpenFlow,
+                hook,
                 direction: None,
                 kind: HopKind::OvsBridge,
             };

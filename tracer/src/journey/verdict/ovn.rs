@@ -1,12 +1,15 @@
 //! First of all: an OVN integration bridge at or past the furthest hop whose logical network drops
 //! the packet before any flow counts it: the VIF's `iface-id` names no logical port (or one
-//! bound elsewhere), the port is disabled, or its `port_security` does not allow the MAC.
+//! bound elsewhere), the port is disabled, its `port_security` does not allow the MAC, or (on
+//! the way to ovn-controller's native DHCP) it has no DHCPv4 options.
 //! The logical network names the cause more exactly than whatever the datapath then reports.
 
 use super::cause::{Cause, OvnCause};
 use crate::{
     journey::correlate::OrientedHop,
-    path::{HopKind, Note, PORT_SECURITY_STAGE},
+    path::{HopKind, Note},
+    shown::shown,
+    topology::{ovn::Acl, Topology},
 };
 
 /// The oriented index of the integration bridge that drops the packet, and the cause.
@@ -30,10 +33,17 @@ pub fn block_ahead(path: &[OrientedHop<'_>], furthest: usize) -> Option<(usize, 
                         port: port.clone(),
                         bridge: bridge.clone(),
                     }),
-                    Note::OvnPortSecurity { port, mac } => Cause::Ovn(OvnCause::PortSecurity {
+                    Note::OvnPortSecurity { port, mac, stage } => {
+                        Cause::Ovn(OvnCause::PortSecurity {
+                            port: port.clone(),
+                            mac: *mac,
+                            stage: stage.clone(),
+                            bridge: bridge.clone(),
+                        })
+                    }
+                    Note::OvnNoDhcpOptions { port, gap } => Cause::Ovn(OvnCause::NoDhcpOptions {
                         port: port.clone(),
-                        mac: *mac,
-                        stage: PORT_SECURITY_STAGE,
+                        gap: gap.clone(),
                         bridge: bridge.clone(),
                     }),
                     _ => return None,
@@ -41,4 +51,52 @@ pub fn block_ahead(path: &[OrientedHop<'_>], furthest: usize) -> Option<(usize, 
                 Some((i, cause))
             })
         })
+}
+
+/// An OpenFlow drop on an OVN integration bridge, in OVN's words: the logical flow its cookie
+/// comes from and the ACL its stage-hint names. Any other cause is returned as it is.
+pub fn name_openflow_drop(cause: Cause, topo: &Topology) -> Cause {
+    let Cause::OpenflowDrop { bridge, flow, .. } = &cause else {
+        return cause;
+    };
+    let Some(ovn) = topo
+        .ovn
+        .as_ref()
+        .filter(|o| &o.integration_bridge == bridge)
+    else {
+        return cause;
+    };
+    let cookie = topo
+        .ovs_bridges
+        .iter()
+        .filter(|b| &b.name == bridge)
+        .flat_map(|b| &b.flows)
+        .find(|f| f.text.trim() == flow)
+        .map(|f| f.cookie.as_str());
+    let Some(lflow) = cookie.and_then(|c| ovn.drop_flow(c)) else {
+        return cause;
+    };
+    let acl = lflow
+        .hint
+        .as_deref()
+        .and_then(|h| ovn.acl_hinted(h))
+        .map(|a| Acl {
+            matches: shown(&a.matches),
+            action: shown(&a.action),
+            direction: shown(&a.direction),
+            name: a.name.as_deref().map(shown),
+            port_group: a.port_group.as_deref().map(shown),
+            ..a.clone()
+        });
+    Cause::Ovn(OvnCause::LogicalDrop {
+        bridge: bridge.clone(),
+        stage: lflow.stage.as_deref().map(shown),
+        pipeline: shown(&lflow.pipeline),
+        table: lflow.table,
+        priority: lflow.priority,
+        matches: shown(&lflow.matches),
+        actions: shown(&lflow.actions),
+        acl: acl.map(Box::new),
+        flow: flow.clone(),
+    })
 }

@@ -5,7 +5,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::{event::DhcpMessage, mac::Mac, path::Note};
+use crate::{
+    event::DhcpMessage,
+    mac::Mac,
+    path::Note,
+    topology::ovn::{Acl, DhcpGap},
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind")]
@@ -28,7 +33,34 @@ pub enum OvnCause {
         port: String,
         mac: Mac,
         /// OVN's logical stage that drops it.
-        stage: &'static str,
+        stage: String,
+        bridge: String,
+    },
+    /// An OpenFlow drop on the integration bridge, traced back through its cookie to the logical
+    /// flow it was compiled from, and through the flow's stage-hint to the ACL that asked for it.
+    #[serde(rename = "ovn_logical_drop")]
+    LogicalDrop {
+        bridge: String,
+        /// `ls_in_acl`, `ls_out_acl`, ...
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        pipeline: String,
+        table: i64,
+        priority: i64,
+        #[serde(rename = "match")]
+        matches: String,
+        actions: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        acl: Option<Box<Acl>>,
+        /// The OpenFlow rule whose counter grew.
+        flow: String,
+    },
+    /// OVN native DHCP: the client's logical port has no (or incomplete) DHCPv4 options, so no
+    /// flow hands its request to ovn-controller.
+    #[serde(rename = "ovn_no_dhcp_options")]
+    NoDhcpOptions {
+        port: String,
+        gap: DhcpGap,
         bridge: String,
     },
     /// OVN native DHCP: ovn-controller should have answered and is not running.
@@ -48,9 +80,60 @@ pub enum OvnCause {
     ControllerDisconnected { after: DhcpMessage, pid: u32 },
 }
 
+impl OvnCause {
+    /// The integration bridge where OVN stopped the packet, for a drop there.
+    pub fn bridge(&self) -> Option<&String> {
+        match self {
+            Self::LogicalDrop { bridge, .. }
+            | Self::PortNotBound { bridge, .. }
+            | Self::PortDisabled { bridge, .. }
+            | Self::PortSecurity { bridge, .. }
+            | Self::NoDhcpOptions { bridge, .. } => Some(bridge),
+            Self::ControllerDown { .. } | Self::ControllerDisconnected { .. } => None,
+        }
+    }
+}
+
 impl fmt::Display for OvnCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::LogicalDrop {
+                bridge,
+                stage,
+                pipeline,
+                table,
+                priority,
+                matches,
+                acl,
+                ..
+            } => {
+                let stage = stage.as_deref().unwrap_or("?");
+                write!(
+                    f,
+                    "OVN drop on {bridge} in stage {stage} ({pipeline} table {table})"
+                )?;
+                match acl {
+                    Some(a) => write!(
+                        f,
+                        ": ACL {} priority {} '{}' {}{}",
+                        a.direction,
+                        a.priority,
+                        a.matches,
+                        a.action,
+                        a.port_group
+                            .as_ref()
+                            .map_or(String::new(), |g| format!(" (port group {g})"))
+                    ),
+                    None => write!(f, ": logical flow priority {priority} '{matches}'"),
+                }
+            }
+            Self::NoDhcpOptions { port, gap, bridge } => {
+                let note = Note::OvnNoDhcpOptions {
+                    port: port.clone(),
+                    gap: gap.clone(),
+                };
+                write!(f, "no reply from the DHCP server: OVN on {bridge}: {note}")
+            }
             Self::PortNotBound {
                 iface_id,
                 bound_on,
@@ -67,11 +150,15 @@ impl fmt::Display for OvnCause {
                 write!(f, "OVN on {bridge}: {note}")
             }
             Self::PortSecurity {
-                port, mac, bridge, ..
+                port,
+                mac,
+                bridge,
+                stage,
             } => {
                 let note = Note::OvnPortSecurity {
                     port: port.clone(),
                     mac: *mac,
+                    stage: stage.clone(),
                 };
                 write!(f, "OVN on {bridge}: {note}")
             }

@@ -4,7 +4,7 @@
 //! bounded memory, never a hang.
 
 use std::{
-    io::{Read, Write as _},
+    io::{BufReader, Read, Write as _},
     net::{TcpStream, ToSocketAddrs as _},
     os::unix::net::UnixStream,
     path::PathBuf,
@@ -19,6 +19,9 @@ use super::{bounded, untrusted::shown};
 /// The most bytes pathtrace reads of one reply: far more than the rows a path needs from a
 /// large cloud's databases, far less than would hurt the host.
 pub const MAX_REPLY_BYTES: u64 = 64 << 20;
+
+/// How much of a reply is read per system call.
+const READ_BUFFER_BYTES: usize = 64 << 10;
 
 /// Where an OVSDB server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,12 +169,16 @@ pub fn transact(
     let mut params = vec![json!(db)];
     params.extend(ops);
     conn.send(&json!({"method": "transact", "params": params, "id": 1}))?;
-    let reader = Deadline {
-        conn: conn.try_clone()?,
-        deadline,
-        who,
-    }
-    .take(MAX_REPLY_BYTES);
+    // Buffered: serde_json reads a byte at a time, and each read here is two system calls.
+    let reader = BufReader::with_capacity(
+        READ_BUFFER_BYTES,
+        Deadline {
+            conn: conn.try_clone()?,
+            deadline,
+            who,
+        }
+        .take(MAX_REPLY_BYTES),
+    );
     for msg in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
         bounded::remaining(deadline, who)?;
         let msg = msg.with_context(|| {

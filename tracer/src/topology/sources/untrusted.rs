@@ -19,26 +19,9 @@ use anyhow::{bail, Context as _, Result};
 pub const MAX_FILE_BYTES: u64 = 4 << 20;
 /// The most files it reads from one host directory.
 pub const MAX_DIR_FILES: usize = 1024;
-/// The most characters of an untrusted string it shows.
-const MAX_SHOWN_CHARS: usize = 96;
-
-/// `s` safe to print: control characters escaped, at most [`MAX_SHOWN_CHARS`] characters.
-pub fn shown(s: &str) -> String {
-    let escaped: String = s
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    match escaped.char_indices().nth(MAX_SHOWN_CHARS) {
-        Some((cut, _)) => format!("{}…", &escaped[..cut]),
-        None => escaped,
-    }
-}
+pub use crate::shown::shown;
+#[cfg(test)]
+use crate::shown::MAX_SHOWN_CHARS;
 
 /// Opens `path` inside `root`, as a process whose root that is would (its `/` is `root`).
 fn open_in_root(root: &Path, path: &str, flags: i32) -> Result<OwnedFd> {
