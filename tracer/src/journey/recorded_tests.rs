@@ -376,3 +376,45 @@ fn ovn_faults_are_named_in_ovns_words() {
     assert_eq!(json["cause"]["kind"], "ovn_no_dhcp_options");
     assert_eq!(json["cause"]["gap"]["kind"], "no_options");
 }
+
+#[test]
+fn an_ovn_drop_is_named_by_the_flow_compiled_from_a_logical_drop() {
+    // Another drop flow of br-int grew during the trace too, one the simulation cannot rule out
+    // and no logical flow of this host's datapaths explains: the ACL's flow is the evidence.
+    let mut rec = load("ovn-acl-drop");
+    let flows = |t: &mut crate::topology::Topology| {
+        let b = t
+            .ovs_bridges
+            .iter_mut()
+            .find(|b| b.name == "br-int")
+            .unwrap();
+        std::mem::take(&mut b.flows)
+    };
+    let mut stray = crate::topology::Flow {
+        table: 70,
+        priority: 100,
+        n_packets: None,
+        cookie: "0x1234".into(),
+        matches: vec![("reg15".into(), "0x9".into())],
+        actions: vec![crate::topology::Action::Drop],
+        text: "cookie=0x1234,table=70,priority=100,reg15=0x9 actions=drop".into(),
+    };
+    for (t, n) in [(&mut rec.before, 0), (&mut rec.after, 5)] {
+        let mut list = flows(t);
+        stray.n_packets = Some(n);
+        list.insert(0, stray.clone());
+        t.ovs_bridges
+            .iter_mut()
+            .find(|b| b.name == "br-int")
+            .unwrap()
+            .flows = list;
+    }
+    let r = judge_with(&rec, |_| {});
+    match &r.cause {
+        Some(Cause::Ovn(OvnCause::LogicalDrop { stage, flow, .. })) => {
+            assert_eq!(stage.as_deref(), Some("ls_in_acl"));
+            assert!(!flow.contains("cookie=0x1234"), "{flow}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

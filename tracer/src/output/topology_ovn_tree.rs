@@ -82,6 +82,13 @@ fn describe_port(ovn: &Ovn, p: &LogicalSwitchPort) -> String {
     }
     if let Some(net) = p.options.get("network_name") {
         d += &format!(" network {}", shown(net));
+        if p.kind == PortType::Localnet {
+            d += &match ovn.bridge_mappings.get(net) {
+                Some(b) => format!(" -> {}", shown(b)),
+                // ovn-controller patches a localnet only to a mapped bridge: nothing leaves here.
+                None => " (NO bridge mapping on this chassis)".into(),
+            };
+        }
     }
     if p.kind == PortType::Vif && ovn.southbound {
         d += &match ovn.binding(&p.name).and_then(|b| b.chassis.as_deref()) {

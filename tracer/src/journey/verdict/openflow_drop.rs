@@ -1,5 +1,6 @@
 //! Check 1: an OpenFlow flow that drops, on a bridge at or past the furthest hop, whose packet
-//! counter grew during the trace, and that could match this packet.
+//! counter grew during the trace, and that could match this packet (on an OVN integration
+//! bridge, one compiled from a logical drop flow first).
 
 use super::{cause::Cause, Evidence};
 use crate::{
@@ -67,7 +68,7 @@ fn grown_drop_flow<'a>(
             .unwrap_or_default()
     };
     let before = flows(ev.before);
-    flows(ev.after).iter().find(|f| {
+    let mut grown = flows(ev.after).iter().filter(|f| {
         let drops = f.actions.iter().all(|a| *a == Action::Drop);
         let was = before
             .iter()
@@ -82,7 +83,25 @@ fn grown_drop_flow<'a>(
             }
         };
         drops && could_match && f.n_packets.unwrap_or(0) > was
-    })
+    });
+    // On an OVN integration bridge, several drop flows may have grown and be undecidable for
+    // the simulation (OVN matches registers and metadata): one compiled from a logical drop
+    // flow of this host's datapaths is the evidence.
+    let ovn = ev
+        .after
+        .ovn
+        .as_ref()
+        .filter(|o| o.integration_bridge == bridge);
+    match ovn {
+        Some(o) => {
+            let all: Vec<&Flow> = grown.collect();
+            all.iter()
+                .find(|f| o.drop_flow(&f.cookie).is_some())
+                .or(all.first())
+                .copied()
+        }
+        None => grown.next(),
+    }
 }
 
 fn same_flow(a: &Flow, b: &Flow) -> bool {
