@@ -13,6 +13,7 @@ pub mod journey_run;
 pub mod journeys;
 pub mod kernel_state;
 pub mod lab;
+pub mod octavia;
 pub mod ovn;
 pub mod ovs;
 pub mod scenarios;

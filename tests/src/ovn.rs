@@ -209,7 +209,7 @@ impl OvnChassis {
 }
 
 /// A short host-side link name from a lab namespace name (IFNAMSIZ is 16).
-fn lab_tag(netns: &str) -> String {
+pub fn lab_tag(netns: &str) -> String {
     let digits: String = netns.chars().filter(char::is_ascii_digit).collect();
     format!("ov{}", &digits[digits.len().saturating_sub(4)..])
 }

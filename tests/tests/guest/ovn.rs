@@ -5,6 +5,7 @@
 use pathtrace_testbed::{
     journey_run::{reason, Journey},
     kernel_state::assert_nothing_left,
+    octavia::{self, Octavia},
     ovn::{OvnChassis, CHASSIS, SERVER_ID},
     tracer::{self, named},
     Lab,
@@ -306,4 +307,118 @@ fn pathtrace_sb_request() -> String {
  {"op":"select","table":"Encap","where":[],"columns":["_uuid","type","ip"]},
  {"op":"select","table":"Port_Binding","where":[["type","==",""]],"columns":["logical_port","chassis","up"]}]"#
         .into()
+}
+
+/// Seed 002's routed path: `trace --mac POD --icmp` from the pod on `octbr` to the amphora,
+/// ping in the pod. The path runs octbr -> the provider bridge -> br-int, where OVN's provider
+/// switch, the logical router and the tenant switch are hops of their own.
+fn octavia_ping(lab: &mut Lab, topo: &Octavia, name: &str) -> (i32, Value) {
+    let pings = Journey::start(
+        lab,
+        name,
+        &[
+            "trace",
+            "--mac",
+            octavia::POD_MAC,
+            "--icmp",
+            "--dst",
+            octavia::AMPHORA_IP,
+            "--timeout",
+            "10",
+            "--count",
+            "1",
+        ],
+    )
+    .unwrap();
+    let _ = pathtrace_testbed::cmd::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &topo.pod,
+            "ping",
+            "-c",
+            "3",
+            "-W",
+            "1",
+            octavia::AMPHORA_IP,
+        ],
+    );
+    pings.finish()
+}
+
+#[test]
+fn ovn_routed_path_of_seed_002_is_delivered_through_the_logical_router() {
+    let mut lab = Lab::new("ovnoct");
+    let topo = Octavia::build(&mut lab).unwrap();
+    let (code, r) = octavia_ping(&mut lab, &topo, "ovn-octavia-routed");
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verdict"], "delivered", "{r:#}");
+    assert_eq!(r["lost_events"], 0, "{r:#}");
+    let names: Vec<&str> = r["expected_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.as_str())
+        .collect();
+    let at = |n: &str| {
+        names
+            .iter()
+            .position(|h| *h == n)
+            .unwrap_or_else(|| panic!("{n} not in {names:?}"))
+    };
+    assert!(at(&topo.octbr) < at(octavia::PROVIDER_BRIDGE), "{names:?}");
+    assert!(at(octavia::PROVIDER_BRIDGE) < at("br-int"), "{names:?}");
+    assert_eq!(at("br-int") + 1, at(octavia::ROUTER), "{names:?}");
+    assert_eq!(
+        at(octavia::ROUTER) + 1,
+        at(octavia::TENANT_SWITCH),
+        "{names:?}"
+    );
+    // The same path on its own: the logical hops with their kinds and logical ports.
+    let path = tracer::run_json(&[
+        "path",
+        "--mac",
+        octavia::POD_MAC,
+        "--dst",
+        octavia::AMPHORA_IP,
+        "--output",
+        "json",
+    ])
+    .unwrap();
+    let int = named(&path["hops"], "name", "br-int");
+    assert_eq!(
+        int["logical"]["datapath"],
+        octavia::PROVIDER_SWITCH,
+        "{path:#}"
+    );
+    let router = named(&path["hops"], "name", octavia::ROUTER);
+    assert_eq!(router["kind"], "logical_router", "{path:#}");
+    assert_eq!(
+        router["logical"]["port"],
+        octavia::ROUTER_PROVIDER_PORT,
+        "{path:#}"
+    );
+    let tenant = named(&path["hops"], "name", octavia::TENANT_SWITCH);
+    assert_eq!(tenant["kind"], "logical_switch", "{path:#}");
+    assert_eq!(path.get("blocked_at"), None, "{path:#}");
+    assert_nothing_left(&lab);
+}
+
+#[test]
+fn ovn_disabled_router_port_of_seed_002_is_named() {
+    let mut lab = Lab::new("ovnoctd");
+    let topo = Octavia::build(&mut lab).unwrap();
+    topo.disable_router_port(octavia::ROUTER_TENANT_PORT)
+        .unwrap();
+    let (code, r) = octavia_ping(&mut lab, &topo, "ovn-octavia-router-port-disabled");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["verdict"], "stopped", "{r:#}");
+    assert_eq!(r["stopped_at"]["ifname"], octavia::ROUTER, "{r:#}");
+    assert_eq!(r["stopped_at"]["kind"], "logical_router", "{r:#}");
+    let cause = &r["cause"];
+    assert_eq!(cause["kind"], "ovn_router_port_disabled", "{r:#}");
+    assert_eq!(cause["router"], octavia::ROUTER, "{r:#}");
+    assert_eq!(cause["port"], octavia::ROUTER_TENANT_PORT, "{r:#}");
+    assert!(reason(&r).contains("disabled"), "{r:#}");
 }

@@ -418,3 +418,93 @@ fn an_ovn_drop_is_named_by_the_flow_compiled_from_a_logical_drop() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The logical router of seed 002's recordings, in both of a recording's topologies.
+fn edit_router(
+    rec: &mut super::recording::Recording,
+    edit: impl Fn(&mut crate::topology::ovn::LogicalRouter),
+) {
+    for t in [&mut rec.before, &mut rec.after] {
+        let ovn = t.ovn.as_mut().unwrap();
+        edit(&mut ovn.routers[0]);
+    }
+}
+
+#[test]
+fn seed_002s_routed_path_crosses_the_logical_router() {
+    let r = judge("ovn-octavia-routed");
+    assert_eq!(r.verdict, Outcome::Delivered, "{:?}", r.reason);
+    let at = |n: &str| r.expected_path.iter().position(|h| h == n).unwrap();
+    assert_eq!(at("br-int") + 1, at("octavia-link-router"));
+    assert_eq!(at("octavia-link-router") + 1, at("lb-mgmt-net"));
+    // Both ways, the logical hops are crossed, inferred.
+    for p in &r.packets {
+        assert!(
+            p.hops
+                .iter()
+                .any(|h| h.inferred && h.name == "octavia-link-router"),
+            "{}",
+            p.summary
+        );
+    }
+}
+
+#[test]
+fn seed_002s_logical_router_faults_stop_at_the_router() {
+    let r = stopped_because(
+        "ovn-octavia-router-port-disabled",
+        &["lrp-lb-mgmt", "octavia-link-router", "disabled"],
+    );
+    let at = r.stopped_at.as_ref().unwrap();
+    assert_eq!(
+        (at.ifname.as_str(), at.hook.as_str()),
+        ("octavia-link-router", "ovn-pipeline")
+    );
+    assert_eq!(r.expected_next.as_ref().unwrap().name, "lb-mgmt-net");
+    assert!(matches!(
+        r.cause,
+        Some(Cause::Ovn(OvnCause::RouterPortDisabled { .. }))
+    ));
+    // The same run with the router itself disabled, then with no network of the router that
+    // holds the amphora's address: what stops it is named from the topology.
+    let mut rec = load("ovn-octavia-router-port-disabled");
+    edit_router(&mut rec, |r| {
+        r.enabled = Some(false);
+        for p in &mut r.ports {
+            p.enabled = None;
+        }
+    });
+    let r = judge_with(&rec, |_| {});
+    assert!(
+        matches!(r.cause, Some(Cause::Ovn(OvnCause::RouterDisabled { .. }))),
+        "{:?}",
+        r.reason
+    );
+    let mut rec = load("ovn-octavia-router-port-disabled");
+    edit_router(&mut rec, |r| {
+        for p in &mut r.ports {
+            p.enabled = None;
+            if p.name == "lrp-lb-mgmt" {
+                p.networks = vec!["172.25.1.89/16".into()];
+            }
+        }
+    });
+    let r = judge_with(&rec, |_| {});
+    let reason = r.reason.clone().unwrap_or_default();
+    assert!(reason.contains("no route to 172.24.0.5"), "{reason}");
+    match &r.cause {
+        Some(Cause::Ovn(OvnCause::NoRoute {
+            router,
+            toward,
+            instead,
+            ..
+        })) => {
+            assert_eq!(
+                (router.as_str(), toward.as_str()),
+                ("octavia-link-router", "lrp-lb-mgmt")
+            );
+            assert_eq!(instead, &None);
+        }
+        other => panic!("{other:?}"),
+    }
+}

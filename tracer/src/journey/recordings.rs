@@ -1,6 +1,6 @@
 //! The recordings of real runs kept in `fixtures/recordings/` (the Linux-bridge node of the
-//! host tests, seed 004 with real OVS and OVN native DHCP in the VM, healthy and with one
-//! fault each), judged as
+//! host tests, seed 004 with real OVS, OVN native DHCP and seed 002's routed OVN path in the VM,
+//! healthy and with one fault each), judged as
 //! `pathtrace replay` judges them: what the journey and view tests run on.
 
 use super::{
@@ -31,6 +31,8 @@ pub const ALL: &[&str] = &[
     "ovn-not-bound",
     "ovn-controller-killed",
     "ovn-acl-drop",
+    "ovn-octavia-routed",
+    "ovn-octavia-router-port-disabled",
 ];
 
 /// Those recorded before the verdict was typed, whose reports and verbose views of then are

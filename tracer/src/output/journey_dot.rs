@@ -77,6 +77,8 @@ fn label(h: &PathHop) -> String {
         HopKind::Vm => l = format!("VM {l}"),
         HopKind::OvsBridge => l = format!("ovs {l}\n{}", fmt_vlan(h.vlan)),
         HopKind::OvsPatch => l += "\npatch",
+        HopKind::LogicalRouter => l = format!("OVN router {l}"),
+        HopKind::LogicalSwitch => l = format!("OVN switch {l}"),
         _ => {}
     }
     if let Some(tag) = h.ovs_port.as_ref().and_then(|p| p.tag) {
@@ -99,6 +101,8 @@ fn shape(kind: HopKind) -> &'static str {
         HopKind::OvsBridge => "box3d",
         HopKind::OvsPatch => "cds",
         HopKind::DhcpServer => "note",
+        HopKind::LogicalRouter => "hexagon",
+        HopKind::LogicalSwitch => "octagon",
     }
 }
 
@@ -113,7 +117,11 @@ fn nodes(
     for h in &expected.hops {
         // Bridges and patch ports of OVS belong to no namespace; the rest where they live.
         let ns = match h.kind {
-            HopKind::OvsBridge | HopKind::OvsPatch | HopKind::Vm => None,
+            HopKind::OvsBridge
+            | HopKind::OvsPatch
+            | HopKind::Vm
+            | HopKind::LogicalRouter
+            | HopKind::LogicalSwitch => None,
             _ => h.netns.as_deref(),
         };
         by_netns.entry(ns).or_default().push(h);

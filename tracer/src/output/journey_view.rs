@@ -280,6 +280,7 @@ fn step(out: &mut Out, step: &Step, paint: &Paint) {
             let what = match kind {
                 HopKind::OvsPatch => "patch ports, inferred",
                 HopKind::DhcpServer => "sent it, inferred",
+                HopKind::LogicalRouter | HopKind::LogicalSwitch => "OVN logical pipeline, inferred",
                 _ => "inferred",
             };
             let line = format!("{:>TIME$}  {:<PLACE$} {what}", "", names.join(" → "));

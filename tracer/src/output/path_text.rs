@@ -18,6 +18,8 @@ pub fn render(p: &ExpectedPath) -> String {
                 HopKind::OvsBridge => "ovs-bridge",
                 HopKind::OvsPatch => "ovs-patch",
                 HopKind::DhcpServer => "dhcp-server",
+                HopKind::LogicalRouter => "ovn-router",
+                HopKind::LogicalSwitch => "ovn-switch",
             };
             let dir = h.direction.map_or("", |d| d.as_str());
             let vlan = match &h.vlan_rewrite {

@@ -35,6 +35,10 @@ pub fn build_routed(
             dhcp,
             dhcp_reply: false,
         },
+        dst_ip: match goal {
+            Goal::Destination(d) => Some(d.ip),
+            _ => None,
+        },
         last_mtu: None,
     };
     let mut hops: Vec<PathHop> = Vec::new();
@@ -65,30 +69,24 @@ pub fn build_routed(
                 route: r.to_string(),
             });
         }
-        let visit = match node {
-            Node::Vm(v) => {
-                vm::visit(topo, v, mac, &mut hop);
-                Visit::Pass
-            }
-            Node::Dhcp(d) => {
-                dhcp_server::visit(topo, d, &mut hop);
-                Visit::Pass
-            }
-            Node::OvsPort(b, p) => ovs_bridge::visit_port(topo, b, p, &mut hop),
-            Node::OvsBridge(b) if ovn_pipeline::manages(topo, b) => {
-                ovn_pipeline::visit(topo, b, step, &carried, &mut hop)
-            }
-            Node::OvsBridge(b) => ovs_bridge::visit_bridge(topo, b, step, &mut carried, &mut hop),
-            Node::Iface(k) => interface::visit(topo, k, step, &mut carried, &mut hop),
-        };
-        match visit {
+        match visit(topo, node, step, &mut carried, &mut hop) {
             Visit::Skip => continue,
-            Visit::Pass => {}
+            Visit::Pass => hops.push(hop),
             Visit::Blocked => {
                 blocked_at.get_or_insert(hops.len() + 1);
+                hops.push(hop);
+            }
+            Visit::Then {
+                hops: logical,
+                blocked,
+            } => {
+                hops.push(hop);
+                if let Some(b) = blocked {
+                    blocked_at.get_or_insert(hops.len() + b + 1);
+                }
+                hops.extend(logical);
             }
         }
-        hops.push(hop);
     }
     for (n, h) in hops.iter_mut().enumerate() {
         h.index = n + 1;
@@ -104,5 +102,31 @@ pub fn build_routed(
         dhcp_server: None,
         blocked_at,
         notes,
+    }
+}
+
+/// What node `node` contributes, by its kind's module.
+fn visit(
+    topo: &Topology,
+    node: Node,
+    step: Step,
+    carried: &mut Carried,
+    hop: &mut PathHop,
+) -> Visit {
+    match node {
+        Node::Vm(v) => {
+            vm::visit(topo, v, carried.pkt.src, hop);
+            Visit::Pass
+        }
+        Node::Dhcp(d) => {
+            dhcp_server::visit(topo, d, hop);
+            Visit::Pass
+        }
+        Node::OvsPort(b, p) => ovs_bridge::visit_port(topo, b, p, hop),
+        Node::OvsBridge(b) if ovn_pipeline::manages(topo, b) => {
+            ovn_pipeline::visit(topo, b, step, carried, hop)
+        }
+        Node::OvsBridge(b) => ovs_bridge::visit_bridge(topo, b, step, carried, hop),
+        Node::Iface(k) => interface::visit(topo, k, step, carried, hop),
     }
 }

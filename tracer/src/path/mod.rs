@@ -16,6 +16,7 @@ mod note;
 pub mod openflow_sim;
 pub mod origin;
 mod ovn_pipeline;
+mod ovn_router;
 mod ovs_bridge;
 mod search;
 #[cfg(test)]
@@ -94,6 +95,10 @@ pub enum HopKind {
     /// An OVS patch port: no netdev, the datapath never sees it.
     OvsPatch,
     DhcpServer,
+    /// An OVN logical router: run by the integration bridge's flows, seen by no hook.
+    LogicalRouter,
+    /// An OVN logical switch a logical router leads into.
+    LogicalSwitch,
 }
 
 #[derive(Clone, Debug, Serialize)]

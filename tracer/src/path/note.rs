@@ -112,6 +112,33 @@ pub enum Note {
         /// `ls_in_port_sec_l2` before).
         stage: String,
     },
+    /// A logical router routes the packet out of `port` by `route`.
+    OvnRouted {
+        router: String,
+        route: String,
+        port: String,
+    },
+    /// The packet leaves the logical network through this logical port.
+    OvnLeavesBy {
+        port: String,
+    },
+    /// The logical router is disabled (`enabled=false`): it drops everything.
+    OvnRouterDisabled {
+        router: String,
+    },
+    /// A logical router port on the way is disabled: the router drops what crosses it.
+    OvnRouterPortDisabled {
+        router: String,
+        port: String,
+    },
+    /// The logical router has no route to the address out of `toward` (`instead`: the port its
+    /// routes pick).
+    OvnNoRoute {
+        router: String,
+        dst: std::net::IpAddr,
+        toward: String,
+        instead: Option<String>,
+    },
 }
 
 impl Note {
@@ -129,6 +156,9 @@ impl Note {
                 | Self::OvnPortDisabled { .. }
                 | Self::OvnPortSecurity { .. }
                 | Self::OvnNoDhcpOptions { .. }
+                | Self::OvnRouterDisabled { .. }
+                | Self::OvnRouterPortDisabled { .. }
+                | Self::OvnNoRoute { .. }
         )
     }
 }
@@ -208,7 +238,12 @@ impl fmt::Display for Note {
             | Self::OvnPortNotBound { .. }
             | Self::OvnPortDisabled { .. }
             | Self::OvnNoDhcpOptions { .. }
-            | Self::OvnPortSecurity { .. } => self.fmt_ovn(f),
+            | Self::OvnPortSecurity { .. }
+            | Self::OvnRouted { .. }
+            | Self::OvnLeavesBy { .. }
+            | Self::OvnRouterDisabled { .. }
+            | Self::OvnRouterPortDisabled { .. }
+            | Self::OvnNoRoute { .. } => self.fmt_ovn(f),
         }
     }
 }
@@ -248,6 +283,35 @@ impl Note {
                 f,
                 "logical port {port}'s port_security does not allow {mac}: OVN drops the packet in {stage}"
             ),
+            Self::OvnRouted {
+                router,
+                route,
+                port,
+            } => write!(
+                f,
+                "logical router {router} routes it by {route} out of {port}"
+            ),
+            Self::OvnLeavesBy { port } => write!(f, "leaves through logical port {port}"),
+            Self::OvnRouterDisabled { router } => write!(
+                f,
+                "logical router {router} is disabled (enabled=false): it drops every packet"
+            ),
+            Self::OvnRouterPortDisabled { router, port } => write!(
+                f,
+                "logical router port {port} of {router} is disabled (enabled=false): the router drops what crosses it"
+            ),
+            Self::OvnNoRoute {
+                router,
+                dst,
+                toward,
+                instead,
+            } => {
+                write!(f, "logical router {router} has no route to {dst} out of {toward}")?;
+                match instead {
+                    Some(p) => write!(f, ": its routes send it out of {p}"),
+                    None => f.write_str(": no network or static route holds it, and the router drops it"),
+                }
+            }
             _ => Ok(()),
         }
     }

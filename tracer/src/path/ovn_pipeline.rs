@@ -3,7 +3,10 @@
 //! them. A packet from a VM's port enters the logical switch of the port its `iface-id` names;
 //! OVN drops it there when no logical port has that name, when another chassis binds it, when
 //! the port is disabled, or when its `port_security` does not list the packet's MAC (stage
-//! `ls_in_apply_port_sec`, `ls_in_port_sec_l2` before OVN 22.06).
+//! `ls_in_apply_port_sec`, `ls_in_port_sec_l2` before OVN 22.06). A packet from a provider
+//! bridge enters through the localnet port mapped to it. When it leaves by a port of another
+//! logical switch, the logical routers between them follow as hops of their own
+//! ([`super::ovn_router`]).
 
 use serde::Serialize;
 
@@ -13,10 +16,16 @@ use super::{
 };
 use crate::{
     mac::Mac,
-    topology::{graph::Node, ovn::Ovn, sources::untrusted::shown, Topology},
+    topology::{
+        graph::Node,
+        ovn::{Ovn, PortRef},
+        sources::untrusted::shown,
+        Topology,
+    },
 };
 
-/// The logical side of a hop: the logical switch and port the packet is in there.
+/// The logical side of a hop: the logical switch or router (`datapath`) and the logical port
+/// the packet enters it by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LogicalHop {
     pub datapath: String,
@@ -37,63 +46,136 @@ pub fn visit(topo: &Topology, b: usize, step: Step, carried: &Carried, hop: &mut
     hop.kind = HopKind::OvsBridge;
     hop.name = topo.ovs_bridges[b].name.clone();
     hop.kernel_visible = false;
-    let iface_id = match step.prev {
-        Some(Node::OvsPort(pb, pin)) if pb == b => topo.ovs_bridges[b].ports[pin]
-            .interfaces
-            .iter()
-            .find_map(|i| i.external_ids.get("iface-id")),
-        _ => None,
-    };
     hop.notes.push(Note::OvnPipeline);
-    let Some(iface_id) = iface_id else {
+    let entry = match step.prev.and_then(|n| entry(topo, ovn, b, n, carried)) {
+        None => return Visit::Pass,
+        Some(Err(note)) => {
+            hop.notes.push(note);
+            return Visit::Blocked;
+        }
+        Some(Ok(e)) => e,
+    };
+    hop.notes.push(Note::OvnLogicalPort {
+        switch: shown(&ovn.switches[entry.switch].name),
+        port: shown(&ovn.port(entry).name),
+    });
+    hop.logical = Some(LogicalHop {
+        datapath: shown(&ovn.switches[entry.switch].name),
+        port: shown(&ovn.port(entry).name),
+    });
+    // On the way to ovn-controller's native DHCP: without options no flow hands the request
+    // to it (it is switched like any broadcast).
+    if matches!(step.next, Some(Node::Dhcp(_))) {
+        if let Some(gap) = ovn.dhcp_gap(entry) {
+            hop.notes.push(Note::OvnNoDhcpOptions {
+                port: shown(&ovn.port(entry).name),
+                gap,
+            });
+            return Visit::Blocked;
+        }
+    }
+    let Some(exit) = step.next.and_then(|n| exit(topo, ovn, b, n, carried)) else {
         return Visit::Pass;
     };
-    match entry_block(ovn, iface_id, carried.pkt.src) {
-        Ok(logical) => {
-            hop.notes.push(Note::OvnLogicalPort {
-                switch: logical.datapath.clone(),
-                port: logical.port.clone(),
-            });
-            hop.logical = Some(logical);
-            // On the way to ovn-controller's native DHCP: without options no flow hands the
-            // request to it (it is switched like any broadcast).
-            let gap = matches!(step.next, Some(Node::Dhcp(_)))
-                .then(|| ovn.port_named(iface_id).and_then(|r| ovn.dhcp_gap(r)))
-                .flatten();
-            match gap {
-                Some(gap) => {
-                    hop.notes.push(Note::OvnNoDhcpOptions {
-                        port: shown(iface_id),
-                        gap,
-                    });
-                    Visit::Blocked
-                }
-                None => Visit::Pass,
-            }
-        }
-        Err(note) => {
-            hop.notes.push(note);
-            Visit::Blocked
-        }
+    if exit.switch == entry.switch {
+        return Visit::Pass;
+    }
+    match super::ovn_router::hops(
+        ovn,
+        entry.switch,
+        exit.switch,
+        &ovn.port(exit).name,
+        carried.dst_ip,
+    ) {
+        Some((hops, blocked)) => Visit::Then { hops, blocked },
+        None => Visit::Pass,
     }
 }
 
+/// The logical port a packet arriving on the bridge from `prev` enters by, or the note that
+/// says why OVN drops it there: a VIF's `iface-id`, or the localnet port of the provider
+/// bridge a patch port leads to.
+fn entry(
+    topo: &Topology,
+    ovn: &Ovn,
+    b: usize,
+    prev: Node,
+    carried: &Carried,
+) -> Option<Result<PortRef, Note>> {
+    let Node::OvsPort(pb, pin) = prev else {
+        return None;
+    };
+    if pb != b {
+        return None;
+    }
+    if let Some(iface_id) = iface_id(topo, b, pin) {
+        return entry_block(ovn, iface_id, carried.pkt.src);
+    }
+    localnet_behind(topo, ovn, b, pin, carried).map(Ok)
+}
+
+/// The logical port a packet leaving the bridge towards `next` leaves by.
+fn exit(topo: &Topology, ovn: &Ovn, b: usize, next: Node, carried: &Carried) -> Option<PortRef> {
+    let Node::OvsPort(pb, pin) = next else {
+        return None;
+    };
+    if pb != b {
+        return None;
+    }
+    match iface_id(topo, b, pin) {
+        Some(id) => ovn.port_named(id),
+        None => localnet_behind(topo, ovn, b, pin, carried),
+    }
+}
+
+fn iface_id(topo: &Topology, b: usize, port: usize) -> Option<&str> {
+    topo.ovs_bridges[b].ports[port]
+        .interfaces
+        .iter()
+        .find_map(|i| i.external_ids.get("iface-id"))
+        .map(String::as_str)
+}
+
+/// The localnet port of the provider bridge that patch port `port` leads to (ovn-controller
+/// patches br-int to each bridge of `ovn-bridge-mappings`).
+fn localnet_behind(
+    topo: &Topology,
+    ovn: &Ovn,
+    b: usize,
+    port: usize,
+    carried: &Carried,
+) -> Option<PortRef> {
+    let peer = topo.ovs_bridges[b].ports[port]
+        .interfaces
+        .iter()
+        .find_map(|i| i.patch_peer())?;
+    let provider = topo.ovs_bridges.iter().find(|other| {
+        other
+            .ports
+            .iter()
+            .flat_map(|p| &p.interfaces)
+            .any(|i| i.name == peer)
+    })?;
+    ovn.localnet_on(&provider.name, carried.pkt.vlan)
+}
+
 /// Where a packet from the VIF `iface_id` with source `mac` enters the logical network, or the
-/// note that says why OVN drops it there. What a database that was not read would say is not
-/// guessed.
-fn entry_block(ovn: &Ovn, iface_id: &str, mac: Mac) -> Result<LogicalHop, Note> {
+/// note that says why OVN drops it there; `None`: the Northbound database was not read, and
+/// what it would say is not guessed.
+fn entry_block(ovn: &Ovn, iface_id: &str, mac: Mac) -> Option<Result<PortRef, Note>> {
     let Some(r) = ovn.port_named(iface_id) else {
-        return match ovn.northbound {
-            true => Err(Note::OvnPortNotBound {
+        return ovn.northbound.then(|| {
+            Err(Note::OvnPortNotBound {
                 iface_id: shown(iface_id),
                 bound_on: None,
-            }),
-            false => Ok(LogicalHop {
-                datapath: "?".into(),
-                port: shown(iface_id),
-            }),
-        };
+            })
+        });
     };
+    Some(vif_checks(ovn, r, mac))
+}
+
+/// What OVN checks of a packet a VIF sends: its binding here, `enabled`, `port_security`.
+fn vif_checks(ovn: &Ovn, r: PortRef, mac: Mac) -> Result<PortRef, Note> {
     let port = ovn.port(r);
     let name = shown(&port.name);
     if let (Some(here), Some(there)) = (
@@ -117,8 +199,5 @@ fn entry_block(ovn: &Ovn, iface_id: &str, mac: Mac) -> Result<LogicalHop, Note> 
             stage: shown(&ovn.port_security_stage()),
         });
     }
-    Ok(LogicalHop {
-        datapath: shown(&ovn.switches[r.switch].name),
-        port: name,
-    })
+    Ok(r)
 }

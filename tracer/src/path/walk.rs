@@ -1,7 +1,9 @@
 //! What moves along a walk from one node to the next, shared by the node kinds and the walk
 //! that calls them.
 
-use super::openflow_sim::Packet;
+use std::net::IpAddr;
+
+use super::{openflow_sim::Packet, PathHop};
 use crate::topology::graph::Node;
 
 /// Where a node sits on the walk.
@@ -18,6 +20,8 @@ pub struct Step {
 /// What the walk carries from one hop to the next.
 pub struct Carried {
     pub pkt: Packet,
+    /// The packet's destination address, when the goal is one (what logical routers route).
+    pub dst_ip: Option<IpAddr>,
     /// The MTU of the last non-bridge link, and where it was.
     pub last_mtu: Option<(u32, String)>,
 }
@@ -29,4 +33,10 @@ pub enum Visit {
     Pass,
     /// The topology says the packet cannot pass here.
     Blocked,
+    /// Passes, then crosses these hops that no kernel hook sees (an OVN integration bridge's
+    /// logical routers and switches); `blocked`: the one of them that drops it.
+    Then {
+        hops: Vec<PathHop>,
+        blocked: Option<usize>,
+    },
 }

@@ -9,6 +9,7 @@ pub mod model;
 pub mod ovn;
 pub mod ovn_client;
 mod ovn_discovery;
+pub mod ovn_routing;
 pub mod routing;
 pub mod sources;
 

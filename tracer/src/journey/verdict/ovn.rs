@@ -1,7 +1,8 @@
 //! First of all: an OVN integration bridge at or past the furthest hop whose logical network drops
 //! the packet before any flow counts it: the VIF's `iface-id` names no logical port (or one
 //! bound elsewhere), the port is disabled, its `port_security` does not allow the MAC, or (on
-//! the way to ovn-controller's native DHCP) it has no DHCPv4 options.
+//! the way to ovn-controller's native DHCP) it has no DHCPv4 options; or a logical router on the
+//! way that is disabled, has a disabled port on the way, or no route to the destination.
 //! The logical network names the cause more exactly than whatever the datapath then reports.
 
 use super::cause::{Cause, OvnCause};
@@ -17,9 +18,17 @@ pub fn block_ahead(path: &[OrientedHop<'_>], furthest: usize) -> Option<(usize, 
     path.iter()
         .enumerate()
         .skip(furthest)
-        .filter(|(_, p)| p.hop.kind == HopKind::OvsBridge)
+        .filter(|(_, p)| {
+            matches!(
+                p.hop.kind,
+                HopKind::OvsBridge | HopKind::LogicalRouter | HopKind::LogicalSwitch
+            )
+        })
         .find_map(|(i, p)| {
-            let bridge = p.hop.name.clone();
+            let bridge = match p.hop.kind {
+                HopKind::OvsBridge => p.hop.name.clone(),
+                _ => p.hop.bridge.clone().unwrap_or_default(),
+            };
             p.hop.notes.iter().find_map(|n| {
                 let cause = match n {
                     Note::OvnPortNotBound { iface_id, bound_on } => {
@@ -44,6 +53,29 @@ pub fn block_ahead(path: &[OrientedHop<'_>], furthest: usize) -> Option<(usize, 
                     Note::OvnNoDhcpOptions { port, gap } => Cause::Ovn(OvnCause::NoDhcpOptions {
                         port: port.clone(),
                         gap: gap.clone(),
+                        bridge: bridge.clone(),
+                    }),
+                    Note::OvnRouterDisabled { router } => Cause::Ovn(OvnCause::RouterDisabled {
+                        router: router.clone(),
+                        bridge: bridge.clone(),
+                    }),
+                    Note::OvnRouterPortDisabled { router, port } => {
+                        Cause::Ovn(OvnCause::RouterPortDisabled {
+                            router: router.clone(),
+                            port: port.clone(),
+                            bridge: bridge.clone(),
+                        })
+                    }
+                    Note::OvnNoRoute {
+                        router,
+                        dst,
+                        toward,
+                        instead,
+                    } => Cause::Ovn(OvnCause::NoRoute {
+                        router: router.clone(),
+                        dst: *dst,
+                        toward: toward.clone(),
+                        instead: instead.clone(),
                         bridge: bridge.clone(),
                     }),
                     _ => return None,

@@ -1,7 +1,7 @@
 //! Why a packet stopped, in OVN's terms: the logical port, the stage, ovn-controller. Part of
 //! [`super::cause::Cause`] (its `Ovn` variant), with the same JSON shape: `kind` plus the facts.
 
-use std::fmt;
+use std::{fmt, net::IpAddr};
 
 use serde::Serialize;
 
@@ -63,6 +63,28 @@ pub enum OvnCause {
         gap: DhcpGap,
         bridge: String,
     },
+    /// The logical router on the way is disabled.
+    #[serde(rename = "ovn_router_disabled")]
+    RouterDisabled { router: String, bridge: String },
+    /// A port of the logical router on the way is disabled.
+    #[serde(rename = "ovn_router_port_disabled")]
+    RouterPortDisabled {
+        router: String,
+        port: String,
+        bridge: String,
+    },
+    /// The logical router on the way has no route to the destination out of the port that
+    /// leads to it (`instead`: the port its routes pick).
+    #[serde(rename = "ovn_no_route")]
+    NoRoute {
+        router: String,
+        dst: IpAddr,
+        /// The router port that leads towards the destination.
+        toward: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        instead: Option<String>,
+        bridge: String,
+    },
     /// OVN native DHCP: ovn-controller should have answered and is not running.
     #[serde(rename = "ovn_controller_down")]
     ControllerDown {
@@ -88,9 +110,60 @@ impl OvnCause {
             | Self::PortNotBound { bridge, .. }
             | Self::PortDisabled { bridge, .. }
             | Self::PortSecurity { bridge, .. }
-            | Self::NoDhcpOptions { bridge, .. } => Some(bridge),
+            | Self::NoDhcpOptions { bridge, .. }
+            | Self::RouterDisabled { bridge, .. }
+            | Self::RouterPortDisabled { bridge, .. }
+            | Self::NoRoute { bridge, .. } => Some(bridge),
             Self::ControllerDown { .. } | Self::ControllerDisconnected { .. } => None,
         }
+    }
+}
+
+impl OvnCause {
+    /// The path's note that predicted this stop, for the causes that are one.
+    fn as_note(&self) -> Option<Note> {
+        Some(match self {
+            Self::NoDhcpOptions { port, gap, .. } => Note::OvnNoDhcpOptions {
+                port: port.clone(),
+                gap: gap.clone(),
+            },
+            Self::PortNotBound {
+                iface_id, bound_on, ..
+            } => Note::OvnPortNotBound {
+                iface_id: iface_id.clone(),
+                bound_on: bound_on.clone(),
+            },
+            Self::PortDisabled { port, .. } => Note::OvnPortDisabled { port: port.clone() },
+            Self::PortSecurity {
+                port, mac, stage, ..
+            } => Note::OvnPortSecurity {
+                port: port.clone(),
+                mac: *mac,
+                stage: stage.clone(),
+            },
+            Self::RouterDisabled { router, .. } => Note::OvnRouterDisabled {
+                router: router.clone(),
+            },
+            Self::RouterPortDisabled { router, port, .. } => Note::OvnRouterPortDisabled {
+                router: router.clone(),
+                port: port.clone(),
+            },
+            Self::NoRoute {
+                router,
+                dst,
+                toward,
+                instead,
+                ..
+            } => Note::OvnNoRoute {
+                router: router.clone(),
+                dst: *dst,
+                toward: toward.clone(),
+                instead: instead.clone(),
+            },
+            Self::LogicalDrop { .. }
+            | Self::ControllerDown { .. }
+            | Self::ControllerDisconnected { .. } => return None,
+        })
     }
 }
 
@@ -127,41 +200,6 @@ impl fmt::Display for OvnCause {
                     None => write!(f, ": logical flow priority {priority} '{matches}'"),
                 }
             }
-            Self::NoDhcpOptions { port, gap, bridge } => {
-                let note = Note::OvnNoDhcpOptions {
-                    port: port.clone(),
-                    gap: gap.clone(),
-                };
-                write!(f, "no reply from the DHCP server: OVN on {bridge}: {note}")
-            }
-            Self::PortNotBound {
-                iface_id,
-                bound_on,
-                bridge,
-            } => {
-                let note = Note::OvnPortNotBound {
-                    iface_id: iface_id.clone(),
-                    bound_on: bound_on.clone(),
-                };
-                write!(f, "OVN on {bridge}: {note}")
-            }
-            Self::PortDisabled { port, bridge } => {
-                let note = Note::OvnPortDisabled { port: port.clone() };
-                write!(f, "OVN on {bridge}: {note}")
-            }
-            Self::PortSecurity {
-                port,
-                mac,
-                bridge,
-                stage,
-            } => {
-                let note = Note::OvnPortSecurity {
-                    port: port.clone(),
-                    mac: *mac,
-                    stage: stage.clone(),
-                };
-                write!(f, "OVN on {bridge}: {note}")
-            }
             Self::ControllerDown {
                 after,
                 port,
@@ -184,6 +222,17 @@ impl fmt::Display for OvnCause {
                 f,
                 "no reply from the DHCP server: ovn-controller pid {pid} received no {after} it could answer: it is not connected to the OVN Southbound database"
             ),
+            // The rest say what the path's note said, where.
+            other => {
+                if matches!(other, Self::NoDhcpOptions { .. }) {
+                    f.write_str("no reply from the DHCP server: ")?;
+                }
+                let bridge = other.bridge().map_or("", String::as_str);
+                match other.as_note() {
+                    Some(note) => write!(f, "OVN on {bridge}: {note}"),
+                    None => write!(f, "OVN on {bridge}"),
+                }
+            }
         }
     }
 }
