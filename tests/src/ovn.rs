@@ -147,6 +147,35 @@ impl OvnChassis {
         run("ovn-nbctl", args)
     }
 
+    /// Registers another chassis in the Southbound database, with a geneve endpoint at `ip` (as
+    /// its ovn-controller would), and waits for this chassis' tunnel port to it; returns the
+    /// tunnel port's name.
+    pub fn remote_chassis(&self, name: &str, ip: &str) -> Result<String> {
+        run("ovn-sbctl", &["chassis-add", name, "geneve", ip])?;
+        let mut tunnel = String::new();
+        self.wait_for("the tunnel port to the other chassis", || {
+            tunnel = run(
+                "ovs-vsctl",
+                &[
+                    "--bare",
+                    "--columns=name",
+                    "find",
+                    "Interface",
+                    &format!("options:remote_ip=\"{ip}\""),
+                ],
+            )?
+            .trim()
+            .to_string();
+            Ok(!tunnel.is_empty())
+        })?;
+        Ok(tunnel)
+    }
+
+    /// `ovn-sbctl ARGS`.
+    pub fn sbctl(&self, args: &[&str]) -> Result<String> {
+        run("ovn-sbctl", args)
+    }
+
     /// Waits until this chassis has the flows of the Northbound database's current state.
     pub fn sync(&self) -> Result<()> {
         run("ovn-nbctl", &["--timeout=60", "--wait=hv", "sync"])?;

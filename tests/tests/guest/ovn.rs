@@ -422,3 +422,51 @@ fn ovn_disabled_router_port_of_seed_002_is_named() {
     assert_eq!(cause["port"], octavia::ROUTER_TENANT_PORT, "{r:#}");
     assert!(reason(&r).contains("disabled"), "{r:#}");
 }
+
+/// A destination whose logical port another chassis binds: the path leaves br-int by the geneve
+/// tunnel to that chassis (the one its endpoint names, among tunnels to others); unbound, OVN
+/// drops what is sent to it, and the path says so at br-int.
+#[test]
+fn ovn_destination_on_another_chassis_leaves_by_its_tunnel() {
+    const REMOTE_PORT: &str = "remote-port";
+    const REMOTE_IP: &str = "10.77.0.9";
+    let mut lab = Lab::new("ovnrem");
+    let (ovn, _vm) = build(&mut lab, Fault::None);
+    ovn.nbctl(&["lsp-add", "sw0", REMOTE_PORT]).unwrap();
+    ovn.nbctl(&[
+        "lsp-set-addresses",
+        REMOTE_PORT,
+        &format!("0a:00:00:00:77:09 {REMOTE_IP}"),
+    ])
+    .unwrap();
+    // A chassis that binds nothing first: its tunnel is not the way.
+    ovn.remote_chassis("chassis-idle", "192.0.2.1").unwrap();
+    let tunnel = ovn.remote_chassis("chassis-far", "192.0.2.2").unwrap();
+    ovn.sbctl(&["lsp-bind", REMOTE_PORT, "chassis-far"])
+        .unwrap();
+    ovn.sync().unwrap();
+    let path = || {
+        tracer::run_json(&[
+            "path", "--mac", VM_MAC, "--dst", REMOTE_IP, "--output", "json",
+        ])
+        .unwrap()
+    };
+    let p = path();
+    let hops = p["hops"].as_array().unwrap();
+    assert_eq!(hops.last().unwrap()["name"], tunnel.as_str(), "{p:#}");
+    let int = named(&p["hops"], "name", "br-int");
+    let notes = int["notes"].to_string();
+    assert!(notes.contains("bound on chassis chassis-far"), "{p:#}");
+    assert!(notes.contains("192.0.2.2"), "{p:#}");
+    assert_eq!(p.get("blocked_at"), None, "{p:#}");
+    ovn.sbctl(&["lsp-unbind", REMOTE_PORT]).unwrap();
+    let p = path();
+    let at = p["blocked_at"].as_u64().unwrap() as usize;
+    assert_eq!(p["hops"][at - 1]["name"], "br-int", "{p:#}");
+    assert!(
+        p["hops"][at - 1]["notes"]
+            .to_string()
+            .contains("remote-port is bound on no chassis"),
+        "{p:#}"
+    );
+}

@@ -77,6 +77,7 @@ fn label(h: &PathHop) -> String {
         HopKind::Vm => l = format!("VM {l}"),
         HopKind::OvsBridge => l = format!("ovs {l}\n{}", fmt_vlan(h.vlan)),
         HopKind::OvsPatch => l += "\npatch",
+        HopKind::OvsTunnel => l += "\ntunnel",
         HopKind::LogicalRouter => l = format!("OVN router {l}"),
         HopKind::LogicalSwitch => l = format!("OVN switch {l}"),
         _ => {}
@@ -100,6 +101,7 @@ fn shape(kind: HopKind) -> &'static str {
         HopKind::LinuxBridge => "box",
         HopKind::OvsBridge => "box3d",
         HopKind::OvsPatch => "cds",
+        HopKind::OvsTunnel => "cds",
         HopKind::DhcpServer => "note",
         HopKind::LogicalRouter => "hexagon",
         HopKind::LogicalSwitch => "octagon",
@@ -119,6 +121,7 @@ fn nodes(
         let ns = match h.kind {
             HopKind::OvsBridge
             | HopKind::OvsPatch
+            | HopKind::OvsTunnel
             | HopKind::Vm
             | HopKind::LogicalRouter
             | HopKind::LogicalSwitch => None,

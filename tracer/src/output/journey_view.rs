@@ -279,6 +279,7 @@ fn step(out: &mut Out, step: &Step, paint: &Paint) {
         Step::Inferred { names, kind } => {
             let what = match kind {
                 HopKind::OvsPatch => "patch ports, inferred",
+                HopKind::OvsTunnel => "tunnel port, inferred",
                 HopKind::DhcpServer => "sent it, inferred",
                 HopKind::LogicalRouter | HopKind::LogicalSwitch => "OVN logical pipeline, inferred",
                 _ => "inferred",

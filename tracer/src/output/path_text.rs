@@ -17,6 +17,7 @@ pub fn render(p: &ExpectedPath) -> String {
                 HopKind::LinuxBridge => "bridge",
                 HopKind::OvsBridge => "ovs-bridge",
                 HopKind::OvsPatch => "ovs-patch",
+                HopKind::OvsTunnel => "ovs-tunnel",
                 HopKind::DhcpServer => "dhcp-server",
                 HopKind::LogicalRouter => "ovn-router",
                 HopKind::LogicalSwitch => "ovn-switch",

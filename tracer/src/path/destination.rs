@@ -174,13 +174,20 @@ fn segment(
     if let Some((gateway, route)) = router_among(topo, reached, ip, routers) {
         return Segment::Routed(gateway, route);
     }
-    // Not on this host: out of the uplink the packet reaches, if any.
-    if let Some(up) = reached
+    // Not on this host: out of the uplink the packet reaches, if any; the tunnel to the OVN
+    // chassis that binds the address first.
+    let endpoints = topo
+        .ovn
+        .as_ref()
+        .map(|o| o.remote_endpoints(ip))
+        .unwrap_or_default();
+    let mut uplinks = reached
         .order
         .iter()
         .copied()
-        .find(|&n| leaves_host(topo, graph, n))
-    {
+        .filter(|&n| leaves_host(topo, graph, n));
+    let towards = uplinks.clone().find(|&n| tunnel_to(topo, n, &endpoints));
+    if let Some(up) = towards.or_else(|| uplinks.next()) {
         return Segment::Ends(up, End::Uplink);
     }
     owner_anywhere(topo, ip)
@@ -305,9 +312,17 @@ fn leaves_host(topo: &Topology, graph: &Graph, n: Node) -> bool {
     }
 }
 
+/// Whether `n` is a tunnel port to one of `endpoints`.
+fn tunnel_to(topo: &Topology, n: Node, endpoints: &[String]) -> bool {
+    matches!(n, Node::OvsPort(b, p) if topo.ovs_bridges[b].ports[p]
+        .interfaces
+        .iter()
+        .any(|i| i.options.get("remote_ip").is_some_and(|ip| endpoints.contains(ip))))
+}
+
 fn is_tunnel_port(topo: &Topology, n: Node) -> bool {
     matches!(n, Node::OvsPort(b, p) if topo.ovs_bridges[b].ports[p]
         .interfaces
         .iter()
-        .any(|i| matches!(i.kind.as_str(), "geneve" | "vxlan" | "gre" | "stt")))
+        .any(|i| i.is_tunnel()))
 }

@@ -94,6 +94,8 @@ pub enum HopKind {
     OvsBridge,
     /// An OVS patch port: no netdev, the datapath never sees it.
     OvsPatch,
+    /// An OVS tunnel port (geneve, vxlan, ...): the packet leaves the host encapsulated.
+    OvsTunnel,
     DhcpServer,
     /// An OVN logical router: run by the integration bridge's flows, seen by no hook.
     LogicalRouter,
@@ -329,7 +331,7 @@ fn rank(topo: &Topology, mac: Mac, goal: &Goal, n: Node) -> Option<u32> {
         (Goal::Uplink, Node::OvsPort(b, p)) => topo.ovs_bridges[b].ports[p]
             .interfaces
             .iter()
-            .any(|i| matches!(i.kind.as_str(), "geneve" | "vxlan" | "gre" | "stt"))
+            .any(|i| i.is_tunnel())
             .then_some(1),
         (Goal::Interface(k), n) => (n == Node::Iface(*k)).then_some(0),
         _ => None,

@@ -118,6 +118,30 @@ pub enum Note {
         route: String,
         port: String,
     },
+    /// An OVS tunnel port: the packet leaves encapsulated, to `remote_ip`.
+    TunnelPort {
+        kind: String,
+        remote_ip: Option<String>,
+    },
+    /// The destination's logical port is bound on another chassis: OVN sends the packet through
+    /// the tunnel to it.
+    OvnBoundElsewhere {
+        port: String,
+        chassis: String,
+        remote_ip: String,
+        tunnel: String,
+    },
+    /// The destination's logical port is bound on no chassis: OVN drops what is sent to it.
+    OvnDestinationUnbound {
+        port: String,
+    },
+    /// No tunnel port of the integration bridge leads to the chassis that binds the
+    /// destination's logical port (`endpoints`: the chassis' tunnel endpoints).
+    OvnNoTunnel {
+        port: String,
+        chassis: String,
+        endpoints: Vec<String>,
+    },
     /// The packet leaves the logical network through this logical port.
     OvnLeavesBy {
         port: String,
@@ -159,6 +183,8 @@ impl Note {
                 | Self::OvnRouterDisabled { .. }
                 | Self::OvnRouterPortDisabled { .. }
                 | Self::OvnNoRoute { .. }
+                | Self::OvnDestinationUnbound { .. }
+                | Self::OvnNoTunnel { .. }
         )
     }
 }
@@ -233,6 +259,11 @@ impl fmt::Display for Note {
                 "the path breaks here: the client's side ends at {client_end}, and nothing joins it to {far}, which ends at {server_end}"
             ),
             Self::RoutedOut { route } => write!(f, "routed out here by the route {route}"),
+            Self::TunnelPort { kind, remote_ip } => write!(
+                f,
+                "{kind} tunnel port to {}: the packet leaves the host encapsulated",
+                remote_ip.as_deref().unwrap_or("a remote given per flow")
+            ),
             Self::OvnPipeline
             | Self::OvnLogicalPort { .. }
             | Self::OvnPortNotBound { .. }
@@ -241,6 +272,9 @@ impl fmt::Display for Note {
             | Self::OvnPortSecurity { .. }
             | Self::OvnRouted { .. }
             | Self::OvnLeavesBy { .. }
+            | Self::OvnBoundElsewhere { .. }
+            | Self::OvnDestinationUnbound { .. }
+            | Self::OvnNoTunnel { .. }
             | Self::OvnRouterDisabled { .. }
             | Self::OvnRouterPortDisabled { .. }
             | Self::OvnNoRoute { .. } => self.fmt_ovn(f),
@@ -292,6 +326,28 @@ impl Note {
                 "logical router {router} routes it by {route} out of {port}"
             ),
             Self::OvnLeavesBy { port } => write!(f, "leaves through logical port {port}"),
+            Self::OvnBoundElsewhere {
+                port,
+                chassis,
+                remote_ip,
+                tunnel,
+            } => write!(
+                f,
+                "logical port {port} is bound on chassis {chassis}: OVN sends the packet through tunnel {tunnel} to {remote_ip}"
+            ),
+            Self::OvnDestinationUnbound { port } => write!(
+                f,
+                "the destination's logical port {port} is bound on no chassis: OVN drops what is sent to it"
+            ),
+            Self::OvnNoTunnel {
+                port,
+                chassis,
+                endpoints,
+            } => write!(
+                f,
+                "logical port {port} is bound on chassis {chassis}, and no tunnel of this bridge leads to it (its endpoints: {}): OVN cannot send the packet there",
+                if endpoints.is_empty() { "none".to_string() } else { endpoints.join(", ") }
+            ),
             Self::OvnRouterDisabled { router } => write!(
                 f,
                 "logical router {router} is disabled (enabled=false): it drops every packet"

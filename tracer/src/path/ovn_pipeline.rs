@@ -19,6 +19,7 @@ use crate::{
     topology::{
         graph::Node,
         ovn::{Ovn, PortRef},
+        ovn_routing::Remote,
         sources::untrusted::shown,
         Topology,
     },
@@ -74,7 +75,23 @@ pub fn visit(topo: &Topology, b: usize, step: Step, carried: &Carried, hop: &mut
             return Visit::Blocked;
         }
     }
-    let Some(exit) = step.next.and_then(|n| exit(topo, ovn, b, n, carried)) else {
+    let exit = match step.next {
+        Some(Node::OvsPort(pb, pin)) if pb == b && tunnel_remote_ip(topo, b, pin).is_some() => {
+            match remote_exit(topo, ovn, b, pin, carried) {
+                Ok((exit, note)) => {
+                    hop.notes.extend(note);
+                    exit
+                }
+                Err(note) => {
+                    hop.notes.push(note);
+                    return Visit::Blocked;
+                }
+            }
+        }
+        Some(n) => exit(topo, ovn, b, n, carried),
+        None => None,
+    };
+    let Some(exit) = exit else {
         return Visit::Pass;
     };
     if exit.switch == entry.switch {
@@ -126,6 +143,56 @@ fn exit(topo: &Topology, ovn: &Ovn, b: usize, next: Node, carried: &Carried) -> 
         Some(id) => ovn.port_named(id),
         None => localnet_behind(topo, ovn, b, pin, carried),
     }
+}
+
+/// A packet leaving by tunnel port `port`: the logical port its destination address is (when a
+/// logical port has it) and the note that says which chassis binds it, or the note that says
+/// why OVN drops it: the port is bound on no chassis, or this tunnel does not lead to the
+/// chassis that binds it.
+fn remote_exit(
+    topo: &Topology,
+    ovn: &Ovn,
+    b: usize,
+    port: usize,
+    carried: &Carried,
+) -> Result<(Option<PortRef>, Option<Note>), Note> {
+    let Some(dst) = carried.dst_ip.and_then(|ip| ovn.port_with_ip(ip)) else {
+        return Ok((None, None));
+    };
+    let name = shown(&ovn.port(dst).name);
+    match ovn.remote(dst) {
+        None => Ok((None, None)),
+        Some(Remote::Unbound) => Err(Note::OvnDestinationUnbound { port: name }),
+        Some(Remote::On { chassis, encap_ips }) => {
+            let tunnel_ip = tunnel_remote_ip(topo, b, port).unwrap_or_default();
+            let chassis = shown(&chassis);
+            if encap_ips.iter().any(|ip| ip == tunnel_ip) {
+                let note = Note::OvnBoundElsewhere {
+                    port: name,
+                    chassis,
+                    remote_ip: shown(tunnel_ip),
+                    tunnel: shown(&topo.ovs_bridges[b].ports[port].name),
+                };
+                Ok((Some(dst), Some(note)))
+            } else {
+                Err(Note::OvnNoTunnel {
+                    port: name,
+                    chassis,
+                    endpoints: encap_ips.iter().map(|ip| shown(ip)).collect(),
+                })
+            }
+        }
+    }
+}
+
+/// The `remote_ip` of tunnel port `port` of bridge `b`, if it is one.
+fn tunnel_remote_ip(topo: &Topology, b: usize, port: usize) -> Option<&str> {
+    topo.ovs_bridges[b].ports[port]
+        .interfaces
+        .iter()
+        .filter(|i| i.is_tunnel())
+        .find_map(|i| i.options.get("remote_ip"))
+        .map(String::as_str)
 }
 
 fn iface_id(topo: &Topology, b: usize, port: usize) -> Option<&str> {

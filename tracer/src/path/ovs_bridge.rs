@@ -20,14 +20,23 @@ pub fn port_info(topo: &Topology, b: usize, p: usize) -> OvsPortInfo {
     }
 }
 
-/// A port on the walk: a hop of its own only for a patch port; a port with a netdev is folded
-/// into that interface's hop.
+/// A port on the walk: a hop of its own only for a patch or a tunnel port; a port with a
+/// netdev is folded into that interface's hop.
 pub fn visit_port(topo: &Topology, b: usize, p: usize, hop: &mut PathHop) -> Visit {
-    let Some(iface) = topo.ovs_bridges[b].ports[p]
-        .interfaces
-        .iter()
-        .find(|i| i.is_patch())
-    else {
+    let interfaces = &topo.ovs_bridges[b].ports[p].interfaces;
+    if let Some(tunnel) = interfaces.iter().find(|i| i.is_tunnel()) {
+        hop.kind = HopKind::OvsTunnel;
+        hop.name = tunnel.name.clone();
+        hop.bridge = Some(topo.ovs_bridges[b].name.clone());
+        hop.ovs_port = Some(port_info(topo, b, p));
+        hop.kernel_visible = false;
+        hop.notes.push(Note::TunnelPort {
+            kind: tunnel.kind.clone(),
+            remote_ip: tunnel.options.get("remote_ip").cloned(),
+        });
+        return Visit::Pass;
+    }
+    let Some(iface) = interfaces.iter().find(|i| i.is_patch()) else {
         return Visit::Skip;
     };
     hop.kind = HopKind::OvsPatch;

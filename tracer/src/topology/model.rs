@@ -236,6 +236,11 @@ impl OvsInterface {
         self.kind == "patch"
     }
 
+    /// A tunnel port: OVS encapsulates what it sends there.
+    pub fn is_tunnel(&self) -> bool {
+        matches!(self.kind.as_str(), "geneve" | "vxlan" | "gre" | "stt")
+    }
+
     pub fn patch_peer(&self) -> Option<&str> {
         self.is_patch()
             .then(|| self.options.get("peer").map(String::as_str))

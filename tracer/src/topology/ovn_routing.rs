@@ -181,6 +181,73 @@ impl Ovn {
     }
 }
 
+/// Where OVN sends a packet for a logical port bound on another chassis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// The port is bound on no chassis: OVN drops what is sent to it.
+    Unbound,
+    /// Bound on `chassis`, reached through a tunnel to one of `encap_ips` (none: the chassis
+    /// has no tunnel endpoint).
+    On {
+        chassis: String,
+        encap_ips: Vec<String>,
+    },
+}
+
+impl Ovn {
+    /// The VIF logical port that has IPv4 address `ip`.
+    pub fn port_with_ip(&self, ip: IpAddr) -> Option<PortRef> {
+        let IpAddr::V4(v4) = ip else { return None };
+        self.switches.iter().enumerate().find_map(|(si, s)| {
+            s.ports
+                .iter()
+                .position(|p| {
+                    p.kind == PortType::Vif
+                        && p.macs_and_ips().iter().any(|(_, ips)| ips.contains(&v4))
+                })
+                .map(|pi| PortRef {
+                    switch: si,
+                    port: pi,
+                })
+        })
+    }
+
+    /// Where logical port `r` is bound, when not on this chassis; `None`: bound here (or the
+    /// Southbound database was not read).
+    pub fn remote(&self, r: PortRef) -> Option<Remote> {
+        if !self.southbound {
+            return None;
+        }
+        let name = &self.port(r).name;
+        let Some(chassis) = self.binding(name).and_then(|b| b.chassis.as_deref()) else {
+            return Some(Remote::Unbound);
+        };
+        if self.chassis.as_deref() == Some(chassis) {
+            return None;
+        }
+        let encap_ips = self
+            .chassis_list
+            .iter()
+            .filter(|c| c.name == chassis)
+            .flat_map(|c| &c.encaps)
+            .filter_map(|e| e.split_once(':').map(|(_, ip)| ip.to_string()))
+            .collect();
+        Some(Remote::On {
+            chassis: chassis.to_string(),
+            encap_ips,
+        })
+    }
+
+    /// The tunnel endpoints of the chassis that binds the VIF port with address `ip`, when
+    /// another chassis binds it: where a packet to `ip` leaves this host.
+    pub fn remote_endpoints(&self, ip: IpAddr) -> Vec<String> {
+        match self.port_with_ip(ip).and_then(|r| self.remote(r)) {
+            Some(Remote::On { encap_ips, .. }) => encap_ips,
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl LogicalRouter {
     /// The route this router picks for `dst`: the longest prefix among its ports' networks and
     /// its static routes; a connected network wins a tie.
@@ -363,6 +430,38 @@ mod tests {
             }]
         );
         assert_eq!(ovn.crossings(0, 2), None);
+    }
+
+    #[test]
+    fn a_port_bound_elsewhere_is_reached_through_its_chassis_endpoints() {
+        use crate::topology::ovn::{Chassis, PortBinding};
+        let mut ovn = seed002();
+        ovn.southbound = true;
+        ovn.chassis = Some("here".into());
+        ovn.switches[1].ports[0].addresses = vec!["0a:00:00:00:24:05 172.24.0.5".into()];
+        let amphora = PortRef { switch: 1, port: 0 };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(ovn.port_with_ip(ip("172.24.0.5")), Some(amphora));
+        assert_eq!(ovn.port_with_ip(ip("172.24.0.6")), None);
+        assert_eq!(ovn.remote(amphora), Some(Remote::Unbound));
+        let bind = |ovn: &mut Ovn, chassis: &str| {
+            ovn.bindings = vec![PortBinding {
+                logical_port: "amphora".into(),
+                chassis: Some(chassis.into()),
+                up: Some(true),
+            }]
+        };
+        bind(&mut ovn, "here");
+        assert_eq!(ovn.remote(amphora), None);
+        bind(&mut ovn, "far");
+        ovn.chassis_list = vec![Chassis {
+            name: "far".into(),
+            hostname: "compute-2".into(),
+            encaps: vec!["geneve:192.0.2.2".into()],
+        }];
+        assert_eq!(ovn.remote_endpoints(ip("172.24.0.5")), ["192.0.2.2"]);
+        ovn.southbound = false;
+        assert_eq!(ovn.remote(amphora), None, "not read: not guessed");
     }
 
     #[test]

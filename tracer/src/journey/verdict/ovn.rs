@@ -2,13 +2,14 @@
 //! the packet before any flow counts it: the VIF's `iface-id` names no logical port (or one
 //! bound elsewhere), the port is disabled, its `port_security` does not allow the MAC, or (on
 //! the way to ovn-controller's native DHCP) it has no DHCPv4 options; or a logical router on the
-//! way that is disabled, has a disabled port on the way, or no route to the destination.
+//! way that is disabled, has a disabled port on the way, or no route to the destination; or a
+//! destination whose logical port is bound on no chassis, or on one no tunnel leads to.
 //! The logical network names the cause more exactly than whatever the datapath then reports.
 
 use super::cause::{Cause, OvnCause};
 use crate::{
     journey::correlate::OrientedHop,
-    path::{HopKind, Note},
+    path::HopKind,
     shown::shown,
     topology::{ovn::Acl, Topology},
 };
@@ -29,59 +30,11 @@ pub fn block_ahead(path: &[OrientedHop<'_>], furthest: usize) -> Option<(usize, 
                 HopKind::OvsBridge => p.hop.name.clone(),
                 _ => p.hop.bridge.clone().unwrap_or_default(),
             };
-            p.hop.notes.iter().find_map(|n| {
-                let cause = match n {
-                    Note::OvnPortNotBound { iface_id, bound_on } => {
-                        Cause::Ovn(OvnCause::PortNotBound {
-                            iface_id: iface_id.clone(),
-                            bound_on: bound_on.clone(),
-                            bridge: bridge.clone(),
-                        })
-                    }
-                    Note::OvnPortDisabled { port } => Cause::Ovn(OvnCause::PortDisabled {
-                        port: port.clone(),
-                        bridge: bridge.clone(),
-                    }),
-                    Note::OvnPortSecurity { port, mac, stage } => {
-                        Cause::Ovn(OvnCause::PortSecurity {
-                            port: port.clone(),
-                            mac: *mac,
-                            stage: stage.clone(),
-                            bridge: bridge.clone(),
-                        })
-                    }
-                    Note::OvnNoDhcpOptions { port, gap } => Cause::Ovn(OvnCause::NoDhcpOptions {
-                        port: port.clone(),
-                        gap: gap.clone(),
-                        bridge: bridge.clone(),
-                    }),
-                    Note::OvnRouterDisabled { router } => Cause::Ovn(OvnCause::RouterDisabled {
-                        router: router.clone(),
-                        bridge: bridge.clone(),
-                    }),
-                    Note::OvnRouterPortDisabled { router, port } => {
-                        Cause::Ovn(OvnCause::RouterPortDisabled {
-                            router: router.clone(),
-                            port: port.clone(),
-                            bridge: bridge.clone(),
-                        })
-                    }
-                    Note::OvnNoRoute {
-                        router,
-                        dst,
-                        toward,
-                        instead,
-                    } => Cause::Ovn(OvnCause::NoRoute {
-                        router: router.clone(),
-                        dst: *dst,
-                        toward: toward.clone(),
-                        instead: instead.clone(),
-                        bridge: bridge.clone(),
-                    }),
-                    _ => return None,
-                };
-                Some((i, cause))
-            })
+            p.hop
+                .notes
+                .iter()
+                .find_map(|n| OvnCause::from_note(n, &bridge))
+                .map(|c| (i, Cause::Ovn(c)))
         })
 }
 

@@ -85,6 +85,18 @@ pub enum OvnCause {
         instead: Option<String>,
         bridge: String,
     },
+    /// The destination's logical port is bound on no chassis.
+    #[serde(rename = "ovn_destination_unbound")]
+    DestinationUnbound { port: String, bridge: String },
+    /// No tunnel of the integration bridge leads to the chassis that binds the destination's
+    /// logical port.
+    #[serde(rename = "ovn_no_tunnel")]
+    NoTunnel {
+        port: String,
+        chassis: String,
+        endpoints: Vec<String>,
+        bridge: String,
+    },
     /// OVN native DHCP: ovn-controller should have answered and is not running.
     #[serde(rename = "ovn_controller_down")]
     ControllerDown {
@@ -113,13 +125,66 @@ impl OvnCause {
             | Self::NoDhcpOptions { bridge, .. }
             | Self::RouterDisabled { bridge, .. }
             | Self::RouterPortDisabled { bridge, .. }
-            | Self::NoRoute { bridge, .. } => Some(bridge),
+            | Self::NoRoute { bridge, .. }
+            | Self::DestinationUnbound { bridge, .. }
+            | Self::NoTunnel { bridge, .. } => Some(bridge),
             Self::ControllerDown { .. } | Self::ControllerDisconnected { .. } => None,
         }
     }
 }
 
 impl OvnCause {
+    /// The cause a path's note on integration bridge `bridge` (or a logical hop it runs)
+    /// predicts, if it predicts a drop.
+    pub fn from_note(note: &Note, bridge: &str) -> Option<Self> {
+        let bridge = bridge.to_string();
+        Some(match note.clone() {
+            Note::OvnPortNotBound { iface_id, bound_on } => Self::PortNotBound {
+                iface_id,
+                bound_on,
+                bridge,
+            },
+            Note::OvnPortDisabled { port } => Self::PortDisabled { port, bridge },
+            Note::OvnPortSecurity { port, mac, stage } => Self::PortSecurity {
+                port,
+                mac,
+                stage,
+                bridge,
+            },
+            Note::OvnNoDhcpOptions { port, gap } => Self::NoDhcpOptions { port, gap, bridge },
+            Note::OvnRouterDisabled { router } => Self::RouterDisabled { router, bridge },
+            Note::OvnRouterPortDisabled { router, port } => Self::RouterPortDisabled {
+                router,
+                port,
+                bridge,
+            },
+            Note::OvnNoRoute {
+                router,
+                dst,
+                toward,
+                instead,
+            } => Self::NoRoute {
+                router,
+                dst,
+                toward,
+                instead,
+                bridge,
+            },
+            Note::OvnDestinationUnbound { port } => Self::DestinationUnbound { port, bridge },
+            Note::OvnNoTunnel {
+                port,
+                chassis,
+                endpoints,
+            } => Self::NoTunnel {
+                port,
+                chassis,
+                endpoints,
+                bridge,
+            },
+            _ => return None,
+        })
+    }
+
     /// The path's note that predicted this stop, for the causes that are one.
     fn as_note(&self) -> Option<Note> {
         Some(match self {
@@ -159,6 +224,19 @@ impl OvnCause {
                 dst: *dst,
                 toward: toward.clone(),
                 instead: instead.clone(),
+            },
+            Self::DestinationUnbound { port, .. } => {
+                Note::OvnDestinationUnbound { port: port.clone() }
+            }
+            Self::NoTunnel {
+                port,
+                chassis,
+                endpoints,
+                ..
+            } => Note::OvnNoTunnel {
+                port: port.clone(),
+                chassis: chassis.clone(),
+                endpoints: endpoints.clone(),
             },
             Self::LogicalDrop { .. }
             | Self::ControllerDown { .. }
