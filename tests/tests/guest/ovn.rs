@@ -470,3 +470,51 @@ fn ovn_destination_on_another_chassis_leaves_by_its_tunnel() {
         "{p:#}"
     );
 }
+
+/// A destination outside every logical port, on the switch's provider network: the way out is
+/// the switch's localnet port, and without a bridge mapping for its physical network on this
+/// chassis the path stops at br-int; once mapped, it passes.
+#[test]
+fn ovn_localnet_without_a_bridge_mapping_is_named() {
+    let mut lab = Lab::new("ovnlnet");
+    let (mut ovn, _vm) = build(&mut lab, Fault::None);
+    ovn.nbctl(&["lsp-add", "sw0", "provnet-ext"]).unwrap();
+    ovn.nbctl(&["lsp-set-type", "provnet-ext", "localnet"])
+        .unwrap();
+    ovn.nbctl(&["lsp-set-addresses", "provnet-ext", "unknown"])
+        .unwrap();
+    ovn.nbctl(&["lsp-set-options", "provnet-ext", "network_name=external"])
+        .unwrap();
+    ovn.sync().unwrap();
+    let path = || {
+        tracer::run_json(&[
+            "path",
+            "--mac",
+            VM_MAC,
+            "--dst",
+            "10.77.0.50",
+            "--output",
+            "json",
+        ])
+        .unwrap()
+    };
+    let p = path();
+    let at = p["blocked_at"].as_u64().unwrap() as usize;
+    let int = &p["hops"][at - 1];
+    assert_eq!(int["name"], "br-int", "{p:#}");
+    let notes = int["notes"].to_string();
+    assert!(notes.contains("localnet port provnet-ext"), "{p:#}");
+    assert!(notes.contains("map to no bridge"), "{p:#}");
+    ovn.ovs.bridge("br-ext").unwrap();
+    ovn.ovs
+        .vsctl(&[
+            "set",
+            "open",
+            ".",
+            "external_ids:ovn-bridge-mappings=external:br-ext",
+        ])
+        .unwrap();
+    ovn.sync().unwrap();
+    let p = path();
+    assert_eq!(p.get("blocked_at"), None, "{p:#}");
+}

@@ -7,7 +7,9 @@
 //! among the links reached, the namespace whose main table holds the most specific route to
 //! the address. A router's namespace routes the packet out of the route's link, and the next
 //! segment starts there. A packet that reaches a physical NIC or a tunnel port on its way out
-//! leaves the host there.
+//! leaves the host there (by the tunnel to the OVN chassis that binds the address, if one does);
+//! one that reaches no uplink but an OVN integration bridge ends there, where the logical
+//! network decides.
 
 use std::{collections::HashSet, net::IpAddr};
 
@@ -54,6 +56,9 @@ pub enum End {
     NextHopMac,
     /// A physical NIC or tunnel port: the packet leaves the host.
     Uplink,
+    /// An OVN integration bridge, with no uplink reached: the logical network decides there
+    /// (a localnet port, a logical router).
+    Logical,
     /// The destination's owner is on this host, but no link joins it: the walk so far, then
     /// the gap (see `gap`).
     Gap { from: Node, target: Node },
@@ -189,6 +194,11 @@ fn segment(
     let towards = uplinks.clone().find(|&n| tunnel_to(topo, n, &endpoints));
     if let Some(up) = towards.or_else(|| uplinks.next()) {
         return Segment::Ends(up, End::Uplink);
+    }
+    if let Some(int) = reached.order.iter().copied().find(|&n| {
+        matches!(n, Node::OvsBridge(b) if topo.ovn.as_ref().is_some_and(|o| o.integration_bridge == topo.ovs_bridges[b].name))
+    }) {
+        return Segment::Ends(int, End::Logical);
     }
     owner_anywhere(topo, ip)
         .or_else(|| next_hop_mac.and_then(|m| super::origin::find(topo, m).ok().map(|o| o.node())))

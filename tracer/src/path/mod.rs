@@ -270,6 +270,10 @@ fn to_destination(
             format!("the path ends where {}'s next hop's MAC is", dst.ip)
         }
         destination::End::Uplink => format!("{} is not on this host: the path leaves it", dst.ip),
+        destination::End::Logical => format!(
+            "{} is not on this host's links, and no uplink is reached: OVN's logical network decides on the integration bridge",
+            dst.ip
+        ),
         destination::End::Gap { .. } => format!("{} is on this host, out of reach", dst.ip),
     });
     Ok(path)

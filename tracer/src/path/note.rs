@@ -142,6 +142,12 @@ pub enum Note {
         chassis: String,
         endpoints: Vec<String>,
     },
+    /// The packet would leave by a localnet port whose physical network this chassis maps to
+    /// no bridge (`ovn-bridge-mappings`): there is no way out, and OVN drops it.
+    OvnLocalnetUnmapped {
+        port: String,
+        network: String,
+    },
     /// The packet leaves the logical network through this logical port.
     OvnLeavesBy {
         port: String,
@@ -185,6 +191,7 @@ impl Note {
                 | Self::OvnNoRoute { .. }
                 | Self::OvnDestinationUnbound { .. }
                 | Self::OvnNoTunnel { .. }
+                | Self::OvnLocalnetUnmapped { .. }
         )
     }
 }
@@ -275,6 +282,7 @@ impl fmt::Display for Note {
             | Self::OvnBoundElsewhere { .. }
             | Self::OvnDestinationUnbound { .. }
             | Self::OvnNoTunnel { .. }
+            | Self::OvnLocalnetUnmapped { .. }
             | Self::OvnRouterDisabled { .. }
             | Self::OvnRouterPortDisabled { .. }
             | Self::OvnNoRoute { .. } => self.fmt_ovn(f),
@@ -334,6 +342,10 @@ impl Note {
             } => write!(
                 f,
                 "logical port {port} is bound on chassis {chassis}: OVN sends the packet through tunnel {tunnel} to {remote_ip}"
+            ),
+            Self::OvnLocalnetUnmapped { port, network } => write!(
+                f,
+                "the way out is localnet port {port} of physical network {network}, which this chassis' ovn-bridge-mappings map to no bridge: OVN drops the packet"
             ),
             Self::OvnDestinationUnbound { port } => write!(
                 f,

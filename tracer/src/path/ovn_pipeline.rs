@@ -75,6 +75,11 @@ pub fn visit(topo: &Topology, b: usize, step: Step, carried: &Carried, hop: &mut
             return Visit::Blocked;
         }
     }
+    if step.next.is_none() {
+        if let Some(ip) = carried.dst_ip {
+            return logical_end(ovn, entry, ip, hop);
+        }
+    }
     let exit = match step.next {
         Some(Node::OvsPort(pb, pin)) if pb == b && tunnel_remote_ip(topo, b, pin).is_some() => {
             match remote_exit(topo, ovn, b, pin, carried) {
@@ -142,6 +147,62 @@ fn exit(topo: &Topology, ovn: &Ovn, b: usize, next: Node, carried: &Carried) -> 
     match iface_id(topo, b, pin) {
         Some(id) => ovn.port_named(id),
         None => localnet_behind(topo, ovn, b, pin, carried),
+    }
+}
+
+/// The walk ends on the integration bridge (no uplink reached): where the logical network
+/// sends a packet for `ip`. To a logical port another chassis binds, with no tunnel there; or
+/// out of a localnet port (of the switch, or of one a router routes `ip` into) whose physical
+/// network this chassis maps to no bridge: OVN drops it either way.
+fn logical_end(ovn: &Ovn, entry: PortRef, ip: std::net::IpAddr, hop: &mut PathHop) -> Visit {
+    if let Some(dst) = ovn.port_with_ip(ip) {
+        let port = shown(&ovn.port(dst).name);
+        return match ovn.remote(dst) {
+            Some(Remote::Unbound) => {
+                hop.notes.push(Note::OvnDestinationUnbound { port });
+                Visit::Blocked
+            }
+            Some(Remote::On { chassis, encap_ips }) => {
+                hop.notes.push(Note::OvnNoTunnel {
+                    port,
+                    chassis: shown(&chassis),
+                    endpoints: encap_ips.iter().map(|e| shown(e)).collect(),
+                });
+                Visit::Blocked
+            }
+            None => Visit::Pass,
+        };
+    }
+    let Some(localnet) = ovn.localnet_towards(entry.switch, ip) else {
+        return Visit::Pass;
+    };
+    let port = ovn.port(localnet);
+    let network = port
+        .options
+        .get("network_name")
+        .cloned()
+        .unwrap_or_default();
+    if ovn.bridge_mappings.contains_key(&network) {
+        return Visit::Pass;
+    }
+    let note = Note::OvnLocalnetUnmapped {
+        port: shown(&port.name),
+        network: shown(&network),
+    };
+    if localnet.switch == entry.switch {
+        hop.notes.push(note);
+        return Visit::Blocked;
+    }
+    match super::ovn_router::hops(ovn, entry.switch, localnet.switch, &port.name, Some(ip)) {
+        Some((mut hops, blocked)) => {
+            let last = hops.len() - 1;
+            hops[last].notes.push(note);
+            Visit::Then {
+                hops,
+                blocked: blocked.or(Some(last)),
+            }
+        }
+        None => Visit::Pass,
     }
 }
 

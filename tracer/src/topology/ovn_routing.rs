@@ -122,6 +122,28 @@ impl Ovn {
         })
     }
 
+    /// The localnet port a packet for `ip` leaves switch `from`'s logical network by: one of
+    /// that switch's own, else one of a switch a router on it routes `ip` into.
+    pub fn localnet_towards(&self, from: usize, ip: IpAddr) -> Option<PortRef> {
+        let localnet_of = |switch: usize| {
+            self.switches[switch]
+                .ports
+                .iter()
+                .position(|p| p.kind == PortType::Localnet)
+                .map(|port| PortRef { switch, port })
+        };
+        localnet_of(from).or_else(|| {
+            self.routers_of(from)
+                .into_iter()
+                .filter(|c| {
+                    self.routers[c.router]
+                        .route(ip)
+                        .is_some_and(|r| r.port == c.egress)
+                })
+                .find_map(|c| localnet_of(c.switch))
+        })
+    }
+
     /// The logical routers a packet crosses from switch `from` to switch `to`, fewest first;
     /// `None` when no chain of routers joins them.
     pub fn crossings(&self, from: usize, to: usize) -> Option<Vec<Crossing>> {
@@ -430,6 +452,12 @@ mod tests {
             }]
         );
         assert_eq!(ovn.crossings(0, 2), None);
+        // Out of the tenant network: by the provider's localnet, where the router routes it.
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let provnet = Some(PortRef { switch: 0, port: 0 });
+        assert_eq!(ovn.localnet_towards(1, ip("172.23.0.99")), provnet);
+        assert_eq!(ovn.localnet_towards(1, ip("192.0.2.1")), None);
+        assert_eq!(ovn.localnet_towards(0, ip("192.0.2.1")), provnet);
     }
 
     #[test]

@@ -97,6 +97,13 @@ pub enum OvnCause {
         endpoints: Vec<String>,
         bridge: String,
     },
+    /// The way out is a localnet port whose physical network has no bridge mapping here.
+    #[serde(rename = "ovn_localnet_unmapped")]
+    LocalnetUnmapped {
+        port: String,
+        network: String,
+        bridge: String,
+    },
     /// OVN native DHCP: ovn-controller should have answered and is not running.
     #[serde(rename = "ovn_controller_down")]
     ControllerDown {
@@ -127,7 +134,8 @@ impl OvnCause {
             | Self::RouterPortDisabled { bridge, .. }
             | Self::NoRoute { bridge, .. }
             | Self::DestinationUnbound { bridge, .. }
-            | Self::NoTunnel { bridge, .. } => Some(bridge),
+            | Self::NoTunnel { bridge, .. }
+            | Self::LocalnetUnmapped { bridge, .. } => Some(bridge),
             Self::ControllerDown { .. } | Self::ControllerDisconnected { .. } => None,
         }
     }
@@ -179,6 +187,11 @@ impl OvnCause {
                 port,
                 chassis,
                 endpoints,
+                bridge,
+            },
+            Note::OvnLocalnetUnmapped { port, network } => Self::LocalnetUnmapped {
+                port,
+                network,
                 bridge,
             },
             _ => return None,
@@ -237,6 +250,10 @@ impl OvnCause {
                 port: port.clone(),
                 chassis: chassis.clone(),
                 endpoints: endpoints.clone(),
+            },
+            Self::LocalnetUnmapped { port, network, .. } => Note::OvnLocalnetUnmapped {
+                port: port.clone(),
+                network: network.clone(),
             },
             Self::LogicalDrop { .. }
             | Self::ControllerDown { .. }
