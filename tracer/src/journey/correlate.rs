@@ -45,8 +45,27 @@ pub fn oriented(path: &ExpectedPath, way: Way) -> Vec<OrientedHop<'_>> {
         .collect();
     if way == Way::Inbound {
         hops.reverse();
+        bridges_before_their_logical_hops(&mut hops);
     }
     hops
+}
+
+/// An integration bridge runs the logical hops that follow it on the path, whichever way the
+/// packet goes: reversed, they would come before it.
+fn bridges_before_their_logical_hops(hops: &mut [OrientedHop<'_>]) {
+    let mut i = 0;
+    while i < hops.len() {
+        let run = hops[i..].iter().take_while(|h| h.hop.is_logical()).count();
+        let bridge = hops.get(i + run).filter(|b| {
+            run > 0
+                && b.hop.kind == HopKind::OvsBridge
+                && hops[i].hop.bridge.as_deref() == Some(b.hop.name.as_str())
+        });
+        if bridge.is_some() {
+            hops[i..=i + run].rotate_right(1);
+        }
+        i += run.max(1);
+    }
 }
 
 /// Events of one packet, in time order.

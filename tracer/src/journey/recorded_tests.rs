@@ -57,12 +57,24 @@ fn every_event_lands_in_exactly_one_packet_in_path_order() {
                 p.hops.iter().filter(|h| !h.inferred).count();
         }
         assert_eq!(placed, events, "{name}: events per fingerprint");
+        let (_, expected) = super::recordings::judged(name);
         for p in &r.packets {
-            // Hops placed on the path come in path order (the path of the packet's way).
-            let placed: Vec<usize> = p.hops.iter().filter_map(|h| h.path_hop).collect();
-            let ascending = placed.windows(2).all(|w| w[0] <= w[1]);
-            let descending = placed.windows(2).all(|w| w[0] >= w[1]);
-            assert!(ascending || descending, "{name}: {} {placed:?}", p.summary);
+            // Hops placed on the path come in the order a packet going its way meets them.
+            let order: Vec<usize> = super::correlate::oriented(&expected, p.way)
+                .iter()
+                .map(|o| o.hop.index)
+                .collect();
+            let placed: Vec<usize> = p
+                .hops
+                .iter()
+                .filter_map(|h| h.path_hop)
+                .map(|i| order.iter().position(|&o| o == i).unwrap())
+                .collect();
+            assert!(
+                placed.windows(2).all(|w| w[0] <= w[1]),
+                "{name}: {} {placed:?}",
+                p.summary
+            );
         }
         // Judging is a pure function of the recording.
         assert_eq!(

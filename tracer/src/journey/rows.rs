@@ -82,13 +82,35 @@ pub fn rows(
     placed.sort_by_key(|(i, s, _)| (i.unwrap_or(usize::MAX), s.hop.t_ns));
     let mut out = Vec::new();
     let mut events = placed.iter().peekable();
+    // What an integration bridge sends out of the port past the logical hops it runs comes
+    // after them, at that port.
+    let mut sends: Vec<JourneyHop> = Vec::new();
     for (i, p) in path.iter().enumerate() {
+        if !p.hop.is_logical() {
+            out.append(&mut sends);
+        }
         let mut any = false;
+        // The port past the logical hops this bridge runs, if they follow it.
+        let past_logical = (p.hop.kind == HopKind::OvsBridge
+            && path.get(i + 1).is_some_and(|n| n.hop.is_logical()))
+        .then(|| path[i + 1..].iter().find(|n| !n.hop.is_logical()))
+        .flatten();
         while let Some((Some(at), s, j)) = events.peek() {
             if *at != i {
                 break;
             }
-            out.push(event_row(s, j, Some(p), t0));
+            let mut row = event_row(s, j, Some(p), t0);
+            match past_logical.filter(|n| {
+                s.hop.hook == HookKind::OvsSend
+                    && n.hop.netns_ino == Some(s.hop.netns_ino)
+                    && n.hop.ifindex == Some(s.hop.ifindex)
+            }) {
+                Some(n) => {
+                    row.path_hop = Some(n.hop.index);
+                    sends.push(row);
+                }
+                None => out.push(row),
+            }
             any = true;
             events.next();
         }
@@ -122,6 +144,7 @@ pub fn rows(
             });
         }
     }
+    out.append(&mut sends);
     for (_, s, j) in events {
         out.push(event_row(s, j, None, t0));
     }

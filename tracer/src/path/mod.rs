@@ -158,6 +158,11 @@ pub struct PathHop {
 }
 
 impl PathHop {
+    /// A hop of OVN's logical network (a logical router or switch an integration bridge runs).
+    pub fn is_logical(&self) -> bool {
+        matches!(self.kind, HopKind::LogicalRouter | HopKind::LogicalSwitch)
+    }
+
     /// An interface hop the kernel sees, carrying `vlan`; the node kinds fill in the rest.
     fn new(vlan: Option<u16>) -> Self {
         Self {
