@@ -520,3 +520,60 @@ fn seed_002s_logical_router_faults_stop_at_the_router() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_dhcp_request_a_datapath_meter_drops_is_named_by_its_copp_meter() {
+    // The healthy native-DHCP run, its switch given a CoPP meter, and the DISCOVER dropped by a
+    // datapath meter where br-int took it (what the kernel reports as OVS_DROP_METER), nothing
+    // after it.
+    let mut rec = load("ovn-healthy");
+    for t in [&mut rec.before, &mut rec.after] {
+        t.ovn.as_mut().unwrap().switches[0].copp = vec![crate::topology::ovn::CoppMeter {
+            protocol: crate::topology::ovn::COPP_DHCPV4.into(),
+            meter: "dhcp-meter".into(),
+            unit: "pktps".into(),
+            rate: 1,
+            burst: 0,
+        }];
+    }
+    let metered = |reason: &str| {
+        let reason = reason.to_string();
+        judge_with(&rec, move |s| {
+            let at = s
+                .iter()
+                .position(|s| s.hop.hook == HookKind::OvsUpcall)
+                .unwrap();
+            s.truncate(at + 1);
+            let mut drop = s[at].clone();
+            drop.hop.hook = HookKind::Drop;
+            drop.hop.t_ns += 1_000;
+            drop.hop.ovs = None;
+            drop.hop.drop_reason = Some(crate::event::DropReason(reason));
+            s.push(drop);
+        })
+    };
+    let r = metered("OVS_DROP_METER");
+    assert_eq!(r.verdict, Outcome::Stopped, "{:?}", r.reason);
+    match &r.cause {
+        Some(Cause::Ovn(OvnCause::CoppMeter {
+            switch,
+            meter,
+            rate,
+            ..
+        })) => assert_eq!(
+            (switch.as_str(), meter.as_str(), *rate),
+            ("sw0", "dhcp-meter", 1)
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(r
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("CoPP meter dhcp-meter"));
+    // Another drop reason is no meter's.
+    assert!(!matches!(
+        metered("OVS_DROP_EXPLICIT").cause,
+        Some(Cause::Ovn(OvnCause::CoppMeter { .. }))
+    ));
+}

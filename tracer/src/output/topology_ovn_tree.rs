@@ -56,6 +56,17 @@ fn render_switch(out: &mut String, ovn: &Ovn, s: &LogicalSwitch) {
                 .map_or(String::new(), |g| format!(" (port group {})", shown(g)))
         );
     }
+    for m in &s.copp {
+        let _ = writeln!(
+            out,
+            "    copp {}: meter {} {} {} burst {}",
+            shown(&m.protocol),
+            shown(&m.meter),
+            m.rate,
+            shown(&m.unit),
+            m.burst
+        );
+    }
 }
 
 fn describe_port(ovn: &Ovn, p: &LogicalSwitchPort) -> String {

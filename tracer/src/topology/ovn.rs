@@ -112,7 +112,24 @@ pub struct LogicalSwitch {
     pub ports: Vec<LogicalSwitchPort>,
     /// The switch's own ACLs and those of port groups holding one of its ports.
     pub acls: Vec<Acl>,
+    /// Control-plane protection: the meters on what the switch hands to ovn-controller.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copp: Vec<CoppMeter>,
 }
+
+/// A CoPP meter: packets of `protocol` (`dhcpv4-opts`, `arp`, ...) handed to ovn-controller
+/// beyond `rate` per second (`unit`: `pktps` or `kbps`), after a burst of `burst`, are dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoppMeter {
+    pub protocol: String,
+    pub meter: String,
+    pub unit: String,
+    pub rate: i64,
+    pub burst: i64,
+}
+
+/// The CoPP protocol of DHCPv4 requests handed to ovn-controller (`put_dhcp_opts`).
+pub const COPP_DHCPV4: &str = "dhcpv4-opts";
 
 /// `Logical_Switch_Port.type`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

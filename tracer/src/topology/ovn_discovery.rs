@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::{
     model::{DhcpServer, HostEntry, ServerKind, SourceStatus, Topology},
     ovn::{Ovn, PortType},
-    sources::{ovn_local, ovn_nb, ovn_sb, ovsdb_rpc::Remote, untrusted::shown},
+    sources::{ovn_copp, ovn_local, ovn_nb, ovn_sb, ovsdb_rpc::Remote, untrusted::shown},
     Options,
 };
 
@@ -115,6 +115,12 @@ fn read_databases(
                 ovn.switches = n.switches;
                 ovn.routers = n.routers;
                 ovn.northbound = true;
+                // Without CoPP tables (OVN before 21.06) there are no meters to name.
+                if let Ok(mut copp) = ovn_copp::query(remote) {
+                    for s in &mut ovn.switches {
+                        s.copp = copp.remove(&s.name).unwrap_or_default();
+                    }
+                }
             }
             Err(e) if *named => return Err(e),
             Err(e) => problems.push(format!("{e:#}")),

@@ -375,6 +375,7 @@ mod tests {
             uuid: String::new(),
             ports,
             acls: Vec::new(),
+            copp: Vec::new(),
         }
     }
 

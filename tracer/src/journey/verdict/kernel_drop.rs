@@ -12,7 +12,12 @@ pub struct Drop {
     pub says_little: bool,
     /// `QDISC_DROP`: a device's queue would not take it.
     pub is_queue_drop: bool,
+    /// `OVS_DROP_METER`: an OpenFlow meter in the datapath dropped it.
+    pub is_meter_drop: bool,
 }
+
+/// The kernel's reason for a packet an OpenFlow meter dropped in the datapath.
+pub const OVS_DROP_METER: &str = "OVS_DROP_METER";
 
 pub fn last(sightings: &[Sighting]) -> Option<Drop> {
     let drops: Vec<&Sighting> = sightings
@@ -37,6 +42,11 @@ pub fn last(sightings: &[Sighting]) -> Option<Drop> {
             .drop_reason
             .as_ref()
             .is_some_and(|r| r.is_queue_drop()),
+        is_meter_drop: d
+            .hop
+            .drop_reason
+            .as_ref()
+            .is_some_and(|r| r.0 == OVS_DROP_METER),
     })
 }
 

@@ -1,7 +1,8 @@
 //! Why a packet stopped where it did, as a typed [`Cause`]. Each cause is checked by its own
 //! function, in a fixed order of how directly the evidence names it:
 //!
-//! 1. an OpenFlow drop flow that counted the packet ([`openflow_drop`]);
+//! 1. a drop by an OpenFlow meter in the datapath (the kernel says so), then an OpenFlow drop
+//!    flow that counted the packet ([`openflow_drop`]);
 //! 2. the packet reached the end of its side of a path that breaks ([`predicted::gap_reached`]);
 //!    a frame there has nowhere to go, whatever the kernel then names;
 //!    Then a kernel drop that names its reason ([`kernel_drop`]);
@@ -174,6 +175,21 @@ pub fn judge(
     progress: &Progress,
     ev: &Evidence<'_>,
 ) -> Verdict {
+    let mut v = judge_evidence(group, path, progress, ev);
+    if let Some(cause) = v.cause.take() {
+        let cause = ovn::name_meter_drop(cause, group, path, ev.after);
+        v.reason = Some(cause.to_string());
+        v.cause = Some(cause);
+    }
+    v
+}
+
+fn judge_evidence(
+    group: &PacketGroup,
+    path: &[OrientedHop<'_>],
+    progress: &Progress,
+    ev: &Evidence<'_>,
+) -> Verdict {
     let dropped_there = |at, cause| stopped_there(path, at, StopHook::Seen(HookKind::Drop), cause);
     // OVN's logical network drops what a VIF sends before anything past its integration
     // bridge, whatever the datapath then reports (the bridge may be the path's last visible
@@ -284,6 +300,11 @@ fn find_cause(
     ev: &Evidence<'_>,
     stop: &mut Stop,
 ) -> Cause {
+    // A meter's drop names itself; a drop flow whose counter grew meanwhile may count another
+    // packet (a flood's copy back to its own port).
+    if let Some(d) = kernel_drop::last(&group.sightings).filter(|d| d.is_meter_drop) {
+        return d.cause;
+    }
     if let Some((i, cause)) = openflow_drop::find(&group.sightings[0], path, furthest, ev) {
         let cause = ovn::name_openflow_drop(cause, ev.after);
         let bridge = match &cause {

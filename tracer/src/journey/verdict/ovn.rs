@@ -5,13 +5,17 @@
 //! way that is disabled, has a disabled port on the way, or no route to the destination; or a
 //! destination whose logical port is bound on no chassis, or on one no tunnel leads to.
 //! The logical network names the cause more exactly than whatever the datapath then reports.
+//! Last of all: a DHCP request a datapath meter dropped is named by its switch's CoPP meter.
 
 use super::cause::{Cause, OvnCause};
 use crate::{
-    journey::correlate::OrientedHop,
+    journey::correlate::{OrientedHop, PacketGroup},
     path::HopKind,
     shown::shown,
-    topology::{ovn::Acl, Topology},
+    topology::{
+        ovn::{Acl, COPP_DHCPV4},
+        Topology,
+    },
 };
 
 /// The oriented index of the integration bridge that drops the packet, and the cause.
@@ -84,4 +88,54 @@ pub fn name_openflow_drop(cause: Cause, topo: &Topology) -> Cause {
         acl: acl.map(Box::new),
         flow: flow.clone(),
     })
+}
+
+/// A DHCP request dropped by a datapath meter on its way to ovn-controller, in OVN's words: the
+/// CoPP meter of the client's logical switch. Any other cause is returned as it is.
+pub fn name_meter_drop(
+    cause: Cause,
+    group: &PacketGroup,
+    path: &[OrientedHop<'_>],
+    topo: &Topology,
+) -> Cause {
+    let Cause::KernelDrop {
+        reason: Some(reason),
+        ..
+    } = &cause
+    else {
+        return cause;
+    };
+    let dhcp = group.sightings.iter().any(|s| s.hop.dhcp.is_some());
+    let Some(ovn) = topo
+        .ovn
+        .as_ref()
+        .filter(|_| reason.0 == super::kernel_drop::OVS_DROP_METER && dhcp)
+    else {
+        return cause;
+    };
+    let client_switch = path.iter().find_map(|p| {
+        (p.hop.kind == HopKind::OvsBridge && p.hop.name == ovn.integration_bridge)
+            .then_some(p.hop.logical.as_ref())
+            .flatten()
+    });
+    let meter = client_switch.and_then(|l| {
+        ovn.switches
+            .iter()
+            .find(|s| shown(&s.name) == l.datapath)?
+            .copp
+            .iter()
+            .find(|m| m.protocol == COPP_DHCPV4)
+            .map(|m| (l.datapath.clone(), m))
+    });
+    match meter {
+        Some((switch, m)) => Cause::Ovn(OvnCause::CoppMeter {
+            switch,
+            meter: shown(&m.meter),
+            rate: m.rate,
+            unit: shown(&m.unit),
+            burst: m.burst,
+            bridge: ovn.integration_bridge.clone(),
+        }),
+        None => cause,
+    }
 }

@@ -104,6 +104,18 @@ pub enum OvnCause {
         network: String,
         bridge: String,
     },
+    /// OVN native DHCP: the request handed to ovn-controller was dropped by the meter of the
+    /// switch's control-plane protection (the kernel says `OVS_DROP_METER`).
+    #[serde(rename = "ovn_copp_meter")]
+    CoppMeter {
+        switch: String,
+        meter: String,
+        /// The meter's rate, in `unit` (`pktps`, `kbps`), and burst.
+        rate: i64,
+        unit: String,
+        burst: i64,
+        bridge: String,
+    },
     /// OVN native DHCP: ovn-controller should have answered and is not running.
     #[serde(rename = "ovn_controller_down")]
     ControllerDown {
@@ -135,7 +147,8 @@ impl OvnCause {
             | Self::NoRoute { bridge, .. }
             | Self::DestinationUnbound { bridge, .. }
             | Self::NoTunnel { bridge, .. }
-            | Self::LocalnetUnmapped { bridge, .. } => Some(bridge),
+            | Self::LocalnetUnmapped { bridge, .. }
+            | Self::CoppMeter { bridge, .. } => Some(bridge),
             Self::ControllerDown { .. } | Self::ControllerDisconnected { .. } => None,
         }
     }
@@ -256,6 +269,7 @@ impl OvnCause {
                 network: network.clone(),
             },
             Self::LogicalDrop { .. }
+            | Self::CoppMeter { .. }
             | Self::ControllerDown { .. }
             | Self::ControllerDisconnected { .. } => return None,
         })
@@ -295,6 +309,17 @@ impl fmt::Display for OvnCause {
                     None => write!(f, ": logical flow priority {priority} '{matches}'"),
                 }
             }
+            Self::CoppMeter {
+                switch,
+                meter,
+                rate,
+                unit,
+                burst,
+                bridge,
+            } => write!(
+                f,
+                "OVN on {bridge}: the DHCP request was dropped by CoPP meter {meter} of logical switch {switch} ({rate} {unit}, burst {burst}) on its way to ovn-controller"
+            ),
             Self::ControllerDown {
                 after,
                 port,

@@ -11,6 +11,7 @@ pub mod libvirt_dnsmasq;
 pub mod links;
 pub mod neutron_dhcp;
 pub mod openflow;
+pub mod ovn_copp;
 pub mod ovn_local;
 pub mod ovn_nb;
 pub mod ovn_sb;

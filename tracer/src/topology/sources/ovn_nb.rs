@@ -160,6 +160,7 @@ pub fn parse(ops: &[Value]) -> Result<Northbound> {
             uuid: row_uuid(row)?,
             ports: switch_ports,
             acls: switch_acls,
+            copp: Vec::new(),
         });
     }
     switches.sort_by(|a, b| a.name.cmp(&b.name));
