@@ -122,6 +122,14 @@ impl Octavia {
             &["route", "add", "172.23.0.0/24", "via", ROUTER_TENANT_IP],
         )?;
         ovn.sync()?;
+        // One ping first, as on a network in use: the router has learned both sides' MACs (its
+        // MAC bindings), so a traced packet is not held by ovn-controller's ARP resolution.
+        crate::cmd::run(
+            "ip",
+            &[
+                "netns", "exec", &pod, "ping", "-c", "1", "-W", "5", AMPHORA_IP,
+            ],
+        )?;
         Ok(Self {
             ovn,
             pod,

@@ -124,9 +124,9 @@ fn guest_leg(
     }
     let (code, printed) = vm::run_capturing(&vm::Options {
         kernel,
-        // A hang guard, not a limit: 30 guest tests took 16 min under TCG on the CI machine,
-        // and each OVN test starts OVN afresh (about 80 s).
-        timeout: 2400,
+        // A hang guard, not a limit: 30 guest tests took 16 min under TCG on one machine and
+        // the same 18 of them 27 min on another, and each OVN test starts OVN afresh.
+        timeout: 3600,
         memory: "2G".into(),
         command,
     })?;

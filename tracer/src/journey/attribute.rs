@@ -132,6 +132,7 @@ fn decisive_flow(
         vlan: seen.hop.vlan_id(),
         dhcp: seen.hop.dhcp.is_some(),
         dhcp_reply: seen.hop.dhcp_message().is_some_and(|m| m.is_reply()),
+        ipv4: false,
     };
     let outcome = openflow_sim::run(flows, &in_port, &pkt);
     outcome.applied.last().map(|f| Decisive {

@@ -34,6 +34,7 @@ pub fn build_routed(
             vlan: None,
             dhcp,
             dhcp_reply: false,
+            ipv4: false,
         },
         dst_ip: match goal {
             Goal::Destination(d) => Some(d.ip),

@@ -55,6 +55,8 @@ pub struct Packet {
     /// With `dhcp`: a server's reply instead, from 67 to 68 (its addresses are the server's
     /// to choose: unicast or broadcast).
     pub dhcp_reply: bool,
+    /// An IPv4 packet, as seen (so no ARP and no IPv6); `false`: not known.
+    pub ipv4: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,6 +200,8 @@ pub fn matches(f: &Flow, in_port: &str, pkt: &Packet) -> Option<bool> {
                 v == "0.0.0.0" || v.starts_with("0.0.0.0/")
             }
             "nw_dst" | "ip_dst" if pkt.dhcp && !pkt.dhcp_reply => v == "255.255.255.255",
+            "ip" if pkt.ipv4 => true,
+            "arp" | "rarp" | "ipv6" | "tcp6" | "udp6" | "icmp6" if pkt.ipv4 => false,
             _ => return None,
         };
         if !ok {
@@ -244,7 +248,30 @@ mod tests {
             vlan,
             dhcp: true,
             dhcp_reply: false,
+            ipv4: false,
         }
+    }
+
+    /// A packet seen to be IPv4 is no ARP: OVN's ARP drop flows (counting other traffic) are no
+    /// evidence against it; what it does not say stays undecided.
+    #[test]
+    fn an_ipv4_packet_matches_no_arp_flow() {
+        let flows = parse_dump(
+            "priority=85,arp,metadata=0x2 actions=drop\npriority=80,ip,metadata=0x2 actions=drop\n",
+        )
+        .unwrap();
+        let icmp = Packet {
+            dhcp: false,
+            ipv4: true,
+            ..dhcp(None)
+        };
+        assert_eq!(matches(&flows[0], "", &icmp), Some(false));
+        assert_eq!(matches(&flows[1], "", &icmp), None, "metadata: undecided");
+        let unknown = Packet {
+            ipv4: false,
+            ..icmp
+        };
+        assert_eq!(matches(&flows[0], "", &unknown), None);
     }
 
     /// A server's reply goes from port 67 to 68: a flow on its source port matches it, not a

@@ -37,6 +37,8 @@ pub fn find(
                 vlan: path[i.saturating_sub(1)].hop.vlan,
                 dhcp: first.hop.dhcp.is_some(),
                 dhcp_reply: first.hop.dhcp_message().is_some_and(|m| m.is_reply()),
+                // What was seen of it rules out flows for ARP and IPv6.
+                ipv4: first.hop.ip.as_ref().is_some_and(|ip| ip.version == 4),
             };
             let flow = grown_drop_flow(ev, &p.hop.name, in_port.as_deref(), &pkt)?;
             Some((
