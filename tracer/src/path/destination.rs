@@ -327,7 +327,7 @@ fn tunnel_to(topo: &Topology, n: Node, endpoints: &[String]) -> bool {
     matches!(n, Node::OvsPort(b, p) if topo.ovs_bridges[b].ports[p]
         .interfaces
         .iter()
-        .any(|i| i.options.get("remote_ip").is_some_and(|ip| endpoints.contains(ip))))
+        .any(|i| i.tunnel_remote_ip().is_some_and(|ip| endpoints.iter().any(|e| e == ip))))
 }
 
 fn is_tunnel_port(topo: &Topology, n: Node) -> bool {

@@ -251,9 +251,7 @@ fn tunnel_remote_ip(topo: &Topology, b: usize, port: usize) -> Option<&str> {
     topo.ovs_bridges[b].ports[port]
         .interfaces
         .iter()
-        .filter(|i| i.is_tunnel())
-        .find_map(|i| i.options.get("remote_ip"))
-        .map(String::as_str)
+        .find_map(|i| i.tunnel_remote_ip())
 }
 
 fn iface_id(topo: &Topology, b: usize, port: usize) -> Option<&str> {

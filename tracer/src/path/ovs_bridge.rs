@@ -32,7 +32,7 @@ pub fn visit_port(topo: &Topology, b: usize, p: usize, hop: &mut PathHop) -> Vis
         hop.kernel_visible = false;
         hop.notes.push(Note::TunnelPort {
             kind: tunnel.kind.clone(),
-            remote_ip: tunnel.options.get("remote_ip").cloned(),
+            remote_ip: tunnel.tunnel_remote_ip().map(str::to_string),
         });
         return Visit::Pass;
     }

@@ -241,6 +241,13 @@ impl OvsInterface {
         matches!(self.kind.as_str(), "geneve" | "vxlan" | "gre" | "stt")
     }
 
+    /// A tunnel port's `remote_ip` (none: not a tunnel, or one whose remote each flow sets).
+    pub fn tunnel_remote_ip(&self) -> Option<&str> {
+        self.is_tunnel()
+            .then(|| self.options.get("remote_ip").map(String::as_str))
+            .flatten()
+    }
+
     pub fn patch_peer(&self) -> Option<&str> {
         self.is_patch()
             .then(|| self.options.get("peer").map(String::as_str))
