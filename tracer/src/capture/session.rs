@@ -132,18 +132,22 @@ impl Session {
     pub fn start(opts: SessionOptions<'_>, table: NetnsTable) -> Result<Self> {
         let mut timings = Timings::default();
         let t = Instant::now();
+        let aya_btf = probes::BtfParse::spawn()?;
         let btf = KernelBtf::from_file(opts.btf)?;
         let config = ProbeConfig {
             filter: opts.filter.to_kernel(),
             offsets: btf.offsets(),
             tracepoint_offsets: tracefs::offsets(),
             ring_buffer_bytes: opts.ring_buffer_bytes,
+            drops: opts.drops,
+            ovs: opts.ovs == OvsHooks::Attach,
         };
         let mut names = Names::new(table, btf.drop_reasons());
         names.set_ovs_actions(btf.ovs_actions());
+        let aya_btf = aya_btf.join()?;
         timings.btf_ms = clock::ms_since(t);
         let t = Instant::now();
-        let mut loaded = LoadedProbes::load(&config)?;
+        let mut loaded = LoadedProbes::load(&config, aya_btf)?;
         timings.load_ms = clock::ms_since(t);
         let attach_start = Instant::now();
         // From the first attachment on, a signal must let the guards detach.

@@ -8,15 +8,17 @@ pub struct Timings {
     /// Reading the host: namespaces, links, OVSDB, servers, and the expected path (for
     /// `trace -i`: the namespaces and the interfaces it is given).
     pub discovery_ms: f64,
-    /// Parsing the kernel's BTF for field offsets and drop reason names.
+    /// Parsing the kernel's BTF, twice at once: for field offsets and drop reason names, and
+    /// aya's for relocations.
     pub btf_ms: f64,
-    /// Creating the maps and loading the TC programs into the kernel (verifier included).
+    /// Creating the maps and loading every program the session will attach (TC, drop probe,
+    /// Open vSwitch hooks), verified in parallel.
     pub load_ms: f64,
     /// Attaching the TC programs to every traced interface.
     pub attach_tc_ms: f64,
-    /// Loading and attaching the drop probe; 0 without one.
+    /// Attaching the drop probe (loading it too, if the parallel pass could not); 0 without one.
     pub attach_drops_ms: f64,
-    /// Loading and attaching the Open vSwitch hooks; 0 when none was wanted.
+    /// Attaching the Open vSwitch hooks (as above); 0 when none was wanted.
     pub attach_ovs_ms: f64,
     /// From the process's start to every probe attached: the start-up an operator waits (for
     /// `trace --mac` without `--dst`, the wait for the first packet included).

@@ -13,6 +13,8 @@ pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Directory of per-module BTF (split on top of vmlinux's).
 const MODULE_BTF_DIR: &str = "/sys/kernel/btf";
+/// Largest BTF file read: vmlinux's is 5-7 MiB on distribution kernels; `--btf` may name any file.
+const BTF_MAX_BYTES: u64 = 128 << 20;
 
 /// The running kernel's BTF, plus the Open vSwitch module's when it is loaded.
 pub struct KernelBtf {
@@ -34,7 +36,7 @@ impl KernelBtf {
                 path.display()
             );
         }
-        let btf = Btf::from_file(path)
+        let btf = Btf::from_bytes(&read_bounded(path)?)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("cannot parse kernel BTF {}", path.display()))?;
         let module = path
@@ -44,7 +46,7 @@ impl KernelBtf {
         // Absent when the module is not loaded; then the OVS probes are inactive anyway.
         let openvswitch = module
             .exists()
-            .then(|| Btf::from_split_file(&module, &btf).ok())
+            .then(|| Btf::from_split_bytes(&read_bounded(&module).ok()?, &btf).ok())
             .flatten();
         Ok(Self { btf, openvswitch })
     }
@@ -115,6 +117,26 @@ impl KernelBtf {
         }
         names
     }
+}
+
+/// The whole file, read at once: btf-rs asks a file reader for its position after every type,
+/// one `lseek` each (~150,000 for vmlinux), where a buffer in memory answers for free.
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(BTF_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > BTF_MAX_BYTES {
+        bail!(
+            "{} is larger than {} MiB: not a kernel's BTF",
+            path.display(),
+            BTF_MAX_BYTES >> 20
+        );
+    }
+    Ok(bytes)
 }
 
 /// Adds every member of `enum name` to `out`, without the `SKB_DROP_REASON_`/`SKB_` prefix and

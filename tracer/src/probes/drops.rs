@@ -20,6 +20,9 @@ pub enum DropHook {
     Tracepoint,
 }
 
+/// The BTF tracepoint event the drop probe is resolved against.
+pub(super) const KFREE_SKB_EVENT: &str = "kfree_skb";
+
 /// Keeps the drop probe attached while alive.
 pub enum DropProbe {
     Btf(#[allow(dead_code)] BtfTracePointLink),
@@ -36,8 +39,7 @@ impl DropProbe {
     }
 
     pub(super) fn attach_btf(program: &mut BtfTracePoint, btf: &Btf) -> Result<Self> {
-        program
-            .load("kfree_skb", btf)
+        super::verify::loaded(program.load(KFREE_SKB_EVENT, btf))
             .context("the kernel rejected the tp_btf/kfree_skb drop probe")?;
         let id = program.attach().context("cannot attach tp_btf/kfree_skb")?;
         Ok(Self::Btf(program.take_link(id)?))
@@ -47,8 +49,7 @@ impl DropProbe {
         if skbaddr_offset == OFFSET_UNAVAILABLE {
             bail!("the skb:kfree_skb tracepoint format is not readable (tracefs)");
         }
-        program
-            .load()
+        super::verify::loaded(program.load())
             .context("the kernel rejected the skb:kfree_skb drop probe")?;
         let id = program
             .attach("skb", "kfree_skb")

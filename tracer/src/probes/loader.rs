@@ -15,9 +15,10 @@ use tracer_common::{
 };
 
 use super::{
-    drops::{DropHook, DropProbe},
+    drops::{self, DropHook, DropProbe},
     ovs::{self, OvsLink},
     tc::{self, AttachMode, Interface, TcAttachment},
+    verify::{self, LoadAs},
 };
 use crate::event::HookStatus;
 
@@ -52,6 +53,41 @@ pub struct ProbeConfig {
     pub tracepoint_offsets: TracepointOffsets,
     /// Ring buffer size in bytes (a power of two multiple of the page size).
     pub ring_buffer_bytes: u32,
+    /// The drop hook that will be attached, if any: verified with the classifiers.
+    pub drops: Option<DropHook>,
+    /// Whether the Open vSwitch hooks will be attached: verified with the classifiers.
+    pub ovs: bool,
+}
+
+impl ProbeConfig {
+    /// The programs the session will attach (as far as can be known before trying), and how
+    /// each is loaded.
+    fn wanted(&self) -> Vec<(&'static str, LoadAs)> {
+        let mut wanted = vec![
+            (TC_INGRESS_PROGRAM, LoadAs::Plain),
+            (TC_EGRESS_PROGRAM, LoadAs::Plain),
+        ];
+        match self.drops {
+            None => {}
+            Some(DropHook::Auto | DropHook::Btf) => wanted.push((
+                KFREE_SKB_BTF_PROGRAM,
+                LoadAs::BtfTracePoint(drops::KFREE_SKB_EVENT),
+            )),
+            Some(DropHook::Tracepoint) => wanted.push((KFREE_SKB_TP_PROGRAM, LoadAs::Plain)),
+        }
+        if self.ovs && ovs::module_loaded() {
+            if ovs::kprobes_supported() {
+                wanted.extend(ovs::KPROBES.iter().map(|(p, _)| (*p, LoadAs::Plain)));
+            }
+            wanted.extend(
+                ovs::TRACEPOINTS
+                    .iter()
+                    .filter(|(_, tp)| crate::kernel::tracefs::exists("openvswitch", tp))
+                    .map(|(p, _)| (*p, LoadAs::Plain)),
+            );
+        }
+        wanted
+    }
 }
 
 /// The loaded programs and maps. Attachments are separate guards that borrow nothing from
@@ -63,9 +99,29 @@ pub struct LoadedProbes {
     tracepoint_offsets: TracepointOffsets,
 }
 
+/// aya's own parse of the kernel's BTF (for relocations and the BTF tracepoint), on a thread of
+/// its own: it takes as long as the session's parse for offsets and names, which runs beside it.
+pub struct BtfParse(std::thread::JoinHandle<Result<Btf, aya::BtfError>>);
+
+impl BtfParse {
+    pub fn spawn() -> Result<Self> {
+        std::thread::Builder::new()
+            .name("btf-parse".into())
+            .spawn(Btf::from_sys_fs)
+            .map(Self)
+            .context("cannot start parsing the kernel BTF")
+    }
+
+    pub fn join(self) -> Result<Btf> {
+        self.0
+            .join()
+            .map_err(|_| anyhow::anyhow!("parsing the kernel BTF panicked"))?
+            .context("cannot read kernel BTF")
+    }
+}
+
 impl LoadedProbes {
-    pub fn load(config: &ProbeConfig) -> Result<Self> {
-        let btf = Btf::from_sys_fs().context("cannot read kernel BTF")?;
+    pub fn load(config: &ProbeConfig, btf: Btf) -> Result<Self> {
         let ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             .override_global(FILTER_GLOBAL, &config.filter, true)
@@ -79,10 +135,10 @@ impl LoadedProbes {
             btf,
             tracepoint_offsets: config.tracepoint_offsets,
         };
+        verify::load_all(&mut probes.ebpf, &config.wanted(), &probes.btf);
         for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
             let program: &mut SchedClassifier = probes.program(name)?.try_into()?;
-            program
-                .load()
+            verify::loaded(program.load())
                 .with_context(|| format!("the kernel rejected the TC program {name}"))?;
         }
         Ok(probes)

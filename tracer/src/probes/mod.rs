@@ -16,10 +16,11 @@ mod missed;
 pub mod ovs;
 pub mod tc;
 mod tcx;
+mod verify;
 
 pub use drops::{DropHook, DropProbe};
 pub use filter::FilterSpec;
 pub use interfaces::{push_unique, resolve_interfaces, InterfaceSpec};
-pub use loader::{LoadedProbes, ProbeConfig};
+pub use loader::{BtfParse, LoadedProbes, ProbeConfig};
 pub use ovs::OvsLink;
 pub use tc::{AttachMode, Interface, TcAttachment};

@@ -40,8 +40,7 @@ pub(super) fn attach_kprobe(program: &mut KProbe, function: &str) -> Result<OvsL
     if !kprobes_supported() {
         bail!("this kernel has no kprobes (CONFIG_KPROBES)");
     }
-    program
-        .load()
+    super::verify::loaded(program.load())
         .with_context(|| format!("the kernel rejected the kprobe on {function}"))?;
     let id = program
         .attach(function, 0)
@@ -53,8 +52,7 @@ pub(super) fn attach_tracepoint(program: &mut TracePoint, name: &str) -> Result<
     if !crate::kernel::tracefs::exists("openvswitch", name) {
         bail!("no openvswitch:{name} tracepoint on this kernel");
     }
-    program
-        .load()
+    super::verify::loaded(program.load())
         .with_context(|| format!("the kernel rejected the openvswitch:{name} probe"))?;
     let id = program
         .attach("openvswitch", name)
