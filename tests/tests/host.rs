@@ -904,3 +904,60 @@ fn interface_in_another_namespace_with_the_same_ifindex_is_told_apart() {
     };
     assert_eq!(ifindex(&a, "va"), ifindex(&b, "vb"), "{hops:#?}");
 }
+
+#[test]
+fn more_namespaces_sharing_an_ifindex_than_program_copies_are_told_apart() {
+    // Six namespaces whose veth is ifindex 2: four copies of the TC programs know their
+    // namespace from the ifindex, and the last copy, shared by three, reads it from the device.
+    const PAIRS: usize = 3;
+    let _serial = serial();
+    let mut lab = Lab::new("idxn");
+    let mut ifaces = Vec::new();
+    let mut pairs = Vec::new();
+    for i in 0..PAIRS {
+        let a = lab.netns(&format!("a{i}")).unwrap();
+        let b = lab.netns(&format!("b{i}")).unwrap();
+        lab.veth((&a, "va"), (&b, "vb")).unwrap();
+        lab.addr(&a, "va", "10.88.0.1/24").unwrap();
+        lab.addr(&b, "vb", "10.88.0.2/24").unwrap();
+        ifaces.extend([format!("{a}:va"), format!("{b}:vb")]);
+        pairs.push((a, b));
+    }
+    // A request and its reply, each leaving one side and entering the other, per pair.
+    let events = (4 * PAIRS).to_string();
+    let args = trace_args(
+        &["--filter-proto", "icmp", "--no-drops", "--count", &events],
+        &ifaces,
+    );
+    let tracer = Tracer::start(&args).unwrap();
+    for (a, _) in &pairs {
+        ping(a, "10.88.0.2", "1");
+    }
+    let out = tracer.wait().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_nothing_left(&lab);
+    let hops = out.hops();
+    for (a, b) in &pairs {
+        for (ns, dev) in [(a, "va"), (b, "vb")] {
+            let here: Vec<&Value> = hops.iter().filter(|h| h["netns"] == ns.as_str()).collect();
+            let mut seen: Vec<(&str, &str)> = here
+                .iter()
+                .map(|h| (h["ifname"].as_str().unwrap(), h["hook"].as_str().unwrap()))
+                .collect();
+            seen.sort();
+            assert_eq!(seen, [(dev, "egress"), (dev, "ingress")], "{hops:#?}");
+            assert!(here.iter().all(|h| h["ifindex"] == here[0]["ifindex"]));
+        }
+    }
+    let mut inos: Vec<String> = hops.iter().map(|h| h["netns_ino"].to_string()).collect();
+    inos.sort();
+    inos.dedup();
+    assert_eq!(inos.len(), 2 * PAIRS, "{hops:#?}");
+    let ifindexes: std::collections::BTreeSet<String> =
+        hops.iter().map(|h| h["ifindex"].to_string()).collect();
+    assert_eq!(
+        ifindexes.len(),
+        1,
+        "the point: one ifindex in every namespace"
+    );
+}

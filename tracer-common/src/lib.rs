@@ -17,15 +17,33 @@ pub const EVENTS_MAP: &str = "EVENTS";
 /// Name of the per-CPU array (one `u64` slot, index 0) counting events the kernel side could not
 /// deliver because the ring buffer was full.
 pub const LOST_MAP: &str = "LOST";
-/// Name of the array map, indexed by ifindex, of the network namespace inode of the interface
-/// the TC programs are attached to with that ifindex; 0 where no attached interface has the
-/// index, or where attached interfaces in several namespaces share it. The TC programs read the
-/// namespace from it instead of following `skb->dev->nd_net` (three dependent kernel reads), and
-/// fall back to [`NETNS_BY_DEV_MAP`] on 0 or an index past the end.
+/// Name of the array map of the network namespace inode of each attached interface, indexed by
+/// [`netns_slot`]: one run of [`NETNS_BY_IFINDEX_ENTRIES`] ifindexes per [`TC_NETNS_GROUPS`]
+/// group. 0 where no attached interface has the index in that group, or where more interfaces
+/// share it than there are groups. The TC programs read the namespace from it instead of
+/// following `skb->dev->nd_net` (three dependent kernel reads), and fall back to
+/// [`NETNS_BY_DEV_MAP`] on 0 or an index past the end.
 pub const NETNS_BY_IFINDEX_MAP: &str = "NETNS_BY_IFINDEX";
-/// Entries of [`NETNS_BY_IFINDEX_MAP`] (256 KiB): ifindexes only grow, and long-lived hosts with
-/// interface churn reach tens of thousands.
+/// Ifindexes per group of [`NETNS_BY_IFINDEX_MAP`] (256 KiB each): ifindexes only grow, and
+/// long-lived hosts with interface churn reach tens of thousands.
 pub const NETNS_BY_IFINDEX_ENTRIES: u32 = 1 << 16;
+/// Copies of each TC program, one per namespace group. Every namespace numbers its interfaces
+/// from 1, so interfaces in different namespaces share ifindexes (each namespace's first veth
+/// is 2); an interface is attached to the copy of its group, and within a group an ifindex
+/// names one namespace. A copy knows its group as a constant, so the namespace of a packet is
+/// one array load, where reading it from the device costs a kernel read and a hash lookup
+/// (about a third of a reported packet's cost, `cargo xtask bench --only cost`). Userspace
+/// loads only the copies the traced interfaces need.
+pub const TC_NETNS_GROUPS: usize = 4;
+/// Index in [`NETNS_BY_IFINDEX_MAP`] of `ifindex` in namespace group `group`, if in range.
+#[inline(always)]
+pub const fn netns_slot(group: u32, ifindex: u32) -> Option<u32> {
+    if ifindex < NETNS_BY_IFINDEX_ENTRIES && (group as usize) < TC_NETNS_GROUPS {
+        Some(group * NETNS_BY_IFINDEX_ENTRIES + ifindex)
+    } else {
+        None
+    }
+}
 /// Name of the hash map from a kernel `struct net_device *` to the inode of its network
 /// namespace, filled by the TC programs the first time they see a device whose ifindex
 /// [`NETNS_BY_IFINDEX_MAP`] leaves ambiguous. A device the programs run on is attached, so an
@@ -40,10 +58,21 @@ pub const FILTER_GLOBAL: &str = "FILTER";
 pub const OFFSETS_GLOBAL: &str = "OFFSETS";
 /// Name of the `.rodata` global holding the [`TracepointOffsets`].
 pub const TRACEPOINT_OFFSETS_GLOBAL: &str = "TP_OFFSETS";
-/// Name of the TC classifier program attached to ingress.
-pub const TC_INGRESS_PROGRAM: &str = "pathtrace_tc_ingress";
-/// Name of the TC classifier program attached to egress.
-pub const TC_EGRESS_PROGRAM: &str = "pathtrace_tc_egress";
+/// Names of the TC classifier programs attached to ingress, one per namespace group
+/// ([`TC_NETNS_GROUPS`]).
+pub const TC_INGRESS_PROGRAMS: [&str; TC_NETNS_GROUPS] = [
+    "pathtrace_tc_ingress",
+    "pathtrace_tc_ingress_g1",
+    "pathtrace_tc_ingress_g2",
+    "pathtrace_tc_ingress_g3",
+];
+/// Names of the TC classifier programs attached to egress, one per namespace group.
+pub const TC_EGRESS_PROGRAMS: [&str; TC_NETNS_GROUPS] = [
+    "pathtrace_tc_egress",
+    "pathtrace_tc_egress_g1",
+    "pathtrace_tc_egress_g2",
+    "pathtrace_tc_egress_g3",
+];
 /// Name of the `tp_btf/kfree_skb` program (preferred drop probe).
 pub const KFREE_SKB_BTF_PROGRAM: &str = "pathtrace_kfree_skb";
 /// Name of the classic `skb:kfree_skb` tracepoint program (drop probe fallback).
@@ -519,6 +548,9 @@ pub struct Filter {
 }
 
 const _: () = assert!(core::mem::size_of::<Filter>() == 36);
+// The TC programs compare `mac` as a 32-bit and a 16-bit word.
+const _: () = assert!(core::mem::offset_of!(Filter, mac) % 4 == 0);
+const _: () = assert!(core::mem::align_of::<Filter>() == 4);
 
 /// Offset value meaning "this field does not exist on the running kernel".
 pub const OFFSET_UNAVAILABLE: u16 = u16::MAX;

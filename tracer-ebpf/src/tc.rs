@@ -12,7 +12,7 @@ use network_types::eth::EthHdr;
 use tracer_common::{
     filter_flags, tunnel_ports,
     wire::{ethertype, header_len, ip_proto},
-    Filter, Hook, VlanSource,
+    Filter, Hook, VlanSource, TC_NETNS_GROUPS,
 };
 
 use crate::{
@@ -60,16 +60,32 @@ impl Snapshot for SkbBytes<'_> {
     }
 }
 
-#[classifier]
-pub fn pathtrace_tc_ingress(ctx: TcContext) -> i32 {
-    observe(&ctx, Hook::TcIngress);
-    TC_ACT_UNSPEC
+/// The ingress and egress classifiers of each namespace group (`tracer_common::TC_NETNS_GROUPS`,
+/// named by `TC_INGRESS_PROGRAMS` and `TC_EGRESS_PROGRAMS`): the same code, with the group a
+/// constant.
+macro_rules! classifiers {
+    ($($group:literal: $ingress:ident, $egress:ident;)*) => {$(
+        #[classifier]
+        pub fn $ingress(ctx: TcContext) -> i32 {
+            observe::<$group>(&ctx, Hook::TcIngress);
+            TC_ACT_UNSPEC
+        }
+
+        #[classifier]
+        pub fn $egress(ctx: TcContext) -> i32 {
+            observe::<$group>(&ctx, Hook::TcEgress);
+            TC_ACT_UNSPEC
+        }
+    )*};
 }
 
-#[classifier]
-pub fn pathtrace_tc_egress(ctx: TcContext) -> i32 {
-    observe(&ctx, Hook::TcEgress);
-    TC_ACT_UNSPEC
+// One line per group: the contract's names are checked against the object by userspace's tests.
+const _: () = assert!(TC_NETNS_GROUPS == 4);
+classifiers! {
+    0: pathtrace_tc_ingress, pathtrace_tc_egress;
+    1: pathtrace_tc_ingress_g1, pathtrace_tc_egress_g1;
+    2: pathtrace_tc_ingress_g2, pathtrace_tc_egress_g2;
+    3: pathtrace_tc_ingress_g3, pathtrace_tc_egress_g3;
 }
 
 /// Reads a `T` at `off` straight from the linear packet data (no helper call), or `None` if the
@@ -84,6 +100,60 @@ fn direct<T>(ctx: &TcContext, off: usize) -> Option<T> {
     Some(unsafe { core::ptr::read_unaligned(start as *const T) })
 }
 
+/// A MAC address as the two words it is compared by: comparing the `[u8; 6]` arrays compiles,
+/// on the BPF target, to twelve byte loads and shifts per address, most of what a packet that is
+/// not ours costs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct MacWords(u32, u16);
+
+impl MacWords {
+    /// # Safety
+    /// `p` must be valid for 6 bytes of reads. Either it is 4-aligned, or it points into packet
+    /// data, which BPF loads read at any alignment: the verifier enforces alignment of packet
+    /// access only when asked to (`BPF_F_STRICT_ALIGNMENT`, which we do not pass) or on
+    /// architectures without efficient unaligned access, which pathtrace does not run on.
+    #[inline(always)]
+    unsafe fn at(p: *const u8) -> Self {
+        // Volatile, so that the compiler keeps the word loads instead of splitting them into
+        // byte loads for a pointer it cannot prove aligned.
+        Self(
+            core::ptr::read_volatile(p as *const u32),
+            core::ptr::read_volatile(p.add(4) as *const u16),
+        )
+    }
+}
+
+/// The Ethernet header's addresses and EtherType, read in five loads.
+struct EthWords {
+    dst: MacWords,
+    src: MacWords,
+    /// Network byte order.
+    ether_type: u16,
+}
+
+impl EthWords {
+    #[inline(always)]
+    fn read(ctx: &TcContext) -> Option<Self> {
+        let start = ctx.data();
+        if start + EthHdr::LEN > ctx.data_end() {
+            return None;
+        }
+        let p = start as *const u8;
+        // SAFETY: the 14 bytes were bounds-checked against data_end just above; packet data
+        // needs no alignment (see `MacWords::at`).
+        unsafe {
+            Some(Self {
+                dst: MacWords::at(p),
+                src: MacWords::at(p.add(ETH_ALEN)),
+                ether_type: core::ptr::read_volatile(p.add(2 * ETH_ALEN) as *const u16),
+            })
+        }
+    }
+}
+
+/// Bytes of a MAC address.
+const ETH_ALEN: usize = 6;
+
 /// Whether the packet certainly does not match, decided from the first bytes with direct packet
 /// access so that the traffic of everyone else costs a few loads. Only the MAC criterion rules
 /// packets out this early, and only when it must hold on its own (not either-or with an
@@ -95,10 +165,13 @@ fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
     if f.flags & filter_flags::MAC == 0 || f.flags & filter_flags::MAC_OR_ADDR != 0 {
         return false;
     }
-    let Some(eth) = direct::<EthHdr>(ctx, 0) else {
+    let Some(eth) = EthWords::read(ctx) else {
         return false;
     };
-    if eth.src_addr == f.mac || eth.dst_addr == f.mac || eth.dst_addr[0] & 1 != 0 {
+    // SAFETY: `mac` is 4-aligned in the filter (offset 4 of a 4-aligned struct, asserted in
+    // tracer-common), so both words are aligned.
+    let wanted = unsafe { MacWords::at(f.mac.as_ptr()) };
+    if eth.src == wanted || eth.dst == wanted || eth.dst.0.to_le_bytes()[0] & 1 != 0 {
         return false;
     }
     let udp_dport_at = match u16::from_be(eth.ether_type) {
@@ -137,7 +210,7 @@ fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
 }
 
 #[inline(always)]
-fn observe(ctx: &TcContext, hook: Hook) {
+fn observe<const GROUP: u32>(ctx: &TcContext, hook: Hook) {
     let f = filter::filter();
     if quickly_rejected(ctx, f) {
         return;
@@ -160,7 +233,7 @@ fn observe(ctx: &TcContext, hook: Hook) {
     // the other probes' skb argument does.
     let skb_addr = ctx.skb.skb as u64;
     ev.skb_addr = skb_addr;
-    ev.netns_ino = netns::of_tc_device(skb_addr, skb.ifindex);
+    ev.netns_ino = netns::of_tc_device::<GROUP>(skb_addr, skb.ifindex);
     ev.ifindex = skb.ifindex;
     ev.len = skb.len;
     ev.hook = hook as u8;

@@ -21,8 +21,8 @@ use crate::{
     kernel::{btf::KernelBtf, tracefs},
     netns::NetnsTable,
     probes::{
-        self, AttachMode, DropHook, DropProbe, FilterSpec, Interface, LoadedProbes, OvsLink,
-        ProbeConfig, TcAttachment,
+        self, AttachMode, DropHook, DropProbe, FilterSpec, Interface, LoadedProbes, NetnsGroups,
+        OvsLink, ProbeConfig, TcAttachment,
     },
     topology::sources::datapath,
 };
@@ -134,6 +134,7 @@ impl Session {
         let t = Instant::now();
         let aya_btf = probes::BtfParse::spawn()?;
         let btf = KernelBtf::from_file(opts.btf)?;
+        let groups = NetnsGroups::assign(&opts.interfaces);
         let config = ProbeConfig {
             filter: opts.filter.to_kernel(),
             offsets: btf.offsets(),
@@ -141,6 +142,7 @@ impl Session {
             ring_buffer_bytes: opts.ring_buffer_bytes,
             drops: opts.drops,
             ovs: opts.ovs == OvsHooks::Attach,
+            tc_groups: groups.count(),
         };
         let mut names = Names::new(table, btf.drop_reasons());
         names.set_ovs_actions(btf.ovs_actions());
@@ -153,7 +155,7 @@ impl Session {
         // From the first attachment on, a signal must let the guards detach.
         interrupt::arm();
         let mut attached = Attached {
-            tc: loaded.attach_tc(&opts.interfaces, opts.tc_attach)?,
+            tc: loaded.attach_tc(&opts.interfaces, &groups, opts.tc_attach)?,
             drops: None,
             ovs: Vec::new(),
         };

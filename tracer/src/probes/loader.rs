@@ -10,38 +10,18 @@ use aya::{
 };
 use tracer_common::{
     Filter, KernelOffsets, TracepointOffsets, EVENTS_MAP, FILTER_GLOBAL, KFREE_SKB_BTF_PROGRAM,
-    KFREE_SKB_TP_PROGRAM, LOST_MAP, NETNS_BY_IFINDEX_ENTRIES, NETNS_BY_IFINDEX_MAP, OFFSETS_GLOBAL,
-    TC_EGRESS_PROGRAM, TC_INGRESS_PROGRAM, TRACEPOINT_OFFSETS_GLOBAL,
+    KFREE_SKB_TP_PROGRAM, LOST_MAP, NETNS_BY_IFINDEX_MAP, OFFSETS_GLOBAL, TC_EGRESS_PROGRAMS,
+    TC_INGRESS_PROGRAMS, TRACEPOINT_OFFSETS_GLOBAL,
 };
 
 use super::{
     drops::{self, DropHook, DropProbe},
+    netns_groups::NetnsGroups,
     ovs::{self, OvsLink},
     tc::{self, AttachMode, Interface, TcAttachment},
     verify::{self, LoadAs},
 };
 use crate::event::HookStatus;
-
-/// The entries of the ifindex -> namespace map: one per ifindex in range whose attached
-/// interfaces are all in one namespace (others stay 0: the programs then ask the kernel).
-fn netns_by_ifindex(ifaces: &[Interface]) -> Vec<(u32, u32)> {
-    let mut seen: std::collections::BTreeMap<u32, Option<u32>> = Default::default();
-    for i in ifaces
-        .iter()
-        .filter(|i| i.ifindex < NETNS_BY_IFINDEX_ENTRIES)
-    {
-        seen.entry(i.ifindex)
-            .and_modify(|ino| {
-                if *ino != Some(i.netns.ino) {
-                    *ino = None;
-                }
-            })
-            .or_insert(Some(i.netns.ino));
-    }
-    seen.into_iter()
-        .filter_map(|(ifindex, ino)| Some((ifindex, ino?)))
-        .collect()
-}
 
 /// The eBPF object built from `tracer-ebpf` by build.rs.
 pub(super) static EBPF_OBJECT: &[u8] =
@@ -57,16 +37,18 @@ pub struct ProbeConfig {
     pub drops: Option<DropHook>,
     /// Whether the Open vSwitch hooks will be attached: verified with the classifiers.
     pub ovs: bool,
+    /// Copies of the classifiers to load, one per namespace group ([`NetnsGroups::count`]).
+    pub tc_groups: usize,
 }
 
 impl ProbeConfig {
     /// The programs the session will attach (as far as can be known before trying), and how
     /// each is loaded.
     fn wanted(&self) -> Vec<(&'static str, LoadAs)> {
-        let mut wanted = vec![
-            (TC_INGRESS_PROGRAM, LoadAs::Plain),
-            (TC_EGRESS_PROGRAM, LoadAs::Plain),
-        ];
+        let mut wanted: Vec<_> = self
+            .classifiers()
+            .map(|name| (name, LoadAs::Plain))
+            .collect();
         match self.drops {
             None => {}
             Some(DropHook::Auto | DropHook::Btf) => wanted.push((
@@ -87,6 +69,15 @@ impl ProbeConfig {
             );
         }
         wanted
+    }
+
+    /// The names of the classifiers to load: ingress and egress of each group in use.
+    fn classifiers(&self) -> impl Iterator<Item = &'static str> {
+        TC_INGRESS_PROGRAMS
+            .into_iter()
+            .zip(TC_EGRESS_PROGRAMS)
+            .take(self.tc_groups)
+            .flat_map(|(i, e)| [i, e])
     }
 }
 
@@ -136,7 +127,7 @@ impl LoadedProbes {
             tracepoint_offsets: config.tracepoint_offsets,
         };
         verify::load_all(&mut probes.ebpf, &config.wanted(), &probes.btf);
-        for name in [TC_INGRESS_PROGRAM, TC_EGRESS_PROGRAM] {
+        for name in config.classifiers() {
             let program: &mut SchedClassifier = probes.program(name)?.try_into()?;
             verify::loaded(program.load())
                 .with_context(|| format!("the kernel rejected the TC program {name}"))?;
@@ -150,58 +141,77 @@ impl LoadedProbes {
             .with_context(|| format!("program {name} missing from the eBPF object"))
     }
 
-    /// Attaches the ingress and egress classifiers to every interface (tcx links or netlink
-    /// filters, see [`AttachMode::resolve`]). On error nothing stays attached.
+    /// Attaches the ingress and egress classifiers of its namespace group to every interface
+    /// (tcx links or netlink filters, see [`AttachMode::resolve`]). On error nothing stays
+    /// attached.
     pub fn attach_tc(
         &mut self,
         ifaces: &[Interface],
+        groups: &NetnsGroups,
         mode: AttachMode,
     ) -> Result<Vec<TcAttachment>> {
-        self.publish_netns(ifaces)?;
-        let (ingress, egress) = self.classifiers()?;
+        self.publish_netns(groups)?;
+        let mut classifiers = self.classifiers(groups.count())?;
         if mode.resolve(ifaces.len()) == AttachMode::Tcx {
-            let (i, e) = (ingress.fd()?.as_fd(), egress.fd()?.as_fd());
-            return tc::attach_tcx_all(i, e, ifaces);
+            let mut fds = Vec::with_capacity(classifiers.len());
+            for (ingress, egress) in &classifiers {
+                fds.push((ingress.fd()?.as_fd(), egress.fd()?.as_fd()));
+            }
+            return tc::attach_tcx_all(&fds, ifaces, groups.of());
         }
         let mut done = Vec::new();
-        for iface in ifaces {
+        for (iface, group) in ifaces.iter().zip(groups.of()) {
             // On error or a signal, `done` is dropped and what was attached so far is detached.
             crate::interrupt::check()?;
+            let (ingress, egress) = &mut classifiers[*group];
             done.push(TcAttachment::attach_netlink(ingress, egress, iface)?);
         }
         Ok(done)
     }
 
-    /// Fills the ifindex -> namespace map the TC programs read (see [`NETNS_BY_IFINDEX_MAP`]).
-    fn publish_netns(&mut self, ifaces: &[Interface]) -> Result<()> {
+    /// Fills the namespace map the TC programs read (see [`NETNS_BY_IFINDEX_MAP`]).
+    fn publish_netns(&mut self, groups: &NetnsGroups) -> Result<()> {
         let map = self
             .ebpf
             .map_mut(NETNS_BY_IFINDEX_MAP)
             .context("ifindex map missing")?;
-        let mut by_ifindex: Array<_, u32> = Array::try_from(map)?;
-        for (ifindex, ino) in netns_by_ifindex(ifaces) {
-            by_ifindex
-                .set(ifindex, ino, 0)
-                .with_context(|| format!("cannot record the namespace of ifindex {ifindex}"))?;
+        let mut by_slot: Array<_, u32> = Array::try_from(map)?;
+        for &(slot, ino) in groups.entries() {
+            by_slot
+                .set(slot, ino, 0)
+                .with_context(|| format!("cannot record the namespace of map slot {slot}"))?;
         }
         Ok(())
     }
 
-    /// The loaded ingress and egress classifiers, borrowed together.
-    pub fn classifiers(&mut self) -> Result<(&mut SchedClassifier, &mut SchedClassifier)> {
-        let mut ingress = None;
-        let mut egress = None;
+    /// The loaded ingress and egress classifiers of the first `groups` namespace groups, in
+    /// group order, borrowed together.
+    fn classifiers(
+        &mut self,
+        groups: usize,
+    ) -> Result<Vec<(&mut SchedClassifier, &mut SchedClassifier)>> {
+        let mut ingress: Vec<Option<&mut Program>> = (0..groups).map(|_| None).collect();
+        let mut egress: Vec<Option<&mut Program>> = (0..groups).map(|_| None).collect();
         for (name, program) in self.ebpf.programs_mut() {
-            match name {
-                TC_INGRESS_PROGRAM => ingress = Some(program),
-                TC_EGRESS_PROGRAM => egress = Some(program),
-                _ => {}
+            if let Some(g) = TC_INGRESS_PROGRAMS[..groups]
+                .iter()
+                .position(|n| *n == name)
+            {
+                ingress[g] = Some(program);
+            } else if let Some(g) = TC_EGRESS_PROGRAMS[..groups].iter().position(|n| *n == name) {
+                egress[g] = Some(program);
             }
         }
-        Ok((
-            ingress.context("ingress program missing")?.try_into()?,
-            egress.context("egress program missing")?.try_into()?,
-        ))
+        ingress
+            .into_iter()
+            .zip(egress)
+            .enumerate()
+            .map(|(g, (i, e))| {
+                let i = i.with_context(|| format!("ingress program of group {g} missing"))?;
+                let e = e.with_context(|| format!("egress program of group {g} missing"))?;
+                Ok((i.try_into()?, e.try_into()?))
+            })
+            .collect()
     }
 
     /// Loads and attaches the drop probe with the hook `mode` asks for.
@@ -298,36 +308,5 @@ impl LoadedProbes {
             .take_map(LOST_MAP)
             .context("lost counter missing")?;
         Ok(PerCpuArray::try_from(map)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::netns::Netns;
-
-    fn iface(ino: u32, ifindex: u32) -> Interface {
-        Interface {
-            netns: Netns {
-                ino,
-                name: format!("ns{ino}"),
-                path: format!("/run/netns/ns{ino}").into(),
-            },
-            name: format!("if{ifindex}"),
-            ifindex,
-        }
-    }
-
-    #[test]
-    fn shared_ifindexes_are_left_to_the_kernel() {
-        let ifaces = [
-            iface(10, 2),
-            iface(10, 3),
-            iface(11, 2), // same ifindex, other namespace
-            iface(11, 7),
-            iface(11, 7), // listed twice, same namespace
-            iface(12, NETNS_BY_IFINDEX_ENTRIES),
-        ];
-        assert_eq!(netns_by_ifindex(&ifaces), vec![(3, 10), (7, 11)]);
     }
 }

@@ -178,13 +178,14 @@ impl Drop for TcAttachment {
     }
 }
 
-/// Attaches tcx links to every interface, one namespace at a time (one `setns` each). Not in
-/// parallel: the kernel holds RTNL across each attach's RCU grace period, so threads only queue.
-/// Any failure detaches what was attached.
+/// Attaches tcx links to every interface, one namespace at a time (one `setns` each): the
+/// `groups[i]`-th pair of `programs` (ingress, egress) to `ifaces[i]`. Not in parallel: the
+/// kernel holds RTNL across each attach's RCU grace period, so threads only queue. Any failure
+/// detaches what was attached.
 pub fn attach_tcx_all(
-    ingress: BorrowedFd<'_>,
-    egress: BorrowedFd<'_>,
+    programs: &[(BorrowedFd<'_>, BorrowedFd<'_>)],
     ifaces: &[Interface],
+    groups: &[usize],
 ) -> Result<Vec<TcAttachment>> {
     let mut done = Vec::with_capacity(ifaces.len());
     let mut i = 0;
@@ -194,6 +195,7 @@ pub fn attach_tcx_all(
         while i < ifaces.len() && ifaces[i].netns.ino == netns.ino {
             // On error or a signal, `done` is dropped and what was attached so far is detached.
             crate::interrupt::check()?;
+            let (ingress, egress) = programs[groups[i]];
             done.push(TcAttachment::attach_tcx_here(ingress, egress, &ifaces[i])?);
             i += 1;
         }
