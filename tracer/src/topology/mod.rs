@@ -13,7 +13,10 @@ pub mod ovn_routing;
 pub mod routing;
 pub mod sources;
 
-use std::{collections::HashMap, path::PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result};
 
@@ -67,10 +70,69 @@ pub fn discover(opts: &Options) -> Result<Topology> {
     let table = NetnsTable::discover()?;
     discover_links(&mut topo, &table)?;
     let ovs_socket = discover_ovs(&mut topo, opts)?;
-    discover_vms(&mut topo, opts);
-    discover_dhcp(&mut topo, opts);
-    ovn_discovery::discover(&mut topo, opts, ovs_socket.as_deref())?;
+    let bridges: Vec<String> = topo.ovs_bridges.iter().map(|b| b.name.clone()).collect();
+    let rundir = ovs_socket.as_deref().and_then(Path::parent);
+    // The sources left are independent and mostly wait (on other processes, databases and
+    // /proc), so they run at once. `ovs-ofctl` is a process per bridge, the slowest of them to
+    // start (it links fifteen libraries); OVN reads only the namespaces and the bridges' ports.
+    std::thread::scope(|scope| {
+        let dumps = rundir.map(|rundir| openflow::spawn_dumps(scope, rundir, &bridges));
+        let mut ovn_view = Topology {
+            namespaces: topo.namespaces.clone(),
+            ovs_bridges: topo.ovs_bridges.clone(),
+            ..Topology::default()
+        };
+        let socket = ovs_socket.as_deref();
+        let ovn = scope
+            .spawn(move || ovn_discovery::discover(&mut ovn_view, opts, socket).map(|()| ovn_view));
+        let openflow_report_at = topo.sources.len();
+        discover_vms(&mut topo, opts);
+        discover_dhcp(&mut topo, opts);
+        let ovn_view = ovn
+            .join()
+            .map_err(|_| anyhow::anyhow!("OVN discovery panicked"))??;
+        topo.sources.extend(ovn_view.sources);
+        topo.dhcp_servers.extend(ovn_view.dhcp_servers);
+        topo.ovn = ovn_view.ovn;
+        if let Some(dumps) = dumps {
+            take_flows(&mut topo, dumps.join(), openflow_report_at);
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
     Ok(topo)
+}
+
+/// Puts each bridge's dumped flows on it, and reports the OpenFlow source at `report_at`, where
+/// it would be had the dumps run in turn.
+fn take_flows(topo: &mut Topology, dumps: Vec<Result<Vec<Flow>>>, report_at: usize) {
+    let mut failures = Vec::new();
+    let mut flows = 0;
+    for (b, dump) in topo.ovs_bridges.iter_mut().zip(dumps) {
+        match dump {
+            Ok(f) => {
+                flows += f.len();
+                b.flows = f;
+            }
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    let bridges = topo.ovs_bridges.len();
+    topo.report(
+        "openflow",
+        if failures.is_empty() {
+            SourceStatus::Found
+        } else {
+            SourceStatus::Failed
+        },
+        if failures.is_empty() {
+            format!("{flows} flows in {bridges} bridges")
+        } else {
+            failures.join("; ")
+        },
+    );
+    let report = topo.sources.pop().expect("just reported");
+    topo.sources
+        .insert(report_at.min(topo.sources.len()), report);
 }
 
 fn discover_links(topo: &mut Topology, table: &NetnsTable) -> Result<()> {
@@ -104,7 +166,8 @@ fn discover_links(topo: &mut Topology, table: &NetnsTable) -> Result<()> {
     Ok(())
 }
 
-/// Reads Open vSwitch; returns the OVSDB socket it read, if any.
+/// Reads Open vSwitch's database; returns the OVSDB socket it read, if any. The bridges' flows
+/// are dumped later, beside the other sources.
 fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<Option<PathBuf>> {
     let socket = match &opts.ovsdb {
         Some(spec) => {
@@ -149,28 +212,6 @@ fn discover_ovs(topo: &mut Topology, opts: &Options) -> Result<Option<PathBuf>> 
         ),
     );
     resolve_ovs_netdevs(topo);
-
-    let rundir = socket.parent().map(PathBuf::from).unwrap_or_default();
-    let mut failures = Vec::new();
-    let mut flows = 0;
-    for b in &mut topo.ovs_bridges {
-        match openflow::dump(&rundir, &b.name) {
-            Ok(f) => {
-                flows += f.len();
-                b.flows = f;
-            }
-            Err(e) => failures.push(format!("{e:#}")),
-        }
-    }
-    if failures.is_empty() {
-        topo.report(
-            "openflow",
-            SourceStatus::Found,
-            format!("{flows} flows in {} bridges", topo.ovs_bridges.len()),
-        );
-    } else {
-        topo.report("openflow", SourceStatus::Failed, failures.join("; "));
-    }
     Ok(Some(socket))
 }
 

@@ -222,6 +222,48 @@ pub fn dump(rundir: &Path, bridge: &str) -> Result<Vec<Flow>> {
     parse_dump(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// Dumps started by [`spawn_dumps`], one result per bridge when joined.
+pub struct Dumps<'scope>(Vec<(usize, std::thread::ScopedJoinHandle<'scope, DumpResults>)>);
+
+type DumpResults = Vec<Result<Vec<Flow>>>;
+
+/// Bridges dumped at once at most: each dump is an `ovs-ofctl` process.
+const PARALLEL_DUMPS: usize = 4;
+
+/// Starts dumping the flows of every bridge in `bridges` on `scope`'s threads, a few at a time.
+pub fn spawn_dumps<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    rundir: &'scope Path,
+    bridges: &'scope [String],
+) -> Dumps<'scope> {
+    let per_thread = bridges.len().div_ceil(PARALLEL_DUMPS).max(1);
+    Dumps(
+        bridges
+            .chunks(per_thread)
+            .map(|chunk| {
+                let handle = scope.spawn(move || chunk.iter().map(|b| dump(rundir, b)).collect());
+                (chunk.len(), handle)
+            })
+            .collect(),
+    )
+}
+
+impl Dumps<'_> {
+    /// Waits for the dumps; one result per bridge, in the order given.
+    pub fn join(self) -> Vec<Result<Vec<Flow>>> {
+        self.0
+            .into_iter()
+            .flat_map(|(bridges, h)| {
+                h.join().unwrap_or_else(|_| {
+                    (0..bridges)
+                        .map(|_| Err(anyhow::anyhow!("an ovs-ofctl dump panicked")))
+                        .collect()
+                })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
