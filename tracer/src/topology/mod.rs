@@ -21,8 +21,8 @@ use std::{
 use anyhow::{Context as _, Result};
 
 pub use model::{
-    Action, BridgeVlans, DhcpServer, Flow, IfaceKey, Interface, LinkKind, OperState, SourceStatus,
-    Topology,
+    Action, BridgeVlans, DhcpServer, Flow, IfaceKey, Interface, LinkKind, OperState, SourceReport,
+    SourceStatus, Topology,
 };
 use sources::{
     dnsmasq, libvirt, libvirt_dnsmasq, links, neutron_dhcp, openflow, ovsdb,
@@ -117,20 +117,19 @@ fn take_flows(topo: &mut Topology, dumps: Vec<Result<Vec<Flow>>>, report_at: usi
         }
     }
     let bridges = topo.ovs_bridges.len();
-    topo.report(
-        "openflow",
-        if failures.is_empty() {
-            SourceStatus::Found
-        } else {
-            SourceStatus::Failed
-        },
-        if failures.is_empty() {
-            format!("{flows} flows in {bridges} bridges")
-        } else {
-            failures.join("; ")
-        },
-    );
-    let report = topo.sources.pop().expect("just reported");
+    let (status, detail) = if failures.is_empty() {
+        (
+            SourceStatus::Found,
+            format!("{flows} flows in {bridges} bridges"),
+        )
+    } else {
+        (SourceStatus::Failed, failures.join("; "))
+    };
+    let report = SourceReport {
+        source: "openflow".into(),
+        status,
+        detail,
+    };
     topo.sources
         .insert(report_at.min(topo.sources.len()), report);
 }

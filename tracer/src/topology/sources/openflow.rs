@@ -206,7 +206,7 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 /// Runs `ovs-ofctl dump-flows` against a bridge's management socket in `rundir`.
-pub fn dump(rundir: &Path, bridge: &str) -> Result<Vec<Flow>> {
+fn dump(rundir: &Path, bridge: &str) -> Result<Vec<Flow>> {
     let target = format!("unix:{}", rundir.join(format!("{bridge}.mgmt")).display());
     let mut cmd = Command::new("ovs-ofctl");
     // Port numbers, not names: they are what the flows are written against.
