@@ -35,6 +35,9 @@ pub fn scratch(hook: Hook) -> Option<&'static mut PacketEvent> {
     let p = SCRATCH.get_ptr_mut(hook as u32)?;
     // SAFETY: per-CPU slot owned by this program for the duration of its run.
     unsafe {
+        // Map values are 8-aligned; a helper's result carries no alignment for the compiler,
+        // which without this reads and compares every field of the event a byte at a time.
+        core::hint::assert_unchecked(p as usize % align_of::<PacketEvent>() == 0);
         mem::zero(p);
         Some(&mut *p)
     }

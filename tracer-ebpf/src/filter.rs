@@ -23,7 +23,13 @@ static FILTER: Filter = Filter {
 pub fn filter() -> &'static Filter {
     // Through a volatile read of its address for the same reason as `kernel::offsets`: the
     // loader rewrites .rodata, the compiler must not fold the placeholder.
-    unsafe { core::ptr::read_volatile(&&FILTER) }
+    let f: &'static Filter = unsafe { core::ptr::read_volatile(&&FILTER) };
+    // SAFETY: a reference is aligned. Said again because the volatile read hid it: knowing it,
+    // the compiler compares the MAC and addresses in words, not bytes.
+    unsafe {
+        core::hint::assert_unchecked(f as *const Filter as usize % align_of::<Filter>() == 0)
+    };
+    f
 }
 
 /// Whether the headers parsed so far into `ev` (one layer: outer or inner) match every enabled

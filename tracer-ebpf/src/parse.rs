@@ -139,15 +139,22 @@ fn parse_ipv4<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option
 #[inline(always)]
 fn parse_ipv6<B: PacketBytes>(b: &B, ev: &mut PacketEvent, off: usize) -> Option<(u8, usize)> {
     // Version/class/flow (4), payload length (2), next header (1), hop limit (1), addresses.
-    let (Some(fixed), Some(saddr), Some(daddr)) = (
-        b.read::<[u8; 8]>(off),
-        b.read::<[u8; 16]>(off + 8),
-        b.read::<[u8; 16]>(off + 24),
-    ) else {
+    // One read at a time, each given up on at once: read together, the value of a read that
+    // failed is undefined, and the compiler may carry it in a register the verifier of older
+    // kernels (6.1) sees as never written.
+    let Some(fixed) = b.read::<[u8; 8]>(off) else {
+        ev.flags |= event_flags::TRUNCATED;
+        return None;
+    };
+    let Some(saddr) = b.read::<[u8; 16]>(off + 8) else {
         ev.flags |= event_flags::TRUNCATED;
         return None;
     };
     ev.saddr = saddr;
+    let Some(daddr) = b.read::<[u8; 16]>(off + 24) else {
+        ev.flags |= event_flags::TRUNCATED;
+        return None;
+    };
     ev.daddr = daddr;
     ev.flags |= event_flags::IPV6;
     let mut next = fixed[6];

@@ -8,6 +8,8 @@ use aya_ebpf::{
     helpers::generated::bpf_skb_load_bytes, macros::classifier, programs::TcContext,
     EbpfContext as _,
 };
+use core::mem::MaybeUninit;
+
 use network_types::eth::EthHdr;
 use tracer_common::{
     filter_flags, tunnel_ports,
@@ -92,13 +94,59 @@ classifiers! {
 /// bytes are not in the linear part.
 #[inline(always)]
 fn direct<T>(ctx: &TcContext, off: usize) -> Option<T> {
-    let start = ctx.data() + off;
+    // Bounded where it meets the packet pointer: an offset computed from packet bytes and
+    // spilled to the stack comes back unbounded to 6.1's verifier, which then refuses the
+    // addition. The mask changes no offset the parser computes (see `DIRECT_OFFSET_MASK`).
+    let start = ctx.data() + (off & DIRECT_OFFSET_MASK);
     if start + core::mem::size_of::<T>() > ctx.data_end() {
         return None;
     }
     // SAFETY: bounds checked against data_end just above.
-    Some(unsafe { core::ptr::read_unaligned(start as *const T) })
+    Some(unsafe { load_words::<T>(start as *const u8) })
 }
+
+/// Above every offset the parser computes: the largest sum of the headers it steps over (two
+/// VLAN tags, IPv6 with two 2 KiB extension headers, UDP, Geneve with 252 bytes of options, the
+/// same again inside) is under 9 KiB. Well under the verifier's 64 KiB packet limit too, which
+/// an offset plus the size read must not pass for the bounds check to count.
+const DIRECT_OFFSET_MASK: usize = 0x3fff;
+
+/// Reads a `T` from packet data in the widest loads that fit: headers are byte arrays (align 1),
+/// which the compiler would otherwise read a byte at a time (a load, a shift and an or each).
+/// The value is assembled in an 8-aligned buffer and only its own bytes are returned, so no
+/// padding (undefined to the compiler, an unreadable register to the verifier) travels with it.
+///
+/// # Safety
+/// `p` must point into packet data with `size_of::<T>()` bytes bounds-checked; packet data needs
+/// no alignment (see `MacWords::at`). `T` must be plain data, valid for any bytes.
+#[inline(always)]
+unsafe fn load_words<T>(p: *const u8) -> T {
+    let mut buf = MaybeUninit::<Aligned<T>>::uninit();
+    let dst = buf.as_mut_ptr() as *mut u8;
+    let size = core::mem::size_of::<T>();
+    let mut at = 0;
+    // Unrolled: `size` is a constant. Volatile, so that the loads stay words.
+    while at + 8 <= size {
+        (dst.add(at) as *mut u64).write(core::ptr::read_volatile(p.add(at) as *const u64));
+        at += 8;
+    }
+    if at + 4 <= size {
+        (dst.add(at) as *mut u32).write(core::ptr::read_volatile(p.add(at) as *const u32));
+        at += 4;
+    }
+    if at + 2 <= size {
+        (dst.add(at) as *mut u16).write(core::ptr::read_volatile(p.add(at) as *const u16));
+        at += 2;
+    }
+    if at < size {
+        dst.add(at).write(core::ptr::read_volatile(p.add(at)));
+    }
+    (dst as *const T).read()
+}
+
+/// An 8-aligned home for a `T` being assembled from word loads.
+#[repr(C, align(8))]
+struct Aligned<T>(MaybeUninit<T>);
 
 /// A MAC address as the two words it is compared by: comparing the `[u8; 6]` arrays compiles,
 /// on the BPF target, to twelve byte loads and shifts per address, most of what a packet that is

@@ -35,6 +35,10 @@ pub struct Options {
     /// Run only one part.
     #[arg(long, value_enum)]
     pub only: Option<Part>,
+    /// Measure this pathtrace binary instead of building the tree's (discovery, capture, cost):
+    /// for A/B runs of two builds in one session, as the machine's noise exceeds most changes.
+    #[arg(long)]
+    pub bin: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -193,8 +197,15 @@ pub fn run(opts: &Options) -> Result<()> {
     setup::run(&setup::Options {
         host_only: opts.only != Some(Part::Ovn),
     })?;
-    exec(cargo().args(["build", "--release", "-p", "tracer"]))?;
-    let bin = workspace_root().join("target/release/pathtrace");
+    let bin = match &opts.bin {
+        Some(bin) => {
+            std::fs::canonicalize(bin).with_context(|| format!("--bin {}", bin.display()))?
+        }
+        None => {
+            exec(cargo().args(["build", "--release", "-p", "tracer"]))?;
+            workspace_root().join("target/release/pathtrace")
+        }
+    };
     let results = workspace_root().join("results");
     std::fs::create_dir_all(&results)?;
     match opts.only {
