@@ -35,10 +35,13 @@ pub struct Options {
     /// Run only one part.
     #[arg(long, value_enum)]
     pub only: Option<Part>,
-    /// Measure this pathtrace binary instead of building the tree's (discovery, capture, cost):
-    /// for A/B runs of two builds in one session, as the machine's noise exceeds most changes.
+    /// Measure this pathtrace binary instead of building the tree's (discovery, capture, cost;
+    /// build A of `ab`), as the machine's noise between runs exceeds most changes.
     #[arg(long)]
     pub bin: Option<std::path::PathBuf>,
+    /// With `--only ab`: the build B compared against A (`--bin`, or the tree's build).
+    #[arg(long, required_if_eq("only", "ab"))]
+    pub against: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,6 +52,9 @@ pub enum Part {
     Capture,
     /// Only the per-packet program cost of the capture part (bpf_stats), in about a minute.
     Cost,
+    /// Per-packet program cost of two builds (`--bin` A, `--against` B) attached together on
+    /// the same hooks, order swapped each round: B − A, in about two minutes.
+    Ab,
     /// Discovery against 100,000 OVN logical flows, in the VM.
     Ovn,
     /// The guest half of `ovn` (run inside the VM).
@@ -194,6 +200,16 @@ pub fn run(opts: &Options) -> Result<()> {
     if opts.only == Some(Part::OvnGuest) {
         return crate::bench_ovn::guest(&crate::bench_ovn::release_bin());
     }
+    // Checked before anything is installed or built.
+    if opts.against.is_some() && opts.only != Some(Part::Ab) {
+        bail!("--against compares two builds: it goes with --only ab");
+    }
+    let against = match &opts.against {
+        Some(b) => {
+            Some(std::fs::canonicalize(b).with_context(|| format!("--against {}", b.display()))?)
+        }
+        None => None,
+    };
     setup::run(&setup::Options {
         host_only: opts.only != Some(Part::Ovn),
     })?;
@@ -219,6 +235,10 @@ pub fn run(opts: &Options) -> Result<()> {
         Some(Part::Discovery) => discovery(opts, &bin, &results),
         Some(Part::Capture) => capture(&bin, &results),
         Some(Part::Cost) => cost(&bin, &results),
+        Some(Part::Ab) => {
+            let against = against.context("--only ab needs --against PATH")?;
+            crate::bench_ab::run(&bin, &against, &results)
+        }
     }
 }
 

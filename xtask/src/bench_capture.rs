@@ -27,17 +27,17 @@ use pathtrace_testbed::Lab;
 use crate::{bench_baseline, bench_startup};
 
 /// A MAC no interface of the bench has: the filter rejects everything.
-const UNUSED_MAC: &str = "02:00:5e:00:53:99";
+pub(crate) const UNUSED_MAC: &str = "02:00:5e:00:53:99";
 
-struct Pair {
+pub(crate) struct Pair {
     /// Owns the namespaces: dropping it removes them.
     _lab: Lab,
-    a: String,
-    b: String,
-    mac_a: String,
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) mac_a: String,
 }
 
-fn pair() -> Result<Pair> {
+pub(crate) fn pair() -> Result<Pair> {
     let mut lab = Lab::new("bench");
     let a = lab.netns("a")?;
     let b = lab.netns("b")?;
@@ -54,13 +54,13 @@ fn pair() -> Result<Pair> {
 }
 
 /// A running `pathtrace trace` on both ends of the pair, writing JSON to `out`.
-struct Traced {
+pub(crate) struct Traced {
     child: Child,
     out: PathBuf,
 }
 
 impl Traced {
-    fn start(bin: &Path, p: &Pair, filter_mac: &str, out: &Path) -> Result<Self> {
+    pub(crate) fn start(bin: &Path, p: &Pair, filter_mac: &str, out: &Path) -> Result<Self> {
         let mut child = Command::new(bin)
             .args(["trace", "--output", "json", "--no-drops", "--no-ovs"])
             .args(["-i", &format!("{}:va", p.a), "-i", &format!("{}:vb", p.b)])
@@ -91,7 +91,7 @@ impl Traced {
     }
 
     /// SIGINT, wait, and return the summary record.
-    fn stop(mut self) -> Result<Value> {
+    pub(crate) fn stop(mut self) -> Result<Value> {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait()?;
@@ -129,29 +129,48 @@ pub(crate) fn last_summary(out: &Path) -> Result<Value> {
 
 /// Sum of `run_time_ns` and `run_cnt` over the loaded pathtrace TC programs.
 fn tc_stats() -> Result<(u64, u64)> {
+    Ok(tc_programs()?
+        .iter()
+        .fold((0, 0), |(ns, cnt), p| (ns + p.run_time_ns, cnt + p.run_cnt)))
+}
+
+/// One loaded pathtrace TC program's `bpf_stats` counters.
+pub(crate) struct TcProgram {
+    pub(crate) id: u64,
+    pub(crate) run_time_ns: u64,
+    pub(crate) run_cnt: u64,
+}
+
+/// The loaded pathtrace TC programs (all instances), from `bpftool prog show`.
+pub(crate) fn tc_programs() -> Result<Vec<TcProgram>> {
     let out = Command::new("bpftool")
         .args(["prog", "show", "-j"])
         .output()?;
     let progs: Value = serde_json::from_slice(&out.stdout)?;
-    let mut ns = 0;
-    let mut cnt = 0;
-    for p in progs.as_array().context("bpftool prog show -j")? {
-        if p["name"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("pathtrace_tc"))
-        {
-            ns += p["run_time_ns"].as_u64().unwrap_or(0);
-            cnt += p["run_cnt"].as_u64().unwrap_or(0);
-        }
-    }
-    Ok((ns, cnt))
+    Ok(progs
+        .as_array()
+        .context("bpftool prog show -j")?
+        .iter()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("pathtrace_tc"))
+        })
+        .filter_map(|p| {
+            Some(TcProgram {
+                id: p["id"].as_u64()?,
+                run_time_ns: p["run_time_ns"].as_u64().unwrap_or(0),
+                run_cnt: p["run_cnt"].as_u64().unwrap_or(0),
+            })
+        })
+        .collect())
 }
 
 /// Restores `kernel.bpf_stats_enabled` on drop (it costs two clock reads per program run).
-struct BpfStats(String);
+pub(crate) struct BpfStats(String);
 
 impl BpfStats {
-    fn enable() -> Result<Self> {
+    pub(crate) fn enable() -> Result<Self> {
         let path = "/proc/sys/kernel/bpf_stats_enabled";
         let old = std::fs::read_to_string(path)?.trim().to_string();
         std::fs::write(path, "1")?;
@@ -181,7 +200,7 @@ const SEND_BATCH: usize = 64;
 
 /// Sends UDP datagrams from `netns` to 10.95.0.2:9 at `rate` per second for `secs`; returns
 /// how many were sent and the rate achieved.
-fn generate(netns: &str, rate: u64, secs: f64) -> Result<(u64, f64)> {
+pub(crate) fn generate(netns: &str, rate: u64, secs: f64) -> Result<(u64, f64)> {
     let netns = netns.to_string();
     std::thread::spawn(move || -> Result<(u64, f64)> {
         enter_netns(&netns)?;
@@ -257,7 +276,7 @@ fn median_cost(mut runs: Vec<Cost>) -> Cost {
     runs.swap_remove(runs.len() / 2)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

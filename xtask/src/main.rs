@@ -2,6 +2,7 @@
 //! demo, benchmarks. Nothing here ships in pathtrace.
 
 mod bench;
+mod bench_ab;
 mod bench_baseline;
 mod bench_capture;
 mod bench_ovn;
