@@ -153,7 +153,8 @@ impl Hop {
         }
         Self {
             t_ns: names.relative_time(ev.timestamp_ns),
-            fingerprint: hex_u64("", ev.fingerprint, 16),
+            // From the event's fields, not `ev.fingerprint`: the probes leave that 0.
+            fingerprint: hex_u64("", ev.compute_fingerprint(), 16),
             netns: names.netns_name(ev.netns_ino),
             netns_ino: ev.netns_ino,
             ifname: ifname.unwrap_or_else(|| match ev.ifindex {
