@@ -146,7 +146,7 @@ unsafe fn load_words<T>(p: *const u8) -> T {
 
 /// An 8-aligned home for a `T` being assembled from word loads.
 #[repr(C, align(8))]
-struct Aligned<T>(MaybeUninit<T>);
+struct Aligned<T>(T);
 
 /// A MAC address as the two words it is compared by: comparing the `[u8; 6]` arrays compiles,
 /// on the BPF target, to twelve byte loads and shifts per address, most of what a packet that is

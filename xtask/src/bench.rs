@@ -35,8 +35,9 @@ pub struct Options {
     /// Run only one part.
     #[arg(long, value_enum)]
     pub only: Option<Part>,
-    /// Measure this pathtrace binary instead of building the tree's (discovery, capture, cost;
-    /// build A of `ab`), as the machine's noise between runs exceeds most changes.
+    /// Measure this pathtrace binary instead of building the tree's (with `--only` discovery,
+    /// capture, cost, or as build A of ab), as the machine's noise between runs exceeds most
+    /// changes.
     #[arg(long)]
     pub bin: Option<std::path::PathBuf>,
     /// With `--only ab`: the build B compared against A (`--bin`, or the tree's build).
@@ -203,6 +204,10 @@ pub fn run(opts: &Options) -> Result<()> {
     // Checked before anything is installed or built.
     if opts.against.is_some() && opts.only != Some(Part::Ab) {
         bail!("--against compares two builds: it goes with --only ab");
+    }
+    // The OVN part builds and measures the tree's binary inside the VM.
+    if opts.bin.is_some() && matches!(opts.only, None | Some(Part::Ovn)) {
+        bail!("--bin goes with --only discovery, capture, cost or ab (the OVN part runs the tree's build in the VM)");
     }
     let against = match &opts.against {
         Some(b) => {

@@ -116,6 +116,18 @@ impl Traced {
     }
 }
 
+impl Drop for Traced {
+    /// A run that fails half-way stops its pathtrace too, the way a user would (SIGINT: it
+    /// detaches everything), instead of leaving it attached behind the bench.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: signalling our own child, which has not been reaped.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// The summary record `pathtrace trace --output json` ends its output with.
 pub(crate) fn last_summary(out: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(out)?;
