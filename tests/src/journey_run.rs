@@ -2,7 +2,10 @@
 //! `--json --record`, finished with its JSON report, and checked against its own replay: the
 //! recording must judge to the same report and exit status.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use anyhow::Result;
 use serde_json::Value;
@@ -78,10 +81,42 @@ impl Journey {
         (code, report)
     }
 
+    /// Runs dhclient on `netns`:eth0 for `client_secs` (it must get no lease), waits `after`,
+    /// then stops pathtrace as a person does: `signals` in a row (SIGINT: Ctrl-C), 100 ms
+    /// apart. Returns what [`Self::finish`] does, and how long pathtrace took to end after the
+    /// first signal.
+    pub fn stop_after_failed_dhclient(
+        self,
+        lab: &mut Lab,
+        (netns, client_secs): (&str, u32),
+        after: Duration,
+        signals: &[i32],
+    ) -> (i32, Value, Duration) {
+        let lease = acquire_lease_within(lab, netns, "eth0", DhcpClient::Dhclient, client_secs);
+        assert!(lease.is_err(), "the exchange was meant to fail: {lease:?}");
+        std::thread::sleep(after);
+        let first = Instant::now();
+        for (i, &sig) in signals.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.tracer.signal(sig);
+        }
+        let (code, report, took) = self.finish_timed(first);
+        (code, report, took)
+    }
+
     /// Waits for pathtrace to end: its exit code and JSON report. Panics if the replay of the
     /// recording differs. With `$PATHTRACE_RESULTS`, keeps the report and the recording there.
     pub fn finish(self) -> (i32, Value) {
+        let (code, report, _) = self.finish_timed(Instant::now());
+        (code, report)
+    }
+
+    /// [`Self::finish`], and how long after `since` pathtrace ended.
+    fn finish_timed(self, since: Instant) -> (i32, Value, Duration) {
         let out = self.tracer.wait().unwrap();
+        let took = since.elapsed();
         let report: Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("no JSON report ({e}): {out:?}"));
         let code = out.status.code().unwrap_or(-1);
@@ -114,7 +149,7 @@ impl Journey {
                 dir.join(format!("recording-{}.json", self.name)),
             );
         }
-        (code, report)
+        (code, report, took)
     }
 }
 

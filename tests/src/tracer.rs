@@ -130,9 +130,14 @@ impl Tracer {
 
     /// Sends `signal` and collects the output.
     pub fn stop(self, signal: i32) -> Result<TracerOutput> {
+        self.signal(signal);
+        self.wait()
+    }
+
+    /// Sends `signal`, and leaves pathtrace running.
+    pub fn signal(&self, signal: i32) {
         // SAFETY: plain kill(2) on our child.
         unsafe { libc::kill(self.child.id() as i32, signal) };
-        self.wait()
     }
 
     /// Waits up to `limit` for pathtrace to end by itself; kills it (and fails) past that.

@@ -16,6 +16,8 @@ use serde_json::Value;
 
 #[path = "host/journeys.rs"]
 mod journeys;
+#[path = "host/signals.rs"]
+mod signals;
 
 fn trace_args<'a>(extra: &[&'a str], ifaces: &'a [String]) -> Vec<&'a str> {
     let mut args = vec!["trace", "--output", "json"];

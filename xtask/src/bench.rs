@@ -58,6 +58,8 @@ pub enum Part {
     Ab,
     /// Discovery against 100,000 OVN logical flows, in the VM.
     Ovn,
+    /// A journey's report after the first SIGINT, and after two, on the host.
+    Signal,
     /// The guest half of `ovn` (run inside the VM).
     #[value(hide = true)]
     OvnGuest,
@@ -207,7 +209,7 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     // The OVN part builds and measures the tree's binary inside the VM.
     if opts.bin.is_some() && matches!(opts.only, None | Some(Part::Ovn)) {
-        bail!("--bin goes with --only discovery, capture, cost or ab (the OVN part runs the tree's build in the VM)");
+        bail!("--bin goes with --only discovery, capture, cost, signal or ab (the OVN part runs the tree's build in the VM)");
     }
     let against = match &opts.against {
         Some(b) => {
@@ -233,6 +235,7 @@ pub fn run(opts: &Options) -> Result<()> {
         None => {
             discovery(opts, &bin, &results)?;
             crate::bench_ovn::run(&results)?;
+            crate::bench_signal::run(&bin, &results)?;
             capture(&bin, &results)
         }
         Some(Part::Ovn) => crate::bench_ovn::run(&results),
@@ -240,6 +243,7 @@ pub fn run(opts: &Options) -> Result<()> {
         Some(Part::Discovery) => discovery(opts, &bin, &results),
         Some(Part::Capture) => capture(&bin, &results),
         Some(Part::Cost) => cost(&bin, &results),
+        Some(Part::Signal) => crate::bench_signal::run(&bin, &results),
         Some(Part::Ab) => {
             let against = against.context("--only ab needs --against PATH")?;
             crate::bench_ab::run(&bin, &against, &results)

@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: seed 004's compute node with real Open vSwitch in a VM (the host kernel
 //! has no openvswitch module). The VM's namespace gets its lease while `pathtrace --dhcp`
-//! watches; then an OpenFlow drop flow is injected on br-eth2 and pathtrace must name br-eth2
-//! and the flow. Everything lives in the VM and goes with it.
+//! watches; then an OpenFlow drop flow is injected on br-eth2, pathtrace is stopped by Ctrl-C
+//! (SIGINT) after the VM gave up, and it must name br-eth2 and the flow. Everything lives in
+//! the VM and goes with it.
 
 use std::time::Duration;
 
@@ -72,7 +73,7 @@ pub fn in_guest() -> Result<i32> {
     };
 
     println!("── 1. Healthy: the VM asks for its address ──\n");
-    let (code, text) = journey(&mut lab, &topo, &args("60"), 60)?;
+    let (code, text) = journey(&mut lab, &topo, &args("60"), (60, Ending::ByItself))?;
     ensure!(
         code == 0,
         "pathtrace did not see the exchange delivered:\n{text}"
@@ -82,7 +83,9 @@ pub fn in_guest() -> Result<i32> {
     let flow = format!("priority=10,in_port={phy},udp,tp_dst=67,actions=drop");
     println!("── 2. Fault: a drop flow on br-eth2 ──\n\n$ ovs-ofctl add-flow br-eth2 {flow}\n");
     cmd::run("ovs-ofctl", &["add-flow", "br-eth2", &flow])?;
-    let (code, text) = journey(&mut lab, &topo, &args("14"), 8)?;
+    // Stopped the way people stop it, by Ctrl-C once the VM gave up: the flow's counter is
+    // still read before the verdict.
+    let (code, text) = journey(&mut lab, &topo, &args("300"), (8, Ending::CtrlC))?;
     ensure!(
         code == 1 && text.contains("br-eth2") && text.contains("tp_dst=67"),
         "pathtrace did not name br-eth2 and the drop flow (exit {code}):\n{text}"
@@ -91,19 +94,33 @@ pub fn in_guest() -> Result<i32> {
     Ok(0)
 }
 
-/// `pathtrace ARGS` while dhclient runs in the VM for up to `client_secs`; prints what
-/// pathtrace printed, returns its exit status and output.
+/// How a demo run of pathtrace ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// With the exchange (or its timeout).
+    ByItself,
+    /// By SIGINT, as Ctrl-C sends it, a moment after dhclient gave up.
+    CtrlC,
+}
+
+/// `pathtrace ARGS` while dhclient runs in the VM for up to `client_secs`, ended as `ending`
+/// says; prints what pathtrace printed, returns its exit status and output.
 fn journey(
     lab: &mut Lab,
     topo: &Seed004,
     args: &[String],
-    client_secs: u32,
+    (client_secs, ending): (u32, Ending),
 ) -> Result<(i32, String)> {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     println!("$ pathtrace {}\n", argv.join(" "));
     let tracer = Tracer::start(&argv)?;
     println!("$ ip netns exec {} dhclient eth0\n", topo.vm);
     let lease = acquire_lease_within(lab, &topo.vm, "eth0", DhcpClient::Dhclient, client_secs);
+    if ending == Ending::CtrlC {
+        std::thread::sleep(Duration::from_secs(2));
+        println!("^C   (SIGINT to pathtrace, 2 s after dhclient gave up)\n");
+        tracer.signal(libc::SIGINT);
+    }
     let out = tracer.wait()?;
     // Its status lines (what it attached, each DHCP message as it was seen), then the report.
     eprint!("{}", out.stderr);

@@ -1,7 +1,8 @@
 //! `cargo xtask eval`: the whole fault matrix of the testbed (`pathtrace_testbed::faults`), one
 //! fresh topology per cell, with its table; fails below the floor (95% right, no error). It
 //! runs in the VM (the Open vSwitch beds need its kernel); `--host` runs the beds the host
-//! kernel builds, here. The suite (`cargo xtask test`) runs one cell per class and way.
+//! kernel builds, here; `--interrupted` stops each run by SIGINT instead of its timeout. The
+//! suite (`cargo xtask test`) runs one cell per class and way.
 
 use anyhow::{bail, Result};
 
@@ -18,6 +19,10 @@ pub struct Options {
     /// Only the cells whose "class way hop" contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Stop each run with SIGINT a few seconds after the exchange failed, as people stop it,
+    /// instead of letting it reach its timeout: the verdicts must be the same.
+    #[arg(long)]
+    pub interrupted: bool,
 }
 
 /// Every cell boots nothing: one VM runs the whole matrix, 31 cells under TCG.
@@ -34,11 +39,14 @@ pub fn run(opts: &Options) -> Result<()> {
     ]))?;
     let root = workspace_root();
     let eval = root.join("target/debug/pathtrace-eval");
-    let only: Vec<String> = opts
+    let mut only: Vec<String> = opts
         .only
         .iter()
         .flat_map(|o| ["--only".to_string(), o.clone()])
         .collect();
+    if opts.interrupted {
+        only.push("--interrupted".into());
+    }
     let ok = if opts.host {
         std::process::Command::new(&eval)
             .arg("--host")

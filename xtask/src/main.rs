@@ -6,6 +6,7 @@ mod bench_ab;
 mod bench_baseline;
 mod bench_capture;
 mod bench_ovn;
+mod bench_signal;
 mod bench_startup;
 mod demo;
 mod eval;

@@ -2,12 +2,14 @@
 //! per cell, and its table: each fault class at each hop kind, right hop and cause, right hop
 //! with another cause, wrong hop, or error. Exits 1 below the floor (95% right, no error).
 //! `--host`: only the beds the host kernel builds (no Open vSwitch); otherwise every bed, as
-//! in the VM. `--only A,B`: only the cells whose "class way hop" contains A or B. With
-//! `$PATHTRACE_RESULTS`, each cell's report and recording are kept there.
+//! in the VM. `--only A,B`: only the cells whose "class way hop" contains A or B.
+//! `--interrupted`: each run is stopped by SIGINT a few seconds after the exchange failed
+//! instead of ending at its timeout. With `$PATHTRACE_RESULTS`, each cell's report and
+//! recording are kept there.
 
 use std::{collections::BTreeMap, process::ExitCode};
 
-use pathtrace_testbed::faults::{self, Outcome};
+use pathtrace_testbed::faults::{self, Ending, Outcome};
 
 /// The share of cells that must name the right hop and cause.
 const FLOOR: f64 = 0.95;
@@ -30,6 +32,12 @@ fn main() -> ExitCode {
             wanted.iter().any(|w| name.contains(w.as_str()))
         });
     }
+    let ending = if args.iter().any(|a| a == "--interrupted") {
+        Ending::Interrupted
+    } else {
+        Ending::Timeout
+    };
+    eprintln!("each run ends: {ending:?}");
     let mut results = Vec::new();
     for (i, cell) in cells.iter().enumerate() {
         eprintln!(
@@ -40,7 +48,7 @@ fn main() -> ExitCode {
             cell.hop,
             cell.way
         );
-        let outcome = faults::run(cell);
+        let (outcome, _) = faults::run(cell, &[ending]).remove(0);
         eprintln!("    {}", outcome.column());
         results.push((cell, outcome));
     }

@@ -3,8 +3,9 @@
 //! network ([`LibvirtNetwork`]) for the server's own configuration.
 
 use anyhow::Result;
+use serde_json::Value;
 
-use super::{judge, Bed, Cell, Class, Outcome, Side, Way};
+use super::{Bed, Cell, Class, Ending, Side, Way};
 use crate::{
     cmd::{self, in_netns, ip},
     journey_run::Journey,
@@ -103,7 +104,8 @@ pub fn linux_compute_node() -> Vec<Cell> {
     ]
 }
 
-pub fn run_on_libvirt_network(cell: &Cell) -> Result<Outcome> {
+/// Runs `cell` once per ending on one libvirt network (every fault of this bed stays).
+pub fn run_on_libvirt_network(cell: &Cell, endings: &[Ending]) -> Result<Vec<(i32, Value)>> {
     let dhcp = match cell.class {
         Class::ServerWithoutRange => LibvirtDhcp::RangeElsewhere,
         Class::ServerIgnoresClient => LibvirtDhcp::IgnoresVm,
@@ -114,29 +116,45 @@ pub fn run_on_libvirt_network(cell: &Cell) -> Result<Outcome> {
     if cell.class == Class::ServerNotRunning {
         cmd::kill_all_in(&net.host)?;
     }
-    let name = format!("fault-{:?}", cell.class).to_lowercase();
-    let journey = Journey::start_on_libvirt_network(&mut lab, &name, &net.vm_mac, "10")?;
-    let (code, report) = journey.finish_after_dhclient(&mut lab, &net.vm, 6);
-    Ok(judge(cell, code, &report))
+    let mut out = Vec::new();
+    for &ending in endings {
+        let name = format!("fault-{:?}", cell.class).to_lowercase() + ending.suffix();
+        let journey =
+            Journey::start_on_libvirt_network(&mut lab, &name, &net.vm_mac, &ending.timeout(10))?;
+        out.push(ending.finish(journey, &mut lab, &net.vm, 6));
+    }
+    Ok(out)
 }
 
-pub fn run_on_compute_node(cell: &Cell) -> Result<Outcome> {
+/// Runs `cell` once per ending; a fault that stays (all but a server killed after the start)
+/// serves every ending on one bed.
+pub fn run_on_compute_node(cell: &Cell, endings: &[Ending]) -> Result<Vec<(i32, Value)>> {
+    if cell.class == Class::ServerGone && endings.len() > 1 {
+        return endings
+            .iter()
+            .map(|&e| run_on_compute_node(cell, &[e]).map(|mut v| v.remove(0)))
+            .collect();
+    }
     let mut lab = Lab::new("fm");
     let topo = LinuxComputeNode::build(&mut lab)?;
     if cell.class != Class::ServerGone {
         inject(cell, &topo)?;
     }
-    let name = format!("fault-{:?}-{:?}-{}", cell.class, cell.way, cell.hop).to_lowercase();
-    let journey = Journey::start(
-        &mut lab,
-        &name,
-        &["--dhcp", &topo.vm_mac, "--timeout", "10"],
-    )?;
-    if cell.class == Class::ServerGone {
-        cmd::kill_all_in(&topo.srv)?;
+    let mut out = Vec::new();
+    for &ending in endings {
+        let name = format!("fault-{:?}-{:?}-{}", cell.class, cell.way, cell.hop).to_lowercase()
+            + ending.suffix();
+        let journey = Journey::start(
+            &mut lab,
+            &name,
+            &["--dhcp", &topo.vm_mac, "--timeout", &ending.timeout(10)],
+        )?;
+        if cell.class == Class::ServerGone {
+            cmd::kill_all_in(&topo.srv)?;
+        }
+        out.push(ending.finish(journey, &mut lab, &topo.vm, 6));
     }
-    let (code, report) = journey.finish_after_dhclient(&mut lab, &topo.vm, 6);
-    Ok(judge(cell, code, &report))
+    Ok(out)
 }
 
 fn inject(cell: &Cell, topo: &LinuxComputeNode) -> Result<()> {

@@ -18,6 +18,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use anyhow::Result;
 use serde_json::Value;
 
+use crate::{journey_run::Journey, Lab};
+
 /// What is broken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
@@ -98,6 +100,61 @@ pub struct Cell {
     pub cause: &'static str,
 }
 
+/// How the run of pathtrace around a cell's exchange ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// At its `--timeout`, after the client gave up.
+    Timeout,
+    /// By SIGINT a few seconds after the client gave up, as a person stops it.
+    Interrupted,
+}
+
+impl Ending {
+    /// The `--timeout` to give pathtrace: `secs` when it is how the run ends.
+    fn timeout(self, secs: u32) -> String {
+        match self {
+            Self::Timeout => secs.to_string(),
+            // Never reached: the signal ends the run.
+            Self::Interrupted => "300".into(),
+        }
+    }
+
+    /// What the kept results of a run ending this way add to their name.
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Timeout => "",
+            Self::Interrupted => "-sigint",
+        }
+    }
+
+    /// Runs dhclient on `netns` for `client_secs` around `journey` and ends it this way: its exit
+    /// status and report.
+    fn finish(
+        self,
+        journey: Journey,
+        lab: &mut Lab,
+        netns: &str,
+        client_secs: u32,
+    ) -> (i32, Value) {
+        match self {
+            Self::Timeout => journey.finish_after_dhclient(lab, netns, client_secs),
+            Self::Interrupted => {
+                let (code, report, took) = journey.stop_after_failed_dhclient(
+                    lab,
+                    (netns, client_secs),
+                    SIGNAL_AFTER_FAILURE,
+                    &[libc::SIGINT],
+                );
+                eprintln!("    report {} ms after SIGINT", took.as_millis());
+                (code, report)
+            }
+        }
+    }
+}
+
+/// How long after the client gave up an interrupted cell is stopped.
+const SIGNAL_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How a cell came out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -134,25 +191,45 @@ pub fn sample(cells: &[Cell]) -> Vec<Cell> {
     out
 }
 
-/// Runs `cells`; what is not right, one line each.
-pub fn misses(cells: &[Cell]) -> Vec<String> {
-    cells
-        .iter()
-        .filter_map(|c| {
-            let o = run(c);
-            (o != Outcome::Right)
-                .then(|| format!("{} {:?} at {}: {o:?}", c.class.name(), c.way, c.hop))
-        })
-        .collect()
+/// Runs `cells`, each once per ending; what is not right, one line each, and a cell whose
+/// endings gave different verdicts.
+pub fn misses(cells: &[Cell], endings: &[Ending]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in cells {
+        let runs = run(c, endings);
+        for (ending, (o, _)) in endings.iter().zip(&runs) {
+            if *o != Outcome::Right {
+                out.push(format!(
+                    "{} {:?} at {} ({ending:?}): {o:?}",
+                    c.class.name(),
+                    c.way,
+                    c.hop
+                ));
+            }
+        }
+        if runs.windows(2).any(|w| w[0].1 != w[1].1) {
+            let said: Vec<_> = endings.iter().zip(runs.iter().map(|r| &r.1)).collect();
+            out.push(format!(
+                "{} {:?} at {}: the endings differ: {said:?}",
+                c.class.name(),
+                c.way,
+                c.hop
+            ));
+        }
+    }
+    out
 }
 
-/// Builds the topology, injects the fault, runs the journey and judges its verdict. A panic
-/// in the run (a leftover, a replay that differs) is an error cell, not the end of the matrix.
-pub fn run(cell: &Cell) -> Outcome {
-    match catch_unwind(AssertUnwindSafe(|| run_unguarded(cell))) {
+/// Builds the topology, injects the fault, runs the journey once per ending (on one bed where
+/// the fault stays), and judges each verdict; also returns where each stopped and the cause's
+/// kind ("HOP: KIND"). A panic in the run (a leftover, a replay that differs) is an error cell,
+/// not the end of the matrix.
+pub fn run(cell: &Cell, endings: &[Ending]) -> Vec<(Outcome, String)> {
+    let error = |e: String| vec![(Outcome::Error(e), String::new()); endings.len()];
+    match catch_unwind(AssertUnwindSafe(|| run_unguarded(cell, endings))) {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => Outcome::Error(format!("{e:#}")),
-        Err(panic) => Outcome::Error(
+        Ok(Err(e)) => error(format!("{e:#}")),
+        Err(panic) => error(
             panic
                 .downcast_ref::<String>()
                 .cloned()
@@ -166,11 +243,31 @@ pub fn run(cell: &Cell) -> Outcome {
     }
 }
 
-fn run_unguarded(cell: &Cell) -> Result<Outcome> {
-    match cell.bed {
-        Bed::LinuxComputeNode => linux::run_on_compute_node(cell),
-        Bed::LibvirtNetwork => linux::run_on_libvirt_network(cell),
-        Bed::Seed004 => seed004::run(cell),
+fn run_unguarded(cell: &Cell, endings: &[Ending]) -> Result<Vec<(Outcome, String)>> {
+    let reports = match cell.bed {
+        Bed::LinuxComputeNode => linux::run_on_compute_node(cell, endings),
+        Bed::LibvirtNetwork => linux::run_on_libvirt_network(cell, endings),
+        Bed::Seed004 => seed004::run(cell, endings),
+    }?;
+    Ok(reports
+        .iter()
+        .map(|(code, report)| {
+            let stop = format!(
+                "{}: {}",
+                report["stopped_at"]["ifname"].as_str().unwrap_or_default(),
+                cause_kind(report)
+            );
+            (judge(cell, *code, report), stop)
+        })
+        .collect())
+}
+
+/// The cause's `kind` (`kind/refusal` for a server's refusal).
+fn cause_kind(r: &Value) -> String {
+    let kind = r["cause"]["kind"].as_str().unwrap_or_default();
+    match r["cause"]["refusal"]["kind"].as_str() {
+        Some(refusal) => format!("{kind}/{refusal}"),
+        None => kind.to_string(),
     }
 }
 
@@ -183,10 +280,7 @@ fn judge(cell: &Cell, code: i32, r: &Value) -> Outcome {
         ));
     }
     let at = r["stopped_at"]["ifname"].as_str().unwrap_or_default();
-    let mut kind = r["cause"]["kind"].as_str().unwrap_or_default().to_string();
-    if let Some(refusal) = r["cause"]["refusal"]["kind"].as_str() {
-        kind = format!("{kind}/{refusal}");
-    }
+    let kind = cause_kind(r);
     let said = format!("{at}: {kind}: {}", r["reason"].as_str().unwrap_or_default());
     if !cell.stops.contains(&at) {
         Outcome::WrongHop(said)

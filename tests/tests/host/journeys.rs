@@ -358,7 +358,10 @@ fn a_port_out_of_its_bridge_is_a_verdict_not_an_error() {
 #[test]
 fn the_fault_matrix_sample_is_right_in_every_cell() {
     let _serial = serial();
-    let wrong = faults::misses(&faults::sample(&faults::linux_compute_node()));
+    let wrong = faults::misses(
+        &faults::sample(&faults::linux_compute_node()),
+        &[faults::Ending::Timeout],
+    );
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 

@@ -266,7 +266,9 @@ impl Session {
         let mut next_tick = started + tick;
         let mut first_event = None;
         let cause = loop {
-            // Signals are noted by `interrupt` and seen here within one poll period.
+            // Signals are noted by `interrupt` and seen here within one poll period, as is an
+            // output nobody reads any more.
+            interrupt::check_output();
             if interrupt::requested().is_some() {
                 break StopCause::Signal;
             }

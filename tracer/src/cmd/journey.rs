@@ -15,7 +15,7 @@ use tracer_common::{
     SNAPSHOT_MAX,
 };
 
-use super::{conclude::conclude, learn, status::Status};
+use super::{conclude::conclude, evidence, learn, status::Status};
 use crate::{
     capture::session::{Control, OvsHooks, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
@@ -141,12 +141,6 @@ const JOURNEY_SNAPSHOT: u16 = 64;
 const GRACE: Duration = Duration::from_millis(300);
 /// How often the status line is refreshed.
 const TICK: Duration = Duration::from_millis(250);
-/// ovs-vswitchd's revalidators push datapath flow statistics to OpenFlow rules about twice a
-/// second; the drop-flow evidence needs them.
-const FLOW_STATS_SETTLE: Duration = Duration::from_millis(1200);
-/// How often the settle checks for a signal.
-const SETTLE_STEP: Duration = Duration::from_millis(50);
-
 pub fn run(req: Request) -> Result<u8> {
     privileges::require_tracing_privileges()?;
     let tracefs = tracefs::ensure_mounted();
@@ -204,18 +198,8 @@ pub fn run(req: Request) -> Result<u8> {
         complete,
     } = captured?;
 
-    if !complete && expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge) {
-        settle();
-    }
-    // Interrupted: the report now, on what discovery found before.
-    let after = match interrupt::requested() {
-        Some(_) => before.clone(),
-        None => topology::discover(&req.discovery)
-            .map_err(|e| {
-                tracing::warn!("rediscovery after the trace failed, using the first one: {e:#}")
-            })
-            .unwrap_or_else(|()| before.clone()),
-    };
+    let settle = !complete && expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge);
+    let (after, after_capture) = evidence::collect(&req.discovery, settle, &before);
     let inputs = Inputs {
         mac: req.mac,
         mode: req.mode,
@@ -229,6 +213,7 @@ pub fn run(req: Request) -> Result<u8> {
         vanished,
         hooks,
         timings: Some(timings),
+        after_capture,
     };
     let recording = match &req.record {
         Some(file) => Some((file.as_path(), recording(&inputs)?)),
@@ -282,14 +267,6 @@ fn ovs_hooks(wanted: bool, expected: &ExpectedPath) -> OvsHooks {
 
 fn recording(inputs: &Inputs<'_>) -> Result<String> {
     Recording::of(inputs).to_json()
-}
-
-/// Waits for the flow statistics, unless a signal says to report now.
-fn settle() {
-    let start = Instant::now();
-    while start.elapsed() < FLOW_STATS_SETTLE && interrupt::requested().is_none() {
-        std::thread::sleep(SETTLE_STEP);
-    }
 }
 
 /// What the capture brought back.

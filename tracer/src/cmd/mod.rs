@@ -3,6 +3,7 @@
 //! takes no decision of its own.
 
 mod conclude;
+mod evidence;
 mod files;
 pub mod journey;
 mod learn;

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{correlate::OrientedHop, verdict::Cause};
+use super::correlate::OrientedHop;
 use crate::{
     event::{HookKind, Sighting},
     path::HopKind,
@@ -41,48 +41,49 @@ impl Benign {
 }
 
 /// For each sighting of a packet (in the group's order), whether it is a benign drop.
-/// `delivered_at`: the kernel time the packet reached its end, if it did; `cause`: why it
-/// stopped, if it did.
+/// `delivered_at`: the kernel time the packet reached its end, if it did; `explains`: whether a
+/// drop is the one the verdict names as the cause (never benign).
 pub fn classify(
     sightings: &[Sighting],
     path: &[OrientedHop<'_>],
     delivered_at: Option<u64>,
-    cause: Option<&Cause>,
+    explains: impl Fn(&Sighting) -> bool,
 ) -> Vec<Option<Benign>> {
     sightings
         .iter()
         .map(|s| {
-            if s.hop.hook != HookKind::Drop || explains(s, cause) {
+            if s.hop.hook != HookKind::Drop || explains(s) {
                 return None;
             }
-            let reason = s.hop.drop_reason.as_ref();
-            let at_linux_bridge = path.iter().any(|p| {
-                p.hop.kind == HopKind::LinuxBridge
-                    && p.hop.netns_ino == Some(s.hop.netns_ino)
-                    && p.hop.name == s.hop.ifname
-            });
-            match (reason, delivered_at) {
-                (Some(r), _) if r.is_device_not_ready() => Some(Benign::FloodToDownPort),
-                (Some(r), _) if r.is_unspecified() && at_linux_bridge => {
-                    Some(Benign::BridgeLocalCopy)
-                }
-                (_, Some(t)) if s.hop.t_ns > t => Some(Benign::ReceiverStackCopy),
-                (_, Some(_)) => Some(Benign::CopyOfDeliveredPacket),
+            by_nature(s, path).or(match delivered_at {
+                Some(t) if s.hop.t_ns > t => Some(Benign::ReceiverStackCopy),
+                Some(_) => Some(Benign::CopyOfDeliveredPacket),
                 // A packet that stopped: any other drop may be why; it stays in view.
-                (_, None) => None,
-            }
+                None => None,
+            })
         })
         .collect()
 }
 
-/// The drop the verdict names as the cause.
-fn explains(s: &Sighting, cause: Option<&Cause>) -> bool {
-    match cause {
-        Some(Cause::KernelDrop {
-            reason,
-            ifname,
-            netns,
-        }) => *reason == s.hop.drop_reason && *ifname == s.hop.ifname && *netns == s.hop.netns,
-        _ => false,
+/// A drop that is benign whatever became of the packet: a flood's copy to a port that is down,
+/// a Linux bridge's copy for its own interface. Never the cause of a stop.
+pub fn by_nature(s: &Sighting, path: &[OrientedHop<'_>]) -> Option<Benign> {
+    if s.hop.hook != HookKind::Drop {
+        return None;
+    }
+    let reason = s.hop.drop_reason.as_ref()?;
+    let at_linux_bridge = || {
+        path.iter().any(|p| {
+            p.hop.kind == HopKind::LinuxBridge
+                && p.hop.netns_ino == Some(s.hop.netns_ino)
+                && p.hop.name == s.hop.ifname
+        })
+    };
+    if reason.is_device_not_ready() {
+        Some(Benign::FloodToDownPort)
+    } else if reason.is_unspecified() && at_linux_bridge() {
+        Some(Benign::BridgeLocalCopy)
+    } else {
+        None
     }
 }

@@ -577,3 +577,53 @@ fn a_dhcp_request_a_datapath_meter_drops_is_named_by_its_copp_meter() {
         Some(Cause::Ovn(OvnCause::CoppMeter { .. }))
     ));
 }
+
+/// A run stopped by a second signal before the flow counters were read again judges on the
+/// first discovery twice. Seed 004's OpenFlow drop, with the flow added after pathtrace
+/// started (so that the path it computed could not predict it), then has no evidence left but
+/// the benign drops (qbr's own copy, flood copies to down ports): the verdict must say what is
+/// missing, never blame one of those copies.
+#[test]
+fn without_the_evidence_after_the_capture_a_benign_drop_is_never_the_cause() {
+    use super::after_capture::AfterCapture;
+    let mut rec = load("seed004-openflow-drop");
+    let br_eth2 = rec
+        .before
+        .ovs_bridges
+        .iter_mut()
+        .find(|b| b.name == "br-eth2")
+        .unwrap();
+    let flows = br_eth2.flows.len();
+    br_eth2
+        .flows
+        .retain(|f| !f.actions.contains(&crate::topology::Action::Drop));
+    assert!(
+        br_eth2.flows.len() < flows,
+        "the drop flow is in the recording"
+    );
+    rec.after = rec.before.clone();
+    rec.after_capture = AfterCapture::SkippedBySignal;
+    let r = judge_with(&rec, |_| {});
+    assert_eq!(r.verdict, Outcome::Stopped, "{:?}", r.reason);
+    assert_eq!(r.after_capture, AfterCapture::SkippedBySignal);
+    match &r.cause {
+        Some(Cause::Unexplained {
+            missing: Some(AfterCapture::SkippedBySignal),
+            ..
+        }) => {}
+        other => panic!("{other:?}: {:?}", r.reason),
+    }
+    let reason = r.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("OpenFlow flow counters"), "{reason}");
+    assert!(!reason.contains("kfree_skb"), "{reason}");
+    // The drops it saw are still shown, as benign copies.
+    let folded: usize = r
+        .packets
+        .iter()
+        .flat_map(|p| &p.hops)
+        .filter(|h| h.benign.is_some())
+        .count();
+    assert!(folded > 0, "{r:#?}");
+    // With the counters read, the same stream names the flow.
+    stopped_because("seed004-openflow-drop", &["OpenFlow", "tp_dst=67"]);
+}

@@ -7,7 +7,7 @@ use std::{io::Read as _, path::Path};
 use anyhow::{ensure, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{mode::Mode, report::Inputs};
+use super::{after_capture::AfterCapture, mode::Mode, report::Inputs};
 use crate::{
     event::{hex, unhex, HookStatus, Hop, Sighting, Vanished},
     mac::Mac,
@@ -40,8 +40,12 @@ pub struct Recording {
     /// What discovery found before the probes were attached; the expected path is computed
     /// from it again on replay.
     pub before: Topology,
-    /// Rediscovered after the capture (flow counters, link states, servers that died).
+    /// Rediscovered after the capture (flow counters, link states, servers that died); when
+    /// that was not done (`after_capture`), `before` again.
     pub after: Topology,
+    /// Whether `after` was read (absent: it was, as in older recordings).
+    #[serde(default, skip_serializing_if = "AfterCapture::was_read")]
+    pub after_capture: AfterCapture,
     pub sightings: Vec<RecordedSighting>,
 }
 
@@ -68,6 +72,7 @@ impl Recording {
             hooks: inputs.hooks.clone(),
             before: inputs.before.clone(),
             after: inputs.after.clone(),
+            after_capture: inputs.after_capture,
             sightings: inputs
                 .sightings
                 .iter()
@@ -125,6 +130,7 @@ impl Recording {
             vanished: self.vanished.clone(),
             hooks: self.hooks.clone(),
             timings: None,
+            after_capture: self.after_capture,
         }
     }
 

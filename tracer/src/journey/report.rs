@@ -6,6 +6,7 @@ use serde::Serialize;
 use tracer_common::wire::icmp_type;
 
 use super::{
+    after_capture::AfterCapture,
     attribute, benign,
     correlate::{self, oriented, OrientedHop, PacketGroup, Progress, Way},
     dhcp_report::{self, DhcpReport},
@@ -63,6 +64,10 @@ pub struct Report {
     /// Traced interfaces that went away during the trace, when each was found gone.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vanished: Vec<Vanished>,
+    /// The facts after the capture (flow counters, links, servers): shown only when they
+    /// were not read, as the verdict lacks them.
+    #[serde(skip_serializing_if = "AfterCapture::was_read")]
+    pub after_capture: AfterCapture,
     /// The expected path, hop names in order (the full path: `pathtrace path --output json`).
     pub expected_path: Vec<String>,
     pub hooks: Vec<HookStatus>,
@@ -87,6 +92,8 @@ pub struct Inputs<'a> {
     pub vanished: Vec<Vanished>,
     pub hooks: Vec<HookStatus>,
     pub timings: Option<Timings>,
+    /// Whether `after` was read after the capture.
+    pub after_capture: AfterCapture,
 }
 
 /// The bridge an OVS port (or its netdev) belongs to, by name.
@@ -109,6 +116,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         before: inputs.before,
         after: inputs.after,
         vanished: &inputs.vanished,
+        after_capture: inputs.after_capture,
     };
     let groups = correlate::group(inputs.sightings, inputs.mac);
     let mut packets = Vec::new();
@@ -145,6 +153,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         lost_events: inputs.lost_events,
         missed_runs: inputs.missed_runs,
         vanished: inputs.vanished.clone(),
+        after_capture: inputs.after_capture,
         expected_path: inputs.path.hops.iter().map(|h| h.name.clone()).collect(),
         hooks: inputs.hooks,
         timings: inputs.timings,
@@ -203,12 +212,26 @@ fn judge_sightings(
                 .min()
         });
     let attributed = attribute::attribute(&g.sightings, path, topo, bridge_of);
-    let benign = benign::classify(&g.sightings, path, delivered_at, verdict.cause.as_ref());
+    let benign = benign::classify(&g.sightings, path, delivered_at, |s| {
+        explains(s, verdict.cause.as_ref())
+    });
     attributed
         .into_iter()
         .zip(benign)
         .map(|(attributed, benign)| Judged { attributed, benign })
         .collect()
+}
+
+/// Whether `s` is the drop the verdict names as the cause.
+fn explains(s: &Sighting, cause: Option<&Cause>) -> bool {
+    match cause {
+        Some(Cause::KernelDrop {
+            reason,
+            ifname,
+            netns,
+        }) => *reason == s.hop.drop_reason && *ifname == s.hop.ifname && *netns == s.hop.netns,
+        _ => false,
+    }
 }
 
 fn nothing_seen(report: &mut Report) {

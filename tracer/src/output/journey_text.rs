@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::{
     journey::{
+        after_capture::WHAT_IT_HOLDS,
         mode::Mode,
         report::{PacketReport, Report},
         verdict::Outcome,
@@ -43,6 +44,13 @@ pub fn render(report: &Report, expected: &ExpectedPath, colour: bool) -> String 
     }
     for v in &report.vanished {
         let _ = writeln!(out, "\nvanished: {v}");
+    }
+    if !report.after_capture.was_read() {
+        let _ = writeln!(
+            out,
+            "\nevidence: {WHAT_IT_HOLDS} were not read ({})",
+            report.after_capture
+        );
     }
     if report.lost_events > 0 {
         let _ = writeln!(

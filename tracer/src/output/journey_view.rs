@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     journey::{
+        after_capture::WHAT_IT_HOLDS,
         mode::Mode,
         report::{PacketReport, Report},
         verdict::Outcome,
@@ -137,6 +138,12 @@ fn verdict(out: &mut Out, report: &Report, paint: &Paint) {
     dhcp(out, report);
     for v in &report.vanished {
         out.labelled("vanished:", &v.to_string());
+    }
+    if !report.after_capture.was_read() {
+        out.labelled(
+            "evidence:",
+            &format!("{WHAT_IT_HOLDS} were not read ({})", report.after_capture),
+        );
     }
     if report.lost_events > 0 {
         out.labelled(

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::{
     event::{DhcpMessage, DropReason, HookKind, Vanished},
+    journey::after_capture::{AfterCapture, WHAT_IT_HOLDS},
     mac::Mac,
     path::{fmt_vlan, Note},
     topology::{ovn::DhcpGap, OperState},
@@ -109,6 +110,9 @@ pub enum Cause {
     Unexplained {
         last_at: String,
         last_hook: HookKind,
+        /// The facts after the capture were not read: what could have named the cause.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        missing: Option<AfterCapture>,
     },
     /// A cause in OVN's terms (its own `kind`s, see [`OvnCause`]).
     #[serde(untagged)]
@@ -296,11 +300,31 @@ impl fmt::Display for Cause {
                 }
             ),
             Self::Ovn(c) => c.fmt(f),
-            Self::Unexplained { last_at, last_hook } => write!(
-                f,
-                "not seen after {last_at} {last_hook}; no drop was reported (a hook the kernel lacks, or a path the topology does not show)"
-            ),
+            Self::Unexplained {
+                last_at,
+                last_hook,
+                missing,
+            } => unexplained(f, last_at, *last_hook, *missing),
         }
+    }
+}
+
+/// "not seen after X", and what could have said why when it is missing.
+fn unexplained(
+    f: &mut fmt::Formatter<'_>,
+    last_at: &str,
+    last_hook: HookKind,
+    missing: Option<AfterCapture>,
+) -> fmt::Result {
+    match missing {
+        None => write!(
+            f,
+            "not seen after {last_at} {last_hook}; no drop was reported (a hook the kernel lacks, or a path the topology does not show)"
+        ),
+        Some(why) => write!(
+            f,
+            "not seen after {last_at} {last_hook}, and no drop names it; {WHAT_IT_HOLDS}, which could, were not read ({why}): let the run end, or stop it once and wait"
+        ),
     }
 }
 

@@ -1,10 +1,14 @@
 //! Checks 2 and 6: the kernel dropped the packet. The packet did not arrive, so a drop of it (or
 //! of its bridge-flood copy, which can come before the bridge's own copy is delivered) is
 //! evidence whenever it happened; a drop that names its reason is preferred to one that does
-//! not, and one that says little is kept for after the more telling checks.
+//! not, and one that says little is kept for after the more telling checks. A drop that is
+//! benign by nature is never evidence.
 
 use super::cause::Cause;
-use crate::event::{HookKind, Sighting};
+use crate::{
+    event::{HookKind, Sighting},
+    journey::{benign, correlate::OrientedHop},
+};
 
 pub struct Drop {
     pub cause: Cause,
@@ -19,10 +23,13 @@ pub struct Drop {
 /// The kernel's reason for a packet an OpenFlow meter dropped in the datapath.
 pub const OVS_DROP_METER: &str = "OVS_DROP_METER";
 
-pub fn last(sightings: &[Sighting]) -> Option<Drop> {
+/// The drop that best explains the stop: the last one that names its reason, else the last
+/// one. A drop that is benign by nature (a flood's copy to a down port, a Linux bridge's own
+/// copy) is never it, whatever else is missing.
+pub fn last(sightings: &[Sighting], path: &[OrientedHop<'_>]) -> Option<Drop> {
     let drops: Vec<&Sighting> = sightings
         .iter()
-        .filter(|s| s.hop.hook == HookKind::Drop)
+        .filter(|s| s.hop.hook == HookKind::Drop && benign::by_nature(s, path).is_none())
         .collect();
     let says_little = |s: &Sighting| s.hop.drop_reason.as_ref().is_none_or(|r| r.says_little());
     let d = drops

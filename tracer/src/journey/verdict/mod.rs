@@ -34,7 +34,10 @@ use serde::{Serialize, Serializer};
 pub use cause::OvnCause;
 pub use cause::{Cause, Seen};
 
-use super::correlate::{OrientedHop, PacketGroup, Progress, Way};
+use super::{
+    after_capture::AfterCapture,
+    correlate::{OrientedHop, PacketGroup, Progress, Way},
+};
 use crate::{
     event::{Direction, HookKind, Hop, Vanished},
     path::HopKind,
@@ -161,6 +164,8 @@ pub struct Evidence<'a> {
     pub after: &'a Topology,
     /// Traced interfaces seen going away during the capture.
     pub vanished: &'a [Vanished],
+    /// Whether `after` was read after the capture (else it is `before` again).
+    pub after_capture: AfterCapture,
 }
 
 /// Where the packet stopped and which hop should have come next (oriented index).
@@ -302,7 +307,7 @@ fn find_cause(
 ) -> Cause {
     // A meter's drop names itself; a drop flow whose counter grew meanwhile may count another
     // packet (a flood's copy back to its own port).
-    if let Some(d) = kernel_drop::last(&group.sightings).filter(|d| d.is_meter_drop) {
+    if let Some(d) = kernel_drop::last(&group.sightings, path).filter(|d| d.is_meter_drop) {
         return d.cause;
     }
     if let Some((i, cause)) = openflow_drop::find(&group.sightings[0], path, furthest, ev) {
@@ -327,7 +332,7 @@ fn find_cause(
     if let Some(cause) = predicted::gap_reached(path, furthest) {
         return cause;
     }
-    let drop = kernel_drop::last(&group.sightings);
+    let drop = kernel_drop::last(&group.sightings, path);
     let down = link::down_ahead(path, furthest, ev);
     if let Some(d) = drop.as_ref().filter(|d| !d.says_little) {
         // A queue drop in front of a link that is down is the link's doing (a veth whose peer
@@ -344,5 +349,6 @@ fn find_cause(
         .unwrap_or_else(|| Cause::Unexplained {
             last_at: last.ifname.clone(),
             last_hook: last.hook,
+            missing: (!ev.after_capture.was_read()).then_some(ev.after_capture),
         })
 }
