@@ -179,3 +179,13 @@ pub fn packet<'a>(report: &'a Value, message: &str) -> &'a Value {
 pub fn reason(report: &Value) -> String {
     report["reason"].as_str().unwrap_or_default().to_string()
 }
+
+/// The packets of a report that went `way` (`outbound` from the MAC, `inbound` to it).
+pub fn packets_going<'a>(report: &'a Value, way: &str) -> Vec<&'a Value> {
+    report["packets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["way"] == way)
+        .collect()
+}

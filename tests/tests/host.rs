@@ -14,6 +14,8 @@ use pathtrace_testbed::{
 };
 use serde_json::Value;
 
+#[path = "host/first_packet.rs"]
+mod first_packet;
 #[path = "host/journeys.rs"]
 mod journeys;
 #[path = "host/signals.rs"]

@@ -52,6 +52,9 @@ pub const NETNS_BY_DEV_MAP: &str = "NETNS_BY_DEV";
 /// Entries of [`NETNS_BY_DEV_MAP`]: more than interfaces are ever attached in one run; past it
 /// the programs read the namespace each time.
 pub const NETNS_BY_DEV_ENTRIES: u32 = 4096;
+/// Name of the `.bss` global (a [`LearnedSender`]) holding the traced MAC's own IP addresses
+/// as the probes learned them ([`filter_flags::LEARN_SENDER`]); zero when loaded.
+pub const SENDER_GLOBAL: &str = "SENDER";
 /// Name of the `.rodata` global holding the [`Filter`].
 pub const FILTER_GLOBAL: &str = "FILTER";
 /// Name of the `.rodata` global holding the [`KernelOffsets`].
@@ -522,7 +525,27 @@ pub mod filter_flags {
     /// With [`MAC`] and [`ADDR`]: a packet matches if either does, not both. A routed packet
     /// keeps its addresses but not its sender's MAC.
     pub const MAC_OR_ADDR: u32 = 1 << 7;
+    /// With [`MAC`]: also match IP packets from or to the MAC's own address, learned in the
+    /// kernel from the first unicast IPv4 (and IPv6) packet whose Ethernet source is the MAC and
+    /// kept in [`super::SENDER_GLOBAL`]. Past a router a packet keeps its sender's address but not
+    /// its MAC; the hook on the sender's link learns it before the packet gets there, so even
+    /// a first packet is followed through routers without its destination known beforehand.
+    pub const LEARN_SENDER: u32 = 1 << 8;
 }
+
+/// The traced MAC's own addresses, as learned by the probes ([`filter_flags::LEARN_SENDER`]):
+/// each family's first unicast source address seen with the MAC, network byte order; all zero
+/// until one is learned (no such address is ever learned). Aligned so that the probes compare
+/// it in words.
+#[repr(C, align(4))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LearnedSender {
+    pub v6: [u8; 16],
+    pub v4: [u8; 4],
+}
+
+const _: () = assert!(core::mem::size_of::<LearnedSender>() == 20);
+const _: () = assert!(core::mem::align_of::<LearnedSender>() == 4);
 
 /// What to report, set by userspace in `.rodata` before the programs are loaded, so the verifier
 /// sees constants and prunes the checks of criteria that are off.

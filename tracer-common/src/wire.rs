@@ -48,7 +48,12 @@ pub mod ip_proto {
 /// ICMP and ICMPv6 message types pathtrace names.
 pub mod icmp_type {
     pub const ECHO_REPLY: u8 = 0;
+    pub const DEST_UNREACHABLE: u8 = 3;
     pub const ECHO_REQUEST: u8 = 8;
+    pub const TIME_EXCEEDED: u8 = 11;
+    pub const V6_DEST_UNREACHABLE: u8 = 1;
+    pub const V6_PACKET_TOO_BIG: u8 = 2;
+    pub const V6_TIME_EXCEEDED: u8 = 3;
     pub const V6_ECHO_REQUEST: u8 = 128;
     pub const V6_ECHO_REPLY: u8 = 129;
 }
@@ -63,6 +68,18 @@ pub mod header_len {
     pub const UDP: usize = 8;
     /// VXLAN and Geneve base headers.
     pub const TUNNEL: usize = 8;
+}
+
+/// The TCP header's flags: the byte at [`tcp::FLAGS_OFFSET`], one bit each.
+pub mod tcp {
+    /// Offset of the flags byte in the TCP header.
+    pub const FLAGS_OFFSET: usize = 13;
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
 }
 
 /// The 802.1Q tag control information (TCI) layout.

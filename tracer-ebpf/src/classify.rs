@@ -1,9 +1,9 @@
 //! Parse, then filter: the decision every hook makes about a packet. A tunnelled packet is
 //! parsed twice into one event, outer headers first, and matches if either layer does.
 
-use tracer_common::{event_flags, Filter, PacketEvent};
+use tracer_common::{event_flags, filter_flags, Filter, PacketEvent};
 
-use crate::{filter, parse};
+use crate::{filter, parse, sender};
 
 /// Where the parsable bytes start.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,5 +44,15 @@ pub fn classify<B: parse::PacketBytes>(
             outer || inner
         }
     };
+    // Learned once per packet, from the layer that carries the MAC (the inner frame of a
+    // tunnel, when the MAC is inside): for the hooks it reaches next, not for this one, where
+    // the MAC already matched.
+    if matched
+        && f.flags & filter_flags::LEARN_SENDER != 0
+        && ev.src_mac == f.mac
+        && ev.flags & (event_flags::IPV4 | event_flags::IPV6) != 0
+    {
+        sender::learn(ev);
+    }
     matched
 }

@@ -1,5 +1,6 @@
 //! The in-kernel filter: decides from parsed headers whether a packet is reported.
 
+use crate::sender;
 use tracer_common::{
     event_flags, filter_flags,
     wire::{ip_proto, vlan_tci},
@@ -41,10 +42,12 @@ pub fn matches(f: &Filter, ev: &PacketEvent) -> bool {
     if f.flags & filter_flags::DHCP != 0 && !is_dhcp {
         return false;
     }
+    let learns = f.flags & filter_flags::LEARN_SENDER != 0;
     let mac_ok = f.flags & filter_flags::MAC == 0
         || ev.src_mac == f.mac
         || ev.dst_mac == f.mac
-        || (is_dhcp && ev.dhcp_chaddr == f.mac);
+        || (is_dhcp && ev.dhcp_chaddr == f.mac)
+        || (learns && sender::matches(ev));
     let addr_ok = f.flags & filter_flags::ADDR == 0 || {
         let family = if f.addr_ipv6 != 0 {
             event_flags::IPV6

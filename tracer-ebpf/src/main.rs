@@ -16,6 +16,7 @@ mod mem;
 mod netns;
 mod ovs;
 mod parse;
+mod sender;
 mod tc;
 
 #[cfg(not(test))]

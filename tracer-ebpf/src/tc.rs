@@ -20,13 +20,16 @@ use tracer_common::{
 use crate::{
     classify::{classify, Start},
     emit::{self, emit, Snapshot},
-    filter, netns, parse,
+    filter, netns, parse, sender,
 };
 
 const TC_ACT_UNSPEC: i32 = -1;
 
 const IPV4_PROTO_OFF: usize = 9;
 const IPV6_NEXT_HEADER_OFF: usize = 6;
+/// Where the source address starts (the destination follows it) in each header.
+const IPV4_SADDR_OFF: usize = 12;
+const IPV6_SADDR_OFF: usize = 8;
 /// An option-less IPv4 header (version 4, IHL 5) and its length.
 const IPV4_NO_OPTIONS: u8 = 0x45;
 const IPV4_MIN_HLEN: usize = 20;
@@ -223,13 +226,14 @@ const ETH_ALEN: usize = 6;
 
 /// Whether the packet certainly does not match, decided from the first bytes with direct packet
 /// access so that the traffic of everyone else costs a few loads. Only the MAC criterion rules
-/// packets out this early, and only when it must hold on its own (not either-or with an
-/// address, which a routed packet keeps without the MAC); broadcasts (DHCP `chaddr` may match),
-/// VLAN-tagged frames and UDP to a tunnel port (the inner frame may match) go on to the full
-/// parse.
+/// packets out this early; where an address may stand in for it (a routed packet keeps its
+/// addresses but not its sender's MAC: `--dst`, or the sender's address the probes learn), an
+/// untagged IP packet with one of those addresses goes on too. Broadcasts (DHCP `chaddr` may
+/// match), VLAN-tagged frames and UDP to a tunnel port (the inner frame may match) go on to the
+/// full parse.
 #[inline(always)]
 fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
-    if f.flags & filter_flags::MAC == 0 || f.flags & filter_flags::MAC_OR_ADDR != 0 {
+    if f.flags & filter_flags::MAC == 0 {
         return false;
     }
     let Some(eth) = EthWords::read(ctx) else {
@@ -241,18 +245,27 @@ fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
     if eth.src == wanted || eth.dst == wanted || eth.dst.0.to_le_bytes()[0] & 1 != 0 {
         return false;
     }
+    let by_address = f.flags & (filter_flags::MAC_OR_ADDR | filter_flags::LEARN_SENDER) != 0;
     let udp_dport_at = match u16::from_be(eth.ether_type) {
-        ethertype::IPV4 => match direct::<u8>(ctx, EthHdr::LEN) {
-            // Only option-less IPv4 headers are checked here; others take the full parse.
-            Some(IPV4_NO_OPTIONS) => {
-                if direct::<u8>(ctx, EthHdr::LEN + IPV4_PROTO_OFF) != Some(ip_proto::UDP) {
-                    return true;
-                }
-                EthHdr::LEN + IPV4_MIN_HLEN + UDP_DPORT_OFF
+        ethertype::IPV4 => {
+            if by_address && ipv4_address_stands_in(ctx, f) {
+                return false;
             }
-            _ => return false,
-        },
+            match direct::<u8>(ctx, EthHdr::LEN) {
+                // Only option-less IPv4 headers are checked here; others take the full parse.
+                Some(IPV4_NO_OPTIONS) => {
+                    if direct::<u8>(ctx, EthHdr::LEN + IPV4_PROTO_OFF) != Some(ip_proto::UDP) {
+                        return true;
+                    }
+                    EthHdr::LEN + IPV4_MIN_HLEN + UDP_DPORT_OFF
+                }
+                _ => return false,
+            }
+        }
         ethertype::IPV6 => {
+            if by_address && ipv6_address_stands_in(ctx, f) {
+                return false;
+            }
             if direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF) != Some(ip_proto::UDP) {
                 // Extension headers could hide a UDP tunnel; they are rare enough to parse.
                 return direct::<u8>(ctx, EthHdr::LEN + IPV6_NEXT_HEADER_OFF).is_some_and(|nh| {
@@ -274,6 +287,58 @@ fn quickly_rejected(ctx: &TcContext, f: &Filter) -> bool {
         ),
         None => false,
     }
+}
+
+/// Whether an IPv4 packet's source or destination is an address that makes a packet ours
+/// without the MAC (the filter's with `MAC_OR_ADDR`, the learned sender's with
+/// `LEARN_SENDER`), or the addresses are not in the linear data (the full parse decides).
+#[inline(always)]
+fn ipv4_address_stands_in(ctx: &TcContext, f: &Filter) -> bool {
+    // Source then destination, one load: on this little-endian target the source is the low
+    // word.
+    let Some(pair) = direct::<u64>(ctx, EthHdr::LEN + IPV4_SADDR_OFF) else {
+        return true;
+    };
+    let (src, dst) = (pair as u32, (pair >> 32) as u32);
+    let either = |a: [u8; 4]| {
+        let a = u32::from_le_bytes(a);
+        src == a || dst == a
+    };
+    let given = f.flags & filter_flags::MAC_OR_ADDR != 0
+        && f.addr_ipv6 == 0
+        && either([f.addr[0], f.addr[1], f.addr[2], f.addr[3]]);
+    given
+        || (f.flags & filter_flags::LEARN_SENDER != 0 && {
+            let a = sender::v4();
+            a != [0; 4] && either(a)
+        })
+}
+
+/// [`ipv4_address_stands_in`] for IPv6: the two addresses read as four words.
+#[inline(always)]
+fn ipv6_address_stands_in(ctx: &TcContext, f: &Filter) -> bool {
+    let at = EthHdr::LEN + IPV6_SADDR_OFF;
+    let (Some(s0), Some(s1), Some(d0), Some(d1)) = (
+        direct::<u64>(ctx, at),
+        direct::<u64>(ctx, at + 8),
+        direct::<u64>(ctx, at + 16),
+        direct::<u64>(ctx, at + 24),
+    ) else {
+        return true;
+    };
+    let either = |a: &[u8; 16]| {
+        let (w0, w1) = (
+            u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]),
+            u64::from_le_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]),
+        );
+        (s0 == w0 && s1 == w1) || (d0 == w0 && d1 == w1)
+    };
+    let given = f.flags & filter_flags::MAC_OR_ADDR != 0 && f.addr_ipv6 != 0 && either(&f.addr);
+    given
+        || (f.flags & filter_flags::LEARN_SENDER != 0 && {
+            let a = sender::v6();
+            a != [0; 16] && either(&a)
+        })
 }
 
 #[inline(always)]

@@ -187,7 +187,8 @@ pub struct PathArgs {
     #[arg(long, conflicts_with = "to")]
     pub dhcp: bool,
 
-    /// End the path at this interface ([NETNS:]IFNAME) instead of the uplink.
+    /// End the path at this interface ([NETNS:]IFNAME). Without --to, --dhcp or --dst: where
+    /// a frame from the MAC can go (its layer-2 domain and the routers on it).
     #[arg(long, value_name = "[NETNS:]IFNAME")]
     pub to: Option<String>,
 
@@ -220,12 +221,21 @@ pub struct TraceArgs {
     pub interfaces: Vec<String>,
 
     /// With --mac and no --interface: only ICMP (ping) packets.
-    #[arg(long, conflicts_with = "dhcp")]
+    #[arg(long, conflicts_with_all = ["dhcp", "tcp", "udp", "proto"])]
     pub icmp: bool,
+
+    /// Only TCP segments (`--filter-proto tcp`).
+    #[arg(long, conflicts_with_all = ["dhcp", "udp", "proto"])]
+    pub tcp: bool,
+
+    /// Only UDP datagrams (`--filter-proto udp`).
+    #[arg(long, conflicts_with_all = ["dhcp", "proto"])]
+    pub udp: bool,
 
     /// With --mac: where the packets go (an IPv4 or IPv6 address). The path ends at the link
     /// on this host that owns it, or leaves where the host's routes send it. Without it, the
-    /// first packet says (it is watched on the sender's link, then the next ones are traced).
+    /// first packet says: pathtrace watches everywhere a frame from the MAC can go (its
+    /// layer-2 domain and the routers on it) from before that packet, and judges it too.
     #[arg(long, value_name = "ADDR", requires = "mac", conflicts_with = "dhcp")]
     pub dst: Option<std::net::IpAddr>,
 
@@ -247,6 +257,16 @@ pub struct TraceArgs {
     /// Only packets from or to this IPv4 or IPv6 address.
     #[arg(long = "filter-host", value_name = "ADDR")]
     pub host: Option<std::net::IpAddr>,
+
+    /// With --filter-mac and --filter-host: a packet matches by either (a routed packet keeps
+    /// its addresses, not its sender's MAC).
+    #[arg(long, requires_all = ["mac", "host"])]
+    pub filter_mac_or_host: bool,
+
+    /// With --filter-mac: also the MAC's own addresses, learned by the probes from its first
+    /// packets (what `trace --mac` without `--dst` does; for benchmarks).
+    #[arg(long, requires = "mac", hide = true)]
+    pub filter_learn_sender: bool,
 
     /// Only this IP protocol: udp, tcp, icmp, icmpv6 or a number.
     #[arg(long = "filter-proto", value_name = "PROTO", value_parser = parse_proto)]
@@ -309,11 +329,18 @@ impl TraceArgs {
             dhcp: self.dhcp,
             vlan: self.vlan,
             host: self.host,
-            proto: self.proto,
+            proto: if self.tcp {
+                Some(ip_proto::TCP)
+            } else if self.udp {
+                Some(ip_proto::UDP)
+            } else {
+                self.proto
+            },
             port: self.port,
             drops: !self.no_drops,
             snapshot_len: self.snapshot_len,
-            mac_or_host: false,
+            mac_or_host: self.filter_mac_or_host,
+            learn_sender: self.filter_learn_sender,
         }
     }
 }

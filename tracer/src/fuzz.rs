@@ -11,7 +11,7 @@
 use crate::{
     capture::decode_record,
     event::{Hop, Resolver},
-    journey::{mode::expected_path, recording::Recording, report},
+    journey::{recording::Recording, report},
     output::{self, journey_view::Style},
     topology::sources::{dnsmasq, libvirt, openflow, ovn_local, ovn_nb, ovn_sb, ovsdb},
 };
@@ -85,13 +85,14 @@ pub fn recording(data: &[u8]) {
     let Ok(rec) = Recording::parse(text) else {
         return;
     };
-    let Ok(expected) = expected_path(&rec.before, rec.mac, rec.mode, rec.destination) else {
-        return;
-    };
     let Ok(sightings) = rec.sightings() else {
         return;
     };
-    let inputs = rec.inputs(&expected, sightings);
+    let Ok(plan) = rec.plan(&sightings) else {
+        return;
+    };
+    let expected = &plan.path;
+    let inputs = rec.inputs(&plan, sightings);
     let _ = output::pcapng::render(&inputs.sightings);
     let report = report::build(inputs);
     let _ = serde_json::to_string(&report);
@@ -99,9 +100,9 @@ pub fn recording(data: &[u8]) {
         colour: true,
         width: RENDER_WIDTH,
     };
-    let _ = output::journey_view::render(&report, &expected, style);
-    let _ = output::journey_text::render(&report, &expected, false);
-    let _ = output::journey_dot::render(&report, &expected, &rec.before);
+    let _ = output::journey_view::render(&report, expected, style);
+    let _ = output::journey_text::render(&report, expected, false);
+    let _ = output::journey_dot::render(&report, expected, &rec.before);
 }
 
 /// One record of the events ring buffer, decoded and printed as `pathtrace trace` prints it.

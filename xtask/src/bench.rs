@@ -60,6 +60,10 @@ pub enum Part {
     Ovn,
     /// A journey's report after the first SIGINT, and after two, on the host.
     Signal,
+    /// What an address beside the MAC costs rejected traffic (two filters, one build).
+    AddressFilter,
+    /// Start to "attached" of `trace --mac` without `--dst` against `--dhcp`, same host.
+    FirstPacket,
     /// The guest half of `ovn` (run inside the VM).
     #[value(hide = true)]
     OvnGuest,
@@ -209,7 +213,7 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     // The OVN part builds and measures the tree's binary inside the VM.
     if opts.bin.is_some() && matches!(opts.only, None | Some(Part::Ovn)) {
-        bail!("--bin goes with --only discovery, capture, cost, signal or ab (the OVN part runs the tree's build in the VM)");
+        bail!("--bin goes with --only discovery, capture, cost, signal, address-filter, first-packet or ab (the OVN part runs the tree's build in the VM)");
     }
     let against = match &opts.against {
         Some(b) => {
@@ -236,7 +240,9 @@ pub fn run(opts: &Options) -> Result<()> {
             discovery(opts, &bin, &results)?;
             crate::bench_ovn::run(&results)?;
             crate::bench_signal::run(&bin, &results)?;
-            capture(&bin, &results)
+            crate::bench_first::run(&bin, &results)?;
+            capture(&bin, &results)?;
+            crate::bench_ab::run_address_filter(&bin, &results)
         }
         Some(Part::Ovn) => crate::bench_ovn::run(&results),
         Some(Part::OvnGuest) => unreachable!("handled above"),
@@ -244,6 +250,8 @@ pub fn run(opts: &Options) -> Result<()> {
         Some(Part::Capture) => capture(&bin, &results),
         Some(Part::Cost) => cost(&bin, &results),
         Some(Part::Signal) => crate::bench_signal::run(&bin, &results),
+        Some(Part::AddressFilter) => crate::bench_ab::run_address_filter(&bin, &results),
+        Some(Part::FirstPacket) => crate::bench_first::run(&bin, &results),
         Some(Part::Ab) => {
             let against = against.context("--only ab needs --against PATH")?;
             crate::bench_ab::run(&bin, &against, &results)
@@ -346,6 +354,9 @@ const THROUGHPUT_RATIO: f64 = 0.98;
 /// Matching events per second delivered with 0 lost for 10 s, unless the generator cannot
 /// produce them.
 const ZERO_LOSS_EVENTS: f64 = 1_000_000.0;
+/// `pathtrace topology` on the generated host (issue 30's floor: routes and neighbours read
+/// had taken it from 305 to 755 ms).
+const DISCOVERY_MS: u64 = 400;
 /// Process start to every probe attached, 8 interfaces.
 const STARTUP_MS: f64 = 2000.0;
 
@@ -434,7 +445,7 @@ fn discovery(opts: &Options, bin: &Path, results: &Path) -> Result<()> {
     println!(
         "discovery: {namespaces} namespaces, {links} links, {peers} veth pairs resolved\n  \
          pathtrace topology --format json: median {:.0} ms over {} runs, peak RSS {:.1} MiB \
-         (targets: < 1000 ms, < 64 MiB)\n  \
+         (targets: < {DISCOVERY_MS} ms, < 64 MiB)\n  \
          ip -all netns exec ip -br link (names only, no peers): median {:.0} ms\n  \
          ratio pathtrace / shell: {:.2}",
         ours.as_secs_f64() * 1e3,
@@ -443,8 +454,8 @@ fn discovery(opts: &Options, bin: &Path, results: &Path) -> Result<()> {
         shell.as_secs_f64() * 1e3,
         ours.as_secs_f64() / shell.as_secs_f64()
     );
-    if ours > Duration::from_secs(1) || rss > 64 * 1024 {
-        bail!("discovery is over its budget (1 s, 64 MiB)");
+    if ours > Duration::from_millis(DISCOVERY_MS) || rss > 64 * 1024 {
+        bail!("discovery is over its budget ({DISCOVERY_MS} ms, 64 MiB)");
     }
     Ok(())
 }

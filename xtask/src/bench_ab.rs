@@ -43,17 +43,24 @@ struct Instance {
     programs: Vec<u64>,
 }
 
+/// One side of a comparison: a build and the filter it runs with.
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    pub bin: &'a Path,
+    pub filter: &'a [&'a str],
+}
+
 impl Instance {
-    fn start(bin: &Path, p: &Pair, filter_mac: &str, out: &Path) -> Result<Self> {
+    fn start(side: Side<'_>, p: &Pair, out: &Path) -> Result<Self> {
         let before: Vec<u64> = tc_programs()?.iter().map(|t| t.id).collect();
-        let traced = Traced::start(bin, p, filter_mac, out)?;
+        let traced = Traced::start_with(side.bin, p, side.filter, out)?;
         let programs: Vec<u64> = tc_programs()?
             .iter()
             .map(|t| t.id)
             .filter(|id| !before.contains(id))
             .collect();
         if programs.is_empty() {
-            bail!("{} attached no TC program of its own", bin.display());
+            bail!("{} attached no TC program of its own", side.bin.display());
         }
         Ok(Self { traced, programs })
     }
@@ -68,25 +75,18 @@ impl Instance {
 }
 
 /// Per-run time of A and B (ns) in one round of traffic.
-fn round(
-    bin_a: &Path,
-    bin_b: &Path,
-    p: &Pair,
-    filter_mac: &str,
-    first: First,
-    results: &Path,
-) -> Result<Round> {
+fn round((a, b): (Side<'_>, Side<'_>), p: &Pair, first: First, results: &Path) -> Result<Round> {
     let out_a = results.join("bench-ab-a.jsonl");
     let out_b = results.join("bench-ab-b.jsonl");
     // Started last = attached first = runs first.
     let (ia, ib) = match first {
         First::B => {
-            let ia = Instance::start(bin_a, p, filter_mac, &out_a)?;
-            (ia, Instance::start(bin_b, p, filter_mac, &out_b)?)
+            let ia = Instance::start(a, p, &out_a)?;
+            (ia, Instance::start(b, p, &out_b)?)
         }
         First::A => {
-            let ib = Instance::start(bin_b, p, filter_mac, &out_b)?;
-            (Instance::start(bin_a, p, filter_mac, &out_a)?, ib)
+            let ib = Instance::start(b, p, &out_b)?;
+            (Instance::start(a, p, &out_a)?, ib)
         }
     };
     let (a0, b0) = (ia.counters()?, ib.counters()?);
@@ -124,11 +124,11 @@ struct Round {
 }
 
 /// The comparison for one kind of traffic.
-fn compare(a: &Path, b: &Path, p: &Pair, filter_mac: &str, results: &Path) -> Result<Value> {
+pub fn compare(a: Side<'_>, b: Side<'_>, p: &Pair, results: &Path) -> Result<Value> {
     let mut rounds = Vec::new();
     for i in 0..ROUNDS {
         let first = if i % 2 == 0 { First::A } else { First::B };
-        rounds.push(round(a, b, p, filter_mac, first, results)?);
+        rounds.push(round((a, b), p, first, results)?);
     }
     let (b_minus_a, position) = without_position(&rounds);
     Ok(json!({
@@ -170,8 +170,11 @@ pub fn run(a: &Path, b: &Path, results: &Path) -> Result<()> {
     let _stats = BpfStats::enable()?;
     eprintln!("==> per-packet program cost, A and B on the same hooks ({ROUNDS} rounds each)");
     eprintln!("    A: {}\n    B: {}", a.display(), b.display());
-    let nomatch = compare(a, b, &p, UNUSED_MAC, results)?;
-    let matching = compare(a, b, &p, &p.mac_a, results)?;
+    let side = |bin, filter| Side { bin, filter };
+    let unused = ["--filter-mac", UNUSED_MAC];
+    let ours = ["--filter-mac", p.mac_a.as_str()];
+    let nomatch = compare(side(a, &unused), side(b, &unused), &p, results)?;
+    let matching = compare(side(a, &ours), side(b, &ours), &p, results)?;
     let report = json!({
         "a": a.display().to_string(),
         "b": b.display().to_string(),
@@ -197,6 +200,61 @@ pub fn run(a: &Path, b: &Path, results: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// An address beside the MAC, as the journeys past a router need it, against the MAC alone:
+/// one build, rejected traffic. B is `--filter-mac-or-host` (a `--dst` journey) in one
+/// comparison and the learned sender's address (a journey without `--dst`, where the probes
+/// look it up in a map) in the other. Issue 30's floor: within 5 ns of the MAC alone.
+pub fn run_address_filter(bin: &Path, results: &Path) -> Result<()> {
+    let p = pair()?;
+    let _stats = BpfStats::enable()?;
+    eprintln!(
+        "==> rejected traffic: MAC alone (A) against an address beside it (B), {ROUNDS} rounds"
+    );
+    let side = |filter| Side { bin, filter };
+    let mac_only = ["--filter-mac", UNUSED_MAC];
+    let or_host = [
+        "--filter-mac",
+        UNUSED_MAC,
+        "--filter-host",
+        UNUSED_IP,
+        "--filter-mac-or-host",
+    ];
+    let learned = ["--filter-mac", UNUSED_MAC, "--filter-learn-sender"];
+    let with_host = compare(side(&mac_only), side(&or_host), &p, results)?;
+    let with_learned = compare(side(&mac_only), side(&learned), &p, results)?;
+    std::fs::write(
+        results.join("bench-address-filter.json"),
+        serde_json::to_string_pretty(&json!({
+            "mac_or_host": with_host,
+            "learned_sender": with_learned,
+        }))?,
+    )?;
+    let mut over = false;
+    for (what, v) in [
+        ("--dst address", &with_host),
+        ("learned sender", &with_learned),
+    ] {
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let extra = f("b_minus_a_ns");
+        over |= extra > ADDRESS_FLOOR_NS;
+        println!(
+            "rejected traffic, {what} beside the MAC: {extra:+.1} ns per run (MAC alone \
+             {:.1}, with it {:.1} ns; floor +{ADDRESS_FLOOR_NS} ns)",
+            f("a_ns"),
+            f("b_ns"),
+        );
+    }
+    if over {
+        bail!("an address beside the MAC costs rejected traffic more than its floor");
+    }
+    Ok(())
+}
+
+/// Issue 30's floor for the address criterion on rejected traffic.
+const ADDRESS_FLOOR_NS: f64 = 5.0;
+/// An address no bench traffic has (TEST-NET-1).
+const UNUSED_IP: &str = "192.0.2.250";
 
 #[cfg(test)]
 mod tests {

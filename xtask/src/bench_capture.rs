@@ -61,10 +61,15 @@ pub(crate) struct Traced {
 
 impl Traced {
     pub(crate) fn start(bin: &Path, p: &Pair, filter_mac: &str, out: &Path) -> Result<Self> {
+        Self::start_with(bin, p, &["--filter-mac", filter_mac], out)
+    }
+
+    /// [`Self::start`] with the filter flags given.
+    pub(crate) fn start_with(bin: &Path, p: &Pair, filter: &[&str], out: &Path) -> Result<Self> {
         let mut child = Command::new(bin)
             .args(["trace", "--output", "json", "--no-drops", "--no-ovs"])
             .args(["-i", &format!("{}:va", p.a), "-i", &format!("{}:vb", p.b)])
-            .args(["--filter-mac", filter_mac])
+            .args(filter)
             .stdout(File::create(out)?)
             .stderr(Stdio::piped())
             .spawn()

@@ -5,6 +5,7 @@ mod bench;
 mod bench_ab;
 mod bench_baseline;
 mod bench_capture;
+mod bench_first;
 mod bench_ovn;
 mod bench_signal;
 mod bench_startup;

@@ -3,7 +3,7 @@
 //! the server, follow the exchange, and name OVN's own objects when it stops. Runs in the VM.
 
 use pathtrace_testbed::{
-    journey_run::{reason, Journey},
+    journey_run::{packets_going, reason, Journey},
     kernel_state::assert_nothing_left,
     octavia::{self, Octavia},
     ovn::{OvnChassis, CHASSIS, SERVER_ID},
@@ -348,10 +348,17 @@ fn pathtrace_sb_request() -> String {
 }
 
 /// Seed 002's routed path: `trace --mac POD --icmp` from the pod on `octbr` to the amphora,
-/// ping in the pod. The path runs octbr -> the provider bridge -> br-int, where OVN's provider
-/// switch, the logical router and the tenant switch are hops of their own.
-fn octavia_ping(lab: &mut Lab, topo: &Octavia, name: &str) -> (i32, Value) {
-    let pings = Journey::start(
+/// without `--dst`, `pings` pings in the pod, started once pathtrace is attached: the first
+/// packet says where they go, and is judged with the rest (`count`: the packets to wait for).
+/// The path runs octbr -> the provider bridge -> br-int, where OVN's provider switch, the
+/// logical router and the tenant switch are hops of their own.
+fn octavia_ping(
+    lab: &mut Lab,
+    topo: &Octavia,
+    name: &str,
+    (pings, count): (&str, &str),
+) -> (i32, Value) {
+    let journey = Journey::start(
         lab,
         name,
         &[
@@ -359,12 +366,10 @@ fn octavia_ping(lab: &mut Lab, topo: &Octavia, name: &str) -> (i32, Value) {
             "--mac",
             octavia::POD_MAC,
             "--icmp",
-            "--dst",
-            octavia::AMPHORA_IP,
             "--timeout",
-            "10",
+            "15",
             "--count",
-            "1",
+            count,
         ],
     )
     .unwrap();
@@ -376,22 +381,28 @@ fn octavia_ping(lab: &mut Lab, topo: &Octavia, name: &str) -> (i32, Value) {
             &topo.pod,
             "ping",
             "-c",
-            "3",
+            pings,
+            "-i",
+            "0.5",
             "-W",
-            "1",
+            "2",
             octavia::AMPHORA_IP,
         ],
     );
-    pings.finish()
+    journey.finish()
 }
 
 #[test]
 fn ovn_routed_path_of_seed_002_is_delivered_through_the_logical_router() {
     let mut lab = Lab::new("ovnoct");
     let topo = Octavia::build(&mut lab).unwrap();
-    let (code, r) = octavia_ping(&mut lab, &topo, "ovn-octavia-routed");
+    // One ping: the one request and its reply, both judged.
+    let (code, r) = octavia_ping(&mut lab, &topo, "ovn-octavia-routed", ("1", "2"));
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["verdict"], "delivered", "{r:#}");
+    assert_eq!(r["destination"]["ip"], octavia::AMPHORA_IP, "{r:#}");
+    assert_eq!(packets_going(&r, "outbound").len(), 1, "{r:#}");
+    assert_eq!(packets_going(&r, "inbound").len(), 1, "{r:#}");
     assert_eq!(r["lost_events"], 0, "{r:#}");
     let names: Vec<&str> = r["expected_path"]
         .as_array()
@@ -449,8 +460,20 @@ fn ovn_disabled_router_port_of_seed_002_is_named() {
     let topo = Octavia::build(&mut lab).unwrap();
     topo.disable_router_port(octavia::ROUTER_TENANT_PORT)
         .unwrap();
-    let (code, r) = octavia_ping(&mut lab, &topo, "ovn-octavia-router-port-disabled");
+    // Three pings, each stopped at the router from the first one on.
+    let (code, r) = octavia_ping(
+        &mut lab,
+        &topo,
+        "ovn-octavia-router-port-disabled",
+        ("3", "3"),
+    );
     assert_eq!(code, 1, "{r:#}");
+    let requests = packets_going(&r, "outbound");
+    assert_eq!(requests.len(), 3, "{r:#}");
+    for p in &requests {
+        assert_eq!(p["stopped_at"]["ifname"], octavia::ROUTER, "{p:#}");
+        assert_eq!(p["cause"]["kind"], "ovn_router_port_disabled", "{p:#}");
+    }
     assert_eq!(r["verdict"], "stopped", "{r:#}");
     assert_eq!(r["stopped_at"]["ifname"], octavia::ROUTER, "{r:#}");
     assert_eq!(r["stopped_at"]["kind"], "logical_router", "{r:#}");
@@ -459,6 +482,39 @@ fn ovn_disabled_router_port_of_seed_002_is_named() {
     assert_eq!(cause["router"], octavia::ROUTER, "{r:#}");
     assert_eq!(cause["port"], octavia::ROUTER_TENANT_PORT, "{r:#}");
     assert!(reason(&r).contains("disabled"), "{r:#}");
+}
+
+/// A drop flow for ICMP on the provider bridge, between the pod's Linux bridge and OVN: each of
+/// three pings, the first included, is stopped there by that flow, before OVN sees it.
+#[test]
+fn ovn_seed_002_pings_dropped_by_a_flow_on_the_provider_bridge_are_each_named() {
+    let mut lab = Lab::new("ovnoctf");
+    let topo = Octavia::build(&mut lab).unwrap();
+    pathtrace_testbed::cmd::run(
+        "ovs-ofctl",
+        &[
+            "add-flow",
+            octavia::PROVIDER_BRIDGE,
+            "priority=100,icmp,actions=drop",
+        ],
+    )
+    .unwrap();
+    let (code, r) = octavia_ping(&mut lab, &topo, "ovn-octavia-drop-flow", ("3", "3"));
+    assert_eq!(code, 1, "{r:#}");
+    let requests = packets_going(&r, "outbound");
+    assert_eq!(requests.len(), 3, "{r:#}");
+    for p in &requests {
+        assert_eq!(p["stopped_at"]["ifname"], octavia::PROVIDER_BRIDGE, "{p:#}");
+        assert_eq!(p["cause"]["kind"], "openflow_drop", "{p:#}");
+        assert!(
+            p["cause"]["flow"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("icmp"),
+            "{p:#}"
+        );
+    }
+    assert_nothing_left(&lab);
 }
 
 /// A destination whose logical port another chassis binds: the path leaves br-int by the geneve

@@ -15,24 +15,26 @@ use tracer_common::{
     SNAPSHOT_MAX,
 };
 
-use super::{conclude::conclude, evidence, learn, status::Status};
+use super::{conclude::conclude, evidence, status::Status};
 use crate::{
     capture::session::{Control, OvsHooks, Session, SessionOptions},
     cli::{Cli, JourneyArgs, ReportArgs, TraceArgs},
     clock,
-    event::{DhcpMessage, Hop, Sighting, Sightings, Vanished},
+    event::{DhcpMessage, Direction, Hop, Sighting, Sightings, Vanished},
     interrupt,
     journey::{
         belongs::Belongs,
-        mode::{expected_path, Mode},
+        learned,
+        mode::{self, Mode, Watch},
         recording::Recording,
         report::Inputs,
     },
     kernel::{privileges, tracefs},
     mac::Mac,
     netns::NetnsTable,
-    path::{Destination, ExpectedPath, HopKind},
+    path::{reach::Reach, Destination, ExpectedPath, HopKind},
     probes::{push_unique, AttachMode, DropHook, FilterSpec, Interface},
+    shown::shown,
     topology,
 };
 
@@ -113,8 +115,10 @@ impl Request {
     }
 
     /// What the kernel keeps: the MAC's packets of this mode, their drops, and the bytes the
-    /// mode needs.
-    fn kernel_filter(&self) -> FilterSpec {
+    /// mode needs. Past a router the packets keep their addresses, not the MAC: the
+    /// destination's when given, else the sender's own, which the probes learn from its first
+    /// packet when what is watched is the MAC's whole reach.
+    fn kernel_filter(&self, watch: &Watch) -> FilterSpec {
         let mut f = FilterSpec {
             mac: Some(self.mac),
             dhcp: self.mode == Mode::Dhcp,
@@ -122,6 +126,11 @@ impl Request {
             snapshot_len: JOURNEY_SNAPSHOT,
             ..self.filter.clone()
         };
+        if let (Some(ip), None) = (self.dst, f.host) {
+            f.host = Some(ip);
+            f.mac_or_host = true;
+        }
+        f.learn_sender = matches!(watch, Watch::Reach(_)) && self.mode != Mode::Dhcp;
         match self.mode {
             // The whole BOOTP message, so the offered address and options can be decoded.
             Mode::Dhcp => f.snapshot_len = SNAPSHOT_MAX as u16,
@@ -147,27 +156,18 @@ pub fn run(req: Request) -> Result<u8> {
     let discovery = Instant::now();
     let before = topology::discover(&req.discovery)?;
     let mut table = NetnsTable::discover()?;
-    let mut discovery_ms = clock::ms_since(discovery);
-    let (destination, timeout) = destination(&req, &before, &table)?;
-    let path_start = Instant::now();
-    let expected = expected_path(&before, req.mac, req.mode, destination)?;
-    let interfaces = path_interfaces(&expected, &mut table)?;
-    // Without --dst, the wait for the first packet is not discovery.
-    discovery_ms += clock::ms_since(path_start);
-    let mut filter = req.kernel_filter();
-    if let (Some(d), None) = (destination, filter.host) {
-        // Past a router the packets keep the destination's address, not the MAC.
-        filter.host = Some(d.ip);
-        filter.mac_or_host = true;
-    }
+    let given = req.dst.map(|ip| Destination { ip, mac: None });
+    let watch = Watch::of(&before, req.mac, req.mode, given)?;
+    let interfaces = watched_interfaces(&watch, &mut table)?;
+    let discovery_ms = clock::ms_since(discovery);
     let mut session = Session::start(
         SessionOptions {
             interfaces,
-            filter,
+            filter: req.kernel_filter(&watch),
             btf: &req.btf,
-            tc_attach: req.tc_attach,
+            tc_attach: attach_mode(req.tc_attach, &watch),
             drops: Some(req.drop_hook),
-            ovs: ovs_hooks(req.ovs, &expected),
+            ovs: ovs_hooks(req.ovs, &watch),
             ring_buffer_bytes: req.ring_buffer_bytes,
         },
         table,
@@ -177,34 +177,56 @@ pub fn run(req: Request) -> Result<u8> {
         tracing::info!("{e:#}");
     }
     session.announce();
+    if let Watch::Reach(r) = &watch {
+        announce_reach(r);
+    }
     let captured = if interrupt::requested().is_some() {
         Ok(Captured::default())
     } else {
-        let belongs = Belongs::new(req.mac, destination.map(|d| d.ip));
-        capture(&req, &expected, (timeout, belongs), &mut session)
+        let belongs = Belongs::new(req.mac, given.map(|d| d.ip));
+        capture(&req, client_end(&watch), belongs, &mut session)
     };
     let hooks = session.hooks.clone();
     let timings = session.timings.clone();
+    let attached: Vec<(u32, u32)> = session
+        .interfaces
+        .iter()
+        .map(|i| (i.netns.ino, i.ifindex))
+        .collect();
     // A detach that fails (an interface whose namespace went away with it) is a warning: the
     // verdict on what was seen still stands.
     if let Err(e) = session.finish() {
         eprintln!("pathtrace: warning: cleanup: {e:#}");
     }
     let Captured {
-        sightings,
+        mut sightings,
         lost,
         missed_runs,
         vanished,
         complete,
     } = captured?;
-
-    let settle = !complete && expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge);
+    // Without --dst, the first packet said where they go.
+    let destination = match req.mode {
+        Mode::Dhcp => None,
+        _ => given.or_else(|| learned::destination(&sightings, req.mac)),
+    };
+    if given.is_none() {
+        // Past a router, only the MAC's own address pair with that destination is its traffic.
+        let mut belongs = Belongs::new(req.mac, destination.map(|d| d.ip));
+        sightings.sort_by_key(|s| s.ktime_ns);
+        sightings.retain(|s| belongs.keeps(&s.hop));
+    }
+    let plan = mode::plan(&before, req.mac, req.mode, destination, &sightings)?;
+    warn_unwatched(&plan.path, &attached, destination);
+    // A DHCP exchange that completed was delivered: no flow counter is needed to judge it.
+    let delivered = complete && req.mode == Mode::Dhcp;
+    let settle = !delivered && plan.path.hops.iter().any(|h| h.kind == HopKind::OvsBridge);
     let (after, after_capture) = evidence::collect(&req.discovery, settle, &before);
     let inputs = Inputs {
         mac: req.mac,
         mode: req.mode,
         destination,
-        path: &expected,
+        path: &plan.path,
         before: &before,
         after: &after,
         sightings,
@@ -214,6 +236,7 @@ pub fn run(req: Request) -> Result<u8> {
         hooks,
         timings: Some(timings),
         after_capture,
+        unplaced: plan.unplaced,
     };
     let recording = match &req.record {
         Some(file) => Some((file.as_path(), recording(&inputs)?)),
@@ -222,47 +245,78 @@ pub fn run(req: Request) -> Result<u8> {
     conclude(inputs, &req.report, recording)
 }
 
-/// Where the packets go, for modes other than DHCP: `--dst`, else learned from the first
-/// packet (see `learn`); and how much of the timeout is left.
-fn destination(
-    req: &Request,
-    topo: &topology::Topology,
-    table: &NetnsTable,
-) -> Result<(Option<Destination>, Duration)> {
-    let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    Ok(match (req.mode, req.dst) {
-        (Mode::Dhcp, _) => (None, timeout),
-        (_, Some(ip)) => (Some(Destination { ip, mac: None }), timeout),
-        (_, None) => {
-            let learned = learn::first_destination(
-                req.mac,
-                SessionOptions {
-                    interfaces: Vec::new(),
-                    filter: req.kernel_filter(),
-                    btf: &req.btf,
-                    tc_attach: req.tc_attach,
-                    drops: None,
-                    ovs: OvsHooks::Skip(learn::LEARN_ONLY),
-                    ring_buffer_bytes: req.ring_buffer_bytes,
-                },
-                (topo, table),
-                timeout,
-            )?;
-            (learned.destination, timeout.saturating_sub(learned.waited))
-        }
-    })
+/// The reach attached to, on stderr: what the first packet can cross before it says where it
+/// goes.
+fn announce_reach(r: &Reach) {
+    let routers = r.domains.iter().filter(|d| d.via.is_some()).count();
+    eprintln!(
+        "pathtrace: no --dst: watching where a frame from {} can go ({} link(s) in {} layer-2 domain(s), {routers} router(s) on the way{}); its first packet says where it goes",
+        r.mac,
+        r.links().count(),
+        r.domains.len(),
+        r.truncated
+            .as_ref()
+            .map(|t| format!("; bounded: {t}"))
+            .unwrap_or_default()
+    );
 }
 
-/// The Open vSwitch hooks only where the expected path crosses a datapath: elsewhere they
-/// would only slow every packet of the host down.
-fn ovs_hooks(wanted: bool, expected: &ExpectedPath) -> OvsHooks {
+/// Says which links of the path learned from the first packet were not watched (a reach cut
+/// short by its bound): nothing was seen there, by no fault of the packet.
+fn warn_unwatched(path: &ExpectedPath, attached: &[(u32, u32)], dst: Option<Destination>) {
+    let missing: Vec<String> = path
+        .hops
+        .iter()
+        .filter(|h| matches!(h.kind, HopKind::Interface | HopKind::LinuxBridge) && h.kernel_visible)
+        .filter_map(|h| Some((h.netns_ino?, h.ifindex?, h)))
+        .filter(|(ino, ifindex, _)| !attached.contains(&(*ino, *ifindex)))
+        .map(|(_, _, h)| shown(&h.name))
+        .collect();
+    if let (false, Some(d)) = (missing.is_empty(), dst) {
+        eprintln!(
+            "pathtrace: warning: the path to {} crosses {} link(s) that were not watched (beyond the reach's bound): {}",
+            d.ip,
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+}
+
+/// The Open vSwitch hooks only where what is watched crosses a datapath: elsewhere they would
+/// only slow every packet of the host down.
+fn ovs_hooks(wanted: bool, watch: &Watch) -> OvsHooks {
     if !wanted {
         OvsHooks::Skip("--no-ovs")
-    } else if expected.hops.iter().any(|h| h.kind == HopKind::OvsBridge) {
+    } else if watch.crosses_ovs() {
         OvsHooks::Attach
     } else {
         OvsHooks::Skip("the expected path crosses no Open vSwitch bridge")
     }
+}
+
+/// How the TC programs are attached: as asked, except that `auto` attaches a MAC's whole reach
+/// (watched for its first packet) with netlink filters. Each tcx attach and detach holds RTNL
+/// across an RCU grace period (~10 ms a hook measured here), so a reach of a dozen links took a
+/// third longer to start than the expected path of `--dhcp`; netlink attaches it in 2 ms.
+fn attach_mode(asked: AttachMode, watch: &Watch) -> AttachMode {
+    match (asked, watch) {
+        (AttachMode::Auto, Watch::Reach(_)) => AttachMode::Netlink,
+        _ => asked,
+    }
+}
+
+/// The client's end of a DHCP path: the first interface the kernel sees, and the direction a
+/// reply has there on its way to the client (the opposite of the request's): egress on a VM's
+/// tap, ingress on a pod's or container's own interface.
+fn client_end(watch: &Watch) -> Option<(u32, u32, Direction)> {
+    let Watch::Path(expected) = watch else {
+        return None;
+    };
+    expected
+        .hops
+        .iter()
+        .find(|h| h.kind == HopKind::Interface && h.kernel_visible)
+        .and_then(|h| Some((h.netns_ino?, h.ifindex?, h.direction?.flipped())))
 }
 
 fn recording(inputs: &Inputs<'_>) -> Result<String> {
@@ -286,18 +340,11 @@ struct Captured {
 /// signal.
 fn capture(
     req: &Request,
-    expected: &ExpectedPath,
-    (timeout, mut belongs): (Duration, Belongs),
+    client_end: Option<(u32, u32, Direction)>,
+    mut belongs: Belongs,
     session: &mut Session,
 ) -> Result<Captured> {
-    // The client's end: the first interface the kernel sees, and the direction a reply has
-    // there on its way to the client (the opposite of the request's): egress on a VM's tap,
-    // ingress on a pod's or container's own interface.
-    let client_end = expected
-        .hops
-        .iter()
-        .find(|h| h.kind == HopKind::Interface && h.kernel_visible)
-        .and_then(|h| Some((h.netns_ino?, h.ifindex?, h.direction?.flipped())));
+    let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
     // Both the record handler and the ticker update it.
     let status = RefCell::new(Status::new(
         session.hooks.iter().filter(|h| h.active).count(),
@@ -366,8 +413,40 @@ fn capture(
     })
 }
 
-/// The interfaces of the expected path the kernel can see, resolved to attachable ones.
-fn path_interfaces(expected: &ExpectedPath, table: &mut NetnsTable) -> Result<Vec<Interface>> {
+/// What `watch` covers that the kernel can see, resolved to attachable interfaces.
+fn watched_interfaces(watch: &Watch, table: &mut NetnsTable) -> Result<Vec<Interface>> {
+    let links: Vec<(u32, u32, &str)> = match watch {
+        Watch::Path(expected) => path_links(expected),
+        Watch::Reach(r) => r
+            .links()
+            .map(|l| (l.key.netns, l.key.ifindex, l.name.as_str()))
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for (ino, ifindex, name) in links {
+        let netns = table
+            .get(ino)
+            .cloned()
+            .with_context(|| format!("namespace of {} vanished", shown(name)))?;
+        push_unique(
+            &mut out,
+            Interface {
+                netns,
+                name: name.to_string(),
+                ifindex,
+            },
+        );
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "the expected path has no interface the kernel can see"
+    );
+    Ok(out)
+}
+
+/// The links of the expected path the kernel can see, a bond's other members included:
+/// whichever carries the packet is seen.
+fn path_links(expected: &ExpectedPath) -> Vec<(u32, u32, &str)> {
     let mut out = Vec::new();
     for h in &expected.hops {
         if !matches!(h.kind, HopKind::Interface | HopKind::LinuxBridge) {
@@ -376,30 +455,12 @@ fn path_interfaces(expected: &ExpectedPath, table: &mut NetnsTable) -> Result<Ve
         let (Some(ino), Some(ifindex)) = (h.netns_ino, h.ifindex) else {
             continue;
         };
-        // A bond's other members too: whichever carries the packet is seen.
-        let links = std::iter::once((ino, ifindex, h.name.as_str())).chain(
+        out.push((ino, ifindex, h.name.as_str()));
+        out.extend(
             h.alternatives
                 .iter()
                 .map(|a| (a.netns_ino, a.ifindex, a.name.as_str())),
         );
-        for (ino, ifindex, name) in links {
-            let netns = table
-                .get(ino)
-                .cloned()
-                .with_context(|| format!("namespace of {name} vanished"))?;
-            push_unique(
-                &mut out,
-                Interface {
-                    netns,
-                    name: name.to_string(),
-                    ifindex,
-                },
-            );
-        }
     }
-    anyhow::ensure!(
-        !out.is_empty(),
-        "the expected path has no interface the kernel can see"
-    );
-    Ok(out)
+    out
 }

@@ -6,7 +6,6 @@ mod conclude;
 mod evidence;
 mod files;
 pub mod journey;
-mod learn;
 pub mod path;
 pub mod replay;
 mod status;

@@ -20,7 +20,16 @@ pub fn run(args: &PathArgs) -> Result<u8> {
         (Some(to), _, _) => Goal::Interface(resolve_interface(&topo, to)?),
         (None, true, _) => Goal::Dhcp,
         (None, false, Some(ip)) => Goal::Destination(Destination { ip, mac: None }),
-        (None, false, None) => Goal::Uplink,
+        // No goal: where a frame from the MAC can go.
+        (None, false, None) => {
+            let reach = path::reach::reach(&topo, args.mac)?;
+            let text = match args.output {
+                Format::Text => output::reach_text::render(&reach),
+                Format::Json => serde_json::to_string_pretty(&reach)? + "\n",
+            };
+            stdout::write(&text)?;
+            return Ok(0);
+        }
     };
     let expected = path::compute(&topo, args.mac, &goal)?;
     let text = match args.output {

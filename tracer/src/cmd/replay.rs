@@ -3,14 +3,13 @@
 use anyhow::{Context as _, Result};
 
 use super::conclude::conclude;
-use crate::{
-    cli::ReplayArgs,
-    journey::{mode::expected_path, recording::Recording},
-};
+use crate::{cli::ReplayArgs, journey::recording::Recording};
 
 pub fn run(args: &ReplayArgs) -> Result<u8> {
     let rec = Recording::read(&args.file)?;
-    let expected = expected_path(&rec.before, rec.mac, rec.mode, rec.destination)
+    let sightings = rec.sightings()?;
+    let plan = rec
+        .plan(&sightings)
         .context("the recorded topology has no path for the recorded MAC")?;
-    conclude(rec.inputs(&expected, rec.sightings()?), &args.report, None)
+    conclude(rec.inputs(&plan, sightings), &args.report, None)
 }

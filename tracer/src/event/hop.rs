@@ -201,4 +201,24 @@ impl Hop {
             snapshot: None,
         }
     }
+
+    /// [`Self::example`] turned into an ICMP packet between two MACs (IPv4 `ips`, or none),
+    /// for tests of who sent what to whom.
+    pub fn example_between(src: [u8; 6], dst: [u8; 6], ips: Option<(&str, &str)>) -> Self {
+        let mut h = Self::example();
+        h.src_mac = Mac(src);
+        h.dst_mac = Mac(dst);
+        h.dhcp = None;
+        h.ip = ips.map(|(s, d)| super::Ip {
+            version: 4,
+            src: s.parse().unwrap(),
+            dst: d.parse().unwrap(),
+            proto: 1,
+            id: None,
+            sport: None,
+            dport: None,
+            fragment: false,
+        });
+        h
+    }
 }

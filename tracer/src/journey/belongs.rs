@@ -43,24 +43,9 @@ impl Belongs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Ip;
 
     fn hop(src: [u8; 6], dst: [u8; 6], ips: Option<(&str, &str)>) -> Hop {
-        let mut h = Hop::example();
-        h.src_mac = Mac(src);
-        h.dst_mac = Mac(dst);
-        h.dhcp = None;
-        h.ip = ips.map(|(s, d)| Ip {
-            version: 4,
-            src: s.parse().unwrap(),
-            dst: d.parse().unwrap(),
-            proto: 1,
-            id: None,
-            sport: None,
-            dport: None,
-            fragment: false,
-        });
-        h
+        Hop::example_between(src, dst, ips)
     }
 
     #[test]

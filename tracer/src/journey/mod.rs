@@ -12,6 +12,7 @@ pub mod benign;
 pub mod correlate;
 pub mod dhcp;
 pub mod dhcp_report;
+pub mod learned;
 pub mod mode;
 #[cfg(test)]
 mod recorded_tests;
@@ -20,4 +21,5 @@ pub mod recording;
 pub mod recordings;
 pub mod report;
 pub mod rows;
+pub mod tcp;
 pub mod verdict;

@@ -7,11 +7,15 @@ use std::{io::Read as _, path::Path};
 use anyhow::{ensure, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{after_capture::AfterCapture, mode::Mode, report::Inputs};
+use super::{
+    after_capture::AfterCapture,
+    mode::{plan, Mode, Plan},
+    report::Inputs,
+};
 use crate::{
     event::{hex, unhex, HookStatus, Hop, Sighting, Vanished},
     mac::Mac,
-    path::{Destination, ExpectedPath},
+    path::Destination,
     topology::Topology,
 };
 
@@ -110,18 +114,15 @@ impl Recording {
         Ok(rec)
     }
 
-    /// What the live run judged, around `expected` (the path computed from [`Self::before`]
-    /// by [`super::mode::expected_path`]) and `sightings` (from [`Self::sightings`]).
-    pub fn inputs<'a>(
-        &'a self,
-        expected: &'a ExpectedPath,
-        sightings: Vec<Sighting>,
-    ) -> Inputs<'a> {
+    /// What the live run judged, around `plan` (made from [`Self::before`] by
+    /// [`Self::plan`]) and `sightings` (from [`Self::sightings`]).
+    pub fn inputs<'a>(&'a self, plan: &'a Plan, sightings: Vec<Sighting>) -> Inputs<'a> {
         Inputs {
             mac: self.mac,
             mode: self.mode,
             destination: self.destination,
-            path: expected,
+            path: &plan.path,
+            unplaced: plan.unplaced,
             before: &self.before,
             after: &self.after,
             sightings,
@@ -132,6 +133,17 @@ impl Recording {
             timings: None,
             after_capture: self.after_capture,
         }
+    }
+
+    /// The path the live run was judged against, made again from [`Self::before`].
+    pub fn plan(&self, sightings: &[Sighting]) -> Result<Plan> {
+        plan(
+            &self.before,
+            self.mac,
+            self.mode,
+            self.destination,
+            sightings,
+        )
     }
 
     /// The sightings as the live run had them (bytes apart from the hop).

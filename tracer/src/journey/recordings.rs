@@ -4,7 +4,6 @@
 //! `pathtrace replay` judges them: what the journey and view tests run on.
 
 use super::{
-    mode::expected_path,
     recording::Recording,
     report::{self, Report},
 };
@@ -49,10 +48,10 @@ pub fn load(name: &str) -> Recording {
 
 /// Judges a recording as `pathtrace replay` does, after `edit` changes its stream.
 pub fn judge_with(rec: &Recording, edit: impl FnOnce(&mut Vec<Sighting>)) -> Report {
-    let expected = expected_path(&rec.before, rec.mac, rec.mode, rec.destination).unwrap();
     let mut sightings = rec.sightings().unwrap();
     edit(&mut sightings);
-    report::build(rec.inputs(&expected, sightings))
+    let plan = rec.plan(&sightings).unwrap();
+    report::build(rec.inputs(&plan, sightings))
 }
 
 pub fn judge(name: &str) -> Report {
@@ -62,7 +61,8 @@ pub fn judge(name: &str) -> Report {
 /// The report and the expected path it was judged against.
 pub fn judged(name: &str) -> (Report, ExpectedPath) {
     let rec = load(name);
-    let expected = expected_path(&rec.before, rec.mac, rec.mode, rec.destination).unwrap();
-    let report = report::build(rec.inputs(&expected, rec.sightings().unwrap()));
-    (report, expected)
+    let sightings = rec.sightings().unwrap();
+    let plan = rec.plan(&sightings).unwrap();
+    let report = report::build(rec.inputs(&plan, sightings));
+    (report, plan.path)
 }

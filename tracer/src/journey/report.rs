@@ -3,16 +3,17 @@
 //! on recorded event streams.
 
 use serde::Serialize;
-use tracer_common::wire::icmp_type;
+use tracer_common::wire::{icmp_type, ip_proto};
 
 use super::{
     after_capture::AfterCapture,
     attribute, benign,
     correlate::{self, oriented, OrientedHop, PacketGroup, Progress, Way},
     dhcp_report::{self, DhcpReport},
-    mode::Mode,
+    mode::{Mode, Unplaced},
     rows::{self, JourneyHop, Judged},
-    verdict::{self, silence, Cause, Evidence, Expected, Outcome, Place, Seen, Verdict},
+    tcp::{self, TcpFlag},
+    verdict::{self, silence, Cause, Evidence, Expected, Outcome, Place, Seen, StopHook, Verdict},
 };
 use crate::{
     event::{HookKind, HookStatus, Sighting, Timings, Vanished},
@@ -26,8 +27,11 @@ pub struct PacketReport {
     pub fingerprint: String,
     /// `outbound` (from the MAC) or `inbound` (towards it).
     pub way: Way,
-    /// e.g. "DHCP DISCOVER xid 0x5e1c0a3b", "ICMP echo request seq 1", "IPv4 UDP".
+    /// e.g. "DHCP DISCOVER xid 0x5e1c0a3b", "ICMP echo request seq 1", "TCP ... [SYN]".
     pub summary: String,
+    /// A TCP segment's flags, when its bytes were captured (a SYN answered by a RST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_flags: Option<Vec<TcpFlag>>,
     #[serde(flatten)]
     pub verdict: Verdict,
     pub hops: Vec<JourneyHop>,
@@ -94,6 +98,9 @@ pub struct Inputs<'a> {
     pub timings: Option<Timings>,
     /// Whether `after` was read after the capture.
     pub after_capture: AfterCapture,
+    /// The destination has no path on this host: `path` ends where the packets were seen
+    /// farthest (see `mode::plan`).
+    pub unplaced: Option<Unplaced>,
 }
 
 /// The bridge an OVS port (or its netdev) belongs to, by name.
@@ -129,6 +136,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
             fingerprint: g.fingerprint.clone(),
             way: g.way,
             summary: summary(g),
+            tcp_flags: tcp::flags(&g.sightings),
             hops: rows::rows(g, &path, &progress, &judged),
             verdict,
         });
@@ -159,7 +167,45 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         timings: inputs.timings,
     };
     overall(&mut report, inputs.path, inputs.after);
+    if let Some(u) = inputs.unplaced {
+        unplaced(&mut report, inputs.path, u);
+    }
     report
+}
+
+/// The run's verdict when its destination has no path here: stopped where the packets were
+/// seen farthest from the sender, the path's last hop.
+fn unplaced(report: &mut Report, path: &ExpectedPath, u: Unplaced) {
+    let Some(last) = path.hops.last() else {
+        return;
+    };
+    // The hook that saw them there last (nothing seen at all keeps its own verdict).
+    let Some(hook) = report
+        .packets
+        .iter()
+        .flat_map(|p| &p.hops)
+        .filter(|h| h.path_hop == Some(last.index) && h.hook != HookKind::Drop && !h.inferred)
+        .map(|h| h.hook)
+        .next_back()
+    else {
+        return;
+    };
+    let cause = Cause::DestinationUnplaced {
+        ip: u.ip,
+        unresolved: u.why,
+        last_at: last.name.clone(),
+    };
+    report.verdict = Outcome::Stopped;
+    report.stopped_at = Some(Place {
+        ifname: last.name.clone(),
+        netns: last.netns.clone(),
+        hook: StopHook::Seen(hook),
+        direction: hook.direction(),
+        kind: last.kind,
+    });
+    report.reason = Some(cause.to_string());
+    report.cause = Some(cause);
+    report.expected_next = None;
 }
 
 /// The run's verdict: for DHCP, the exchange (delivered once the ACK reached the VM); else
@@ -269,6 +315,23 @@ fn summary(g: &PacketGroup) -> String {
         return format!("DHCP {} xid {}", d.message, d.xid);
     }
     if let Some(i) = &h.icmp {
+        let error = match (h.ip.as_ref().map(|ip| ip.version), i.kind) {
+            (Some(4), icmp_type::DEST_UNREACHABLE) | (Some(6), icmp_type::V6_DEST_UNREACHABLE) => {
+                Some("destination unreachable")
+            }
+            (Some(4), icmp_type::TIME_EXCEEDED) | (Some(6), icmp_type::V6_TIME_EXCEEDED) => {
+                Some("time exceeded")
+            }
+            (Some(6), icmp_type::V6_PACKET_TOO_BIG) => Some("packet too big"),
+            _ => None,
+        };
+        // An error names who sent it: the hop that refused the packet.
+        if let (Some(what), Some(ip)) = (error, &h.ip) {
+            return format!(
+                "ICMP {what} (code {}) from {} to {}",
+                i.code, ip.src, ip.dst
+            );
+        }
         let what = match (h.ip.as_ref().map(|ip| ip.version), i.kind) {
             (Some(4), icmp_type::ECHO_REQUEST) | (Some(6), icmp_type::V6_ECHO_REQUEST) => {
                 "echo request"
@@ -279,6 +342,21 @@ fn summary(g: &PacketGroup) -> String {
         return format!("ICMP {what} id {} seq {} ({} bytes)", i.id, i.seq, h.len);
     }
     match &h.ip {
+        Some(ip) if ip.proto == ip_proto::TCP => {
+            let flags = tcp::flags(&g.sightings)
+                .map(|f| {
+                    let names: Vec<&str> = f.iter().map(|f| f.as_str()).collect();
+                    format!(" [{}]", names.join(", "))
+                })
+                .unwrap_or_default();
+            format!(
+                "TCP {}:{} -> {}:{}{flags}",
+                ip.src,
+                ip.sport.unwrap_or_default(),
+                ip.dst,
+                ip.dport.unwrap_or_default()
+            )
+        }
         Some(ip) => format!(
             "IPv{} {} -> {} proto {}",
             ip.version, ip.src, ip.dst, ip.proto

@@ -30,6 +30,7 @@ pub enum Format {
     Json,
 }
 pub mod path_text;
+pub mod reach_text;
 mod timeline;
 pub mod topology_dot;
 pub mod topology_filter;

@@ -54,6 +54,9 @@ pub enum End {
     Owner,
     /// The owner of the next hop's MAC (it owns no address discovery knows of).
     NextHopMac,
+    /// The owner of the next hop's MAC, in a namespace with no route to the address: a
+    /// router that has none drops it there.
+    NoRoute,
     /// A physical NIC or tunnel port: the packet leaves the host.
     Uplink,
     /// An OVN integration bridge, with no uplink reached: the logical network decides there
@@ -65,7 +68,8 @@ pub enum End {
 }
 
 /// Why nothing was resolved.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Unresolved {
     /// Nothing discovery knows leads towards the address.
     NoWay,
@@ -170,6 +174,7 @@ fn segment(
         Some(Node::Iface(k)) => {
             return match namespace_route(topo, k.netns, ip) {
                 Some(r) if r.oif.is_some_and(|o| o != k.ifindex) => Segment::Routed(k, r.clone()),
+                None if !owns(topo, k, ip) => Segment::Ends(Node::Iface(k), End::NoRoute),
                 _ => Segment::Ends(Node::Iface(k), End::NextHopMac),
             }
         }
@@ -310,7 +315,7 @@ fn has_address_of_family(topo: &Topology, k: IfaceKey, ip: IpAddr) -> bool {
 }
 
 /// A physical NIC or an OVS tunnel port: beyond it, another host.
-fn leaves_host(topo: &Topology, graph: &Graph, n: Node) -> bool {
+pub(super) fn leaves_host(topo: &Topology, graph: &Graph, n: Node) -> bool {
     match n {
         Node::Iface(k) => {
             topo.interface(k)

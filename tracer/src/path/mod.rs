@@ -18,6 +18,7 @@ pub mod origin;
 mod ovn_pipeline;
 mod ovn_router;
 mod ovs_bridge;
+pub mod reach;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -37,7 +38,7 @@ use crate::{
     },
 };
 pub use bond::{Alternative, BondHop};
-pub use destination::Destination;
+pub use destination::{Destination, Unresolved};
 pub use dhcp_server::DhcpExpectation;
 pub use note::Note;
 pub use ovn_pipeline::LogicalHop;
@@ -261,6 +262,7 @@ fn to_destination(
     let goal = Goal::Destination(dst);
     let r = destination::resolve(topo, graph, start, dst)
         .map_err(|e| anyhow::anyhow!("no path from {mac} to {}: {e}", dst.ip))?;
+    let no_route = r.end == destination::End::NoRoute;
     let mut path = match r.end {
         destination::End::Gap { from, target } => {
             let mut before = r.walk;
@@ -274,6 +276,10 @@ fn to_destination(
         destination::End::NextHopMac => {
             format!("the path ends where {}'s next hop's MAC is", dst.ip)
         }
+        destination::End::NoRoute => format!(
+            "the path ends where {}'s next hop's MAC is, whose namespace has no route to it",
+            dst.ip
+        ),
         destination::End::Uplink => format!("{} is not on this host: the path leaves it", dst.ip),
         destination::End::Logical => format!(
             "{} is not on this host's links, and no uplink is reached: OVN's logical network decides on the integration bridge",
@@ -281,7 +287,25 @@ fn to_destination(
         ),
         destination::End::Gap { .. } => format!("{} is on this host, out of reach", dst.ip),
     });
+    if no_route {
+        let at = path.hops.len();
+        if let Some(last) = path.hops.last_mut() {
+            last.notes.push(Note::NoRoute {
+                netns: last.netns.clone().unwrap_or_default(),
+                dst: dst.ip,
+            });
+            path.blocked_at = Some(at);
+        }
+    }
     Ok(path)
+}
+
+/// Why `mac`'s packets to `dst` have no path on this host, if they have none (the MAC itself
+/// unknown is not this question's: see [`compute`]).
+pub fn unresolved(topo: &Topology, mac: Mac, dst: Destination) -> Option<Unresolved> {
+    let start = origin::find(topo, mac).ok()?.node();
+    let graph = Graph::new(topo).retain(|e| !bond::is_standby_member(topo, e));
+    destination::resolve(topo, &graph, start, dst).err()
 }
 
 /// The path of a topology that breaks between the client and its goal (its DHCP server, its

@@ -80,6 +80,12 @@ pub enum Note {
     RoutedOut {
         route: String,
     },
+    /// The packet reaches the namespace its next hop's MAC is in, whose main table has no
+    /// route to its destination (nor is the address its own): it goes no further.
+    NoRoute {
+        netns: String,
+        dst: std::net::IpAddr,
+    },
     /// An OVN integration bridge: its flows are OVN's logical pipelines, read from OVN's
     /// databases rather than simulated.
     OvnPipeline,
@@ -181,6 +187,7 @@ impl Note {
                 | Self::TaggedOnAccessPort { .. }
                 | Self::MtuLower { .. }
                 | Self::PathBreaks { .. }
+                | Self::NoRoute { .. }
                 | Self::BridgeVlanFiltered { .. }
                 | Self::OvnPortNotBound { .. }
                 | Self::OvnPortDisabled { .. }
@@ -266,6 +273,10 @@ impl fmt::Display for Note {
                 "the path breaks here: the client's side ends at {client_end}, and nothing joins it to {far}, which ends at {server_end}"
             ),
             Self::RoutedOut { route } => write!(f, "routed out here by the route {route}"),
+            Self::NoRoute { netns, dst } => write!(
+                f,
+                "namespace {netns} has no route to {dst} in its main table and does not own it: the packet goes no further"
+            ),
             Self::TunnelPort { kind, remote_ip } => write!(
                 f,
                 "{kind} tunnel port to {}: the packet leaves the host encapsulated",

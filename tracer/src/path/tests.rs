@@ -513,3 +513,36 @@ fn a_balancing_bond_takes_a_member_and_attaches_the_others() {
     assert_eq!(alt, ["eth2"]);
     assert_eq!(p.hops[3].bond.as_ref().unwrap().active, None);
 }
+
+/// Where a frame from the VM can go without a destination: its layer-2 domain (the bridge and
+/// both VMs' veths), then, through the host's namespace, which routes out of eth1, eth1's,
+/// where frames leave the host; the other namespace routes nowhere else and is no router.
+#[test]
+fn the_reach_is_the_layer_2_domain_and_what_its_routers_lead_to() {
+    let r = super::reach::reach(&routed_host(), Mac([2, 0, 0, 0, 2, 2])).unwrap();
+    assert_eq!(r.domains.len(), 2, "{r:#?}");
+    let names = |d: &super::reach::Domain| -> Vec<String> {
+        d.links
+            .iter()
+            .map(|l| format!("{}:{}", l.netns, l.name))
+            .collect()
+    };
+    let own = names(&r.domains[0]);
+    for l in [
+        "vm:eth0",
+        "root:v-vm",
+        "root:br0",
+        "root:v-other",
+        "other:eth0",
+    ] {
+        assert!(own.iter().any(|n| n == l), "{l} not in {own:?}");
+    }
+    assert!(r.domains[0].via.is_none());
+    let behind = &r.domains[1];
+    let via = behind.via.as_ref().unwrap();
+    assert_eq!((via.netns.as_str(), via.link.as_str()), ("root", "eth1"));
+    assert_eq!(names(behind), ["root:eth1"]);
+    assert!(behind.links[0].leaves_host);
+    assert!(r.truncated.is_none());
+    assert_eq!(r.links().count(), 6);
+}

@@ -61,6 +61,21 @@ fn every_named_map_program_and_global_is_in_the_ebpf_object() {
             "global {global} is in {section:?}, not .rodata"
         );
     }
+    // What the probes write, zero when loaded: uninitialised data, one map the kernel gives
+    // every program of the object at a fixed address.
+    let sender = elf
+        .symbols()
+        .find(|s| s.name() == Ok(c::SENDER_GLOBAL))
+        .expect("the learned sender global");
+    let section = sender
+        .section_index()
+        .and_then(|i| elf.section_by_index(i).ok())
+        .and_then(|s| s.name().ok().map(str::to_string));
+    assert_eq!(section.as_deref(), Some(".bss"), "{section:?}");
+    assert_eq!(
+        sender.size() as usize,
+        core::mem::size_of::<c::LearnedSender>()
+    );
 }
 
 #[test]

@@ -21,6 +21,9 @@ pub struct FilterSpec {
     /// With `mac` and `host`: either one is enough (a routed packet keeps its addresses, not
     /// its sender's MAC).
     pub mac_or_host: bool,
+    /// With `mac`: also the MAC's own addresses, learned by the probes from its first packets
+    /// (a routed packet keeps its sender's address, not its MAC).
+    pub learn_sender: bool,
     /// This IP protocol.
     pub proto: Option<u8>,
     /// This TCP/UDP source or destination port.
@@ -73,6 +76,9 @@ impl FilterSpec {
         if self.mac_or_host && self.mac.is_some() && self.host.is_some() {
             f.flags |= filter_flags::MAC_OR_ADDR;
         }
+        if self.learn_sender && self.mac.is_some() {
+            f.flags |= filter_flags::LEARN_SENDER;
+        }
         f
     }
 }
@@ -93,9 +99,11 @@ mod tests {
             drops: true,
             snapshot_len: 128,
             mac_or_host: true,
+            learn_sender: true,
         };
         let f = spec.to_kernel();
         let all = filter_flags::MAC_OR_ADDR
+            | filter_flags::LEARN_SENDER
             | filter_flags::MAC
             | filter_flags::DHCP
             | filter_flags::VLAN
@@ -115,5 +123,11 @@ mod tests {
             ..FilterSpec::default()
         };
         assert_eq!(mac_only.to_kernel().flags, filter_flags::MAC);
+        // Learning is the MAC's: without one there is nothing to learn from.
+        let no_mac = FilterSpec {
+            learn_sender: true,
+            ..FilterSpec::default()
+        };
+        assert_eq!(no_mac.to_kernel().flags, 0);
     }
 }

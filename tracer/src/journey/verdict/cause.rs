@@ -10,7 +10,7 @@ use crate::{
     event::{DhcpMessage, DropReason, HookKind, Vanished},
     journey::after_capture::{AfterCapture, WHAT_IT_HOLDS},
     mac::Mac,
-    path::{fmt_vlan, Note},
+    path::{fmt_vlan, Note, Unresolved},
     topology::{ovn::DhcpGap, OperState},
 };
 
@@ -102,6 +102,13 @@ pub enum Cause {
     NoServer { after: DhcpMessage },
     /// The client received the server's message and did not go on.
     ClientSilent { after: DhcpMessage },
+    /// The packets' destination has no path on this host that discovery shows: they were last
+    /// seen at `last_at`, the farthest they were seen from the sender.
+    DestinationUnplaced {
+        ip: std::net::IpAddr,
+        unresolved: Unresolved,
+        last_at: String,
+    },
     /// Nothing of this packet was seen on the expected path.
     NotOnPath,
     /// Nothing of the whole exchange was seen.
@@ -288,6 +295,14 @@ impl fmt::Display for Cause {
             Self::ClientSilent { after } => write!(
                 f,
                 "the VM's DHCP client did not continue after the {after} reached it"
+            ),
+            Self::DestinationUnplaced {
+                ip,
+                unresolved,
+                last_at,
+            } => write!(
+                f,
+                "no path to {ip} on this host ({unresolved}); last seen at {last_at}"
             ),
             Self::NotOnPath => f.write_str("no event of this packet on the expected path"),
             Self::NothingSeen { what, mac } => write!(

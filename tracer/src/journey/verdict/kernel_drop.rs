@@ -8,6 +8,7 @@ use super::cause::Cause;
 use crate::{
     event::{HookKind, Sighting},
     journey::{benign, correlate::OrientedHop},
+    path::Note,
 };
 
 pub struct Drop {
@@ -70,6 +71,33 @@ pub fn after_reaching(
         .zip(places)
         .filter(|(s, _)| s.hop.drop_reason.as_ref().is_some_and(|r| r.is_policy()))
         .filter_map(|(s, at)| Some((at.filter(|&i| i >= end)?, cause_of(s))))
+        .next_back()
+}
+
+/// At a path's end in a namespace with no route to the destination (`Note::NoRoute`): a drop
+/// there that names its reason (the router's `IP_OUTNOROUTES`) says the packet went no
+/// further. Without one, the packet may have been routed by what discovery does not read (a
+/// policy rule, another table), and it counts as arrived where the path ends.
+pub fn at_unrouted_end(
+    sightings: &[Sighting],
+    places: &[Option<usize>],
+    path: &[OrientedHop<'_>],
+    end: usize,
+) -> Option<(usize, Cause)> {
+    // The note is on the path's last hop, which may be a bridge past the last interface.
+    let unrouted = path.iter().skip(end).position(|p| {
+        p.hop
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::NoRoute { .. }))
+    })? + end;
+    sightings
+        .iter()
+        .zip(places)
+        .filter(|(s, at)| at.is_some_and(|i| i >= end) && s.hop.hook == HookKind::Drop)
+        .filter(|(s, _)| benign::by_nature(s, path).is_none())
+        .filter(|(s, _)| s.hop.drop_reason.as_ref().is_some_and(|r| !r.says_little()))
+        .map(|(s, _)| (unrouted, cause_of(s)))
         .next_back()
 }
 

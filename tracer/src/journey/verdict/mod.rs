@@ -206,7 +206,11 @@ fn judge_evidence(
     }
     if progress.delivered() {
         let end = progress.end.unwrap_or_default();
-        return match kernel_drop::after_reaching(&group.sightings, &progress.places, end) {
+        let stopped =
+            kernel_drop::after_reaching(&group.sightings, &progress.places, end).or_else(|| {
+                kernel_drop::at_unrouted_end(&group.sightings, &progress.places, path, end)
+            });
+        return match stopped {
             Some((at, cause)) => dropped_there(at, cause),
             None => Verdict::delivered(),
         };
