@@ -124,8 +124,8 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
     let mut interfaces = Vec::new();
     for i in 0..per_ns.len() {
         let own = per_ns[i].netns.ino;
-        // Opened on the first cross-namespace link of this namespace, closed after its links.
-        let mut socket = None;
+        // Asked on the first cross-namespace link of this namespace, closed after its links.
+        let mut asker = NsidAsker::default();
         for j in 0..per_ns[i].links.len() {
             let (index, nsid) = {
                 let raw = &per_ns[i].links[j];
@@ -145,7 +145,7 @@ pub fn discover(table: &NetnsTable) -> Result<Discovered> {
                         Some(t) => *t,
                         None => {
                             let t =
-                                resolve_nsid(&per_ns, i, &mut socket, nsid, index, &links_by_index);
+                                resolve_nsid(&per_ns, i, &mut asker, nsid, index, &links_by_index);
                             nsid_cache.insert((own, nsid), t);
                             t
                         }
@@ -222,49 +222,20 @@ fn read_namespace(netns: &Netns) -> Result<NamespaceLinks> {
             raw.iface.addresses = a;
         }
     }
-    // Only a bridge that filters by VLAN passes or drops frames by its VLAN table.
-    if links
-        .iter()
-        .any(|l| l.iface.kind == LinkKind::Bridge && l.iface.vlan_filtering)
-    {
+    if links.iter().any(|l| l.iface.kind == LinkKind::Bridge) {
         let mut vlans = bridge_vlans(&mut socket)?;
         for raw in &mut links {
             raw.iface.bridge_vlans = vlans.remove(&raw.iface.key.ifindex);
         }
     }
-    // A namespace with no address a packet can be routed to or from (only loopback and IPv6
-    // link-local ones, as a bridge's or a switch port's namespace) routes nothing and is no
-    // one's next hop: its tables are not read, which on a host of many such namespaces is
-    // most of the dumps.
-    let (routes, neighbours) = if links.iter().any(|l| has_routable_address(&l.iface)) {
-        (
-            ip_layer::routes(&mut socket)?,
-            ip_layer::neighbours(&mut socket)?,
-        )
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let routes = ip_layer::routes(&mut socket)?;
+    let neighbours = ip_layer::neighbours(&mut socket)?;
     Ok(NamespaceLinks {
         netns: netns.clone(),
         links,
         routes,
         neighbours,
     })
-}
-
-/// An address other than loopback's and IPv6 link-local ones.
-fn has_routable_address(i: &Interface) -> bool {
-    i.kind != LinkKind::Loopback
-        && i.addresses.iter().any(|a| {
-            let ip = a.split('/').next().unwrap_or_default();
-            match ip.parse::<std::net::IpAddr>() {
-                Ok(std::net::IpAddr::V4(v4)) => !v4.is_loopback(),
-                Ok(std::net::IpAddr::V6(v6)) => {
-                    !v6.is_loopback() && (v6.segments()[0] & 0xffc0) != 0xfe80
-                }
-                Err(_) => false,
-            }
-        })
 }
 
 /// The VLAN table of every Linux bridge port (and bridge) of the socket's namespace: the
@@ -463,20 +434,35 @@ fn index_by_ifindex(per_ns: &[NamespaceLinks]) -> HashMap<u32, Vec<usize>> {
     map
 }
 
+/// What one namespace was asked about the ids it gives others: its socket, opened on the first
+/// question, and every answer, so that each candidate is asked once whatever the number of
+/// cross-namespace links (a host bridge with a veth to each of 250 namespaces asked each of
+/// them up to 250 times before).
+#[derive(Default)]
+struct NsidAsker {
+    socket: Option<Rtnetlink>,
+    asked: std::collections::HashSet<usize>,
+    /// nsid -> namespace inode, as answered.
+    known: HashMap<i32, u32>,
+}
+
 /// The inode of the namespace that `per_ns[from]` calls `nsid`, found among the namespaces
-/// that have a link with index `ifindex`. `socket` is `per_ns[from]`'s, opened here if needed.
+/// that have a link with index `ifindex`.
 fn resolve_nsid(
     per_ns: &[NamespaceLinks],
     from: usize,
-    socket: &mut Option<Rtnetlink>,
+    asker: &mut NsidAsker,
     nsid: i32,
     ifindex: u32,
     by_index: &HashMap<u32, Vec<usize>>,
 ) -> Option<u32> {
-    let socket = match socket {
+    if let Some(&ino) = asker.known.get(&nsid) {
+        return Some(ino);
+    }
+    let socket = match &mut asker.socket {
         Some(s) => s,
         None => match socket_in(&per_ns[from].netns) {
-            Ok(s) => socket.insert(s),
+            Ok(s) => asker.socket.insert(s),
             Err(e) => {
                 tracing::debug!("{}: {e:#}", per_ns[from].netns.name);
                 return None;
@@ -484,7 +470,7 @@ fn resolve_nsid(
         },
     };
     for &candidate in by_index.get(&ifindex)? {
-        if candidate == from {
+        if candidate == from || !asker.asked.insert(candidate) {
             continue;
         }
         let target = &per_ns[candidate].netns;
@@ -493,8 +479,13 @@ fn resolve_nsid(
             continue;
         };
         match nsid_of(socket, file.as_raw_fd()) {
-            Ok(Some(id)) if id == nsid => return Some(target.ino),
-            Ok(_) => {}
+            Ok(Some(id)) => {
+                asker.known.insert(id, target.ino);
+                if id == nsid {
+                    return Some(target.ino);
+                }
+            }
+            Ok(None) => {}
             Err(e) => tracing::debug!("RTM_GETNSID failed: {e:#}"),
         }
     }
